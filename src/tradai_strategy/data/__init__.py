@@ -1,0 +1,1 @@
+"""TradAI data layer."""

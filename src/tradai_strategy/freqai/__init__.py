@@ -1,0 +1,1 @@
+"""TradAI freqai layer."""
