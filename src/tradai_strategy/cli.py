@@ -1,0 +1,148 @@
+"""The ``tradai`` command."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+app = typer.Typer(
+    help="TradAI: honest walk-forward training and an ML model lifecycle for Freqtrade/FreqAI.",
+    no_args_is_help=True,
+    pretty_exceptions_show_locals=False,
+)
+data_app = typer.Typer(help="Market data helpers.", no_args_is_help=True)
+config_app = typer.Typer(help="Config generation.", no_args_is_help=True)
+metrics_app = typer.Typer(help="Out-of-sample metrics of a training backtest.", no_args_is_help=True)
+app.add_typer(data_app, name="data")
+app.add_typer(config_app, name="config")
+app.add_typer(metrics_app, name="metrics")
+console = Console()
+err_console = Console(stderr=True)
+
+
+def _fail(msg: str, code: int = 2) -> None:
+    err_console.print(f"[bold red]error:[/] {msg}", highlight=False, soft_wrap=True)
+    raise typer.Exit(code)
+
+
+@app.command(
+    context_settings={"allow_extra_args": True, "ignore_unknown_options": True},
+)
+def backtest(
+    ctx: typer.Context,
+    offline: Annotated[
+        bool, typer.Option("--offline", help="Use generated markets instead of the exchange API.")
+    ] = False,
+) -> None:
+    """Run `freqtrade backtesting` in-process; any other argument goes to freqtrade unchanged.
+
+    Example: tradai backtest --offline --config configs/train.json --strategy RadStrategy
+    --freqaimodel TrainingPredictionModel --timerange 20250101-20250401
+    """
+    from tradai_strategy.data.freqtrade_runner import FreqtradeRunError, run_freqtrade
+
+    try:
+        code = run_freqtrade(["backtesting", *ctx.args], offline=offline)
+    except FreqtradeRunError as err:
+        _fail(str(err))
+        return
+    raise typer.Exit(code)
+
+
+@data_app.command("synth")
+def data_synth(
+    pairs: Annotated[str, typer.Option(help="Comma-separated pairs.")] = "BTC/USDT,ETH/USDT",
+    timeframe: Annotated[str, typer.Option(help="Candle timeframe.")] = "1h",
+    days: Annotated[int, typer.Option(help="Number of days of candles.")] = 120,
+    seed: Annotated[int, typer.Option(help="Random seed (same seed, same candles).")] = 7,
+    signal: Annotated[
+        str, typer.Option(help="none: pure random walk; planted: a known predictable part.")
+    ] = "none",
+    start: Annotated[str, typer.Option(help="First candle (UTC date).")] = "2024-01-01",
+    datadir: Annotated[Path, typer.Option(help="Where to write the feather files.")] = Path(
+        "user_data/data/binance"
+    ),
+) -> None:
+    """Write deterministic synthetic candles in freqtrade's feather format."""
+    from tradai_strategy.data.synthetic import write_synthetic_data
+
+    if signal not in ("none", "planted"):
+        _fail(f"--signal {signal!r} is unknown: use none or planted")
+    pair_list = [p.strip() for p in pairs.split(",") if p.strip()]
+    try:
+        paths = write_synthetic_data(
+            pair_list, timeframe, days, seed, signal, datadir, start=start  # type: ignore[arg-type]
+        )
+    except ValueError as err:
+        _fail(str(err))
+        return
+    for p in paths:
+        console.print(f"wrote {p}")
+
+
+@config_app.command("build")
+def config_build(
+    out: Annotated[Path, typer.Option(help="Output folder.")] = Path("configs"),
+) -> None:
+    """Regenerate configs/train.json and configs/inference.json from the default metadata."""
+    from tradai_strategy.config.builder import write_configs
+
+    for p in write_configs(out):
+        console.print(f"wrote {p}")
+
+
+@metrics_app.command("show")
+def metrics_show(
+    identifier: Annotated[str, typer.Option(help="FreqAI identifier of the backtest.")],
+    userdir: Annotated[Path, typer.Option(help="freqtrade user_data folder.")] = Path("user_data"),
+    as_json: Annotated[bool, typer.Option("--json", help="Print the raw JSON.")] = False,
+) -> None:
+    """Per-window and pooled out-of-sample IC of a TrainingPredictionModel backtest."""
+    from tradai_strategy.freqai.oos_metrics import METRICS_FILE
+    from tradai_strategy.reports.metrics_table import render_metrics
+
+    path = userdir / "models" / identifier / METRICS_FILE
+    if not path.exists():
+        _fail(
+            f"{path} does not exist: run a backtest with --freqaimodel TrainingPredictionModel "
+            f"and freqai.identifier={identifier!r} first"
+        )
+    data = json.loads(path.read_text())
+    if as_json:
+        sys.stdout.write(json.dumps(data, indent=2) + "\n")
+    else:
+        render_metrics(data, console)
+
+
+@app.command()
+def demo(
+    workdir: Annotated[Path, typer.Option(help="Folder for data, models and results.")] = Path(
+        "demo_output"
+    ),
+    days: Annotated[int, typer.Option(help="Days of synthetic candles.")] = 150,
+    signal: Annotated[str, typer.Option(help="Synthetic signal: none or planted.")] = "planted",
+) -> None:
+    """End-to-end: data (synthetic, or TRADAI_REAL_DATA) -> offline training backtest -> IC table."""
+    from tradai_strategy.demo import run_demo
+
+    try:
+        run_demo(workdir, days=days, signal=signal, console=console)
+    except Exception as err:  # noqa: BLE001 - one clear line for the user
+        from freqtrade.exceptions import OperationalException
+
+        if isinstance(err, OperationalException | ValueError):
+            _fail(str(err))
+        raise
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,109 @@
+"""The ``freqai.tradai`` block: TradAI's own settings inside a FreqAI config."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Literal, cast
+
+from freqtrade.exchange import timeframe_to_minutes
+
+from tradai_strategy.config.errors import TradAIConfigError
+
+Estimator = Literal["lightgbm", "catboost"]
+ESTIMATORS: tuple[Estimator, ...] = ("lightgbm", "catboost")
+
+
+@dataclass(frozen=True)
+class TradAISettings:
+    """Validated TradAI settings of one FreqAI config.
+
+    ``purge_candles`` defaults to ``label_period_candles``: every training row whose forward
+    label could reach into the eval part is dropped. ``embargo_candles`` drops rows right
+    after an eval block that is not the last one (see ``eval_position``).
+    """
+
+    estimator: Estimator
+    label_period_candles: int
+    purge_candles: int
+    embargo_candles: int
+    early_stopping_rounds: int
+    eval_position: Literal["end", "start"]
+    seed: int
+
+    @classmethod
+    def from_config(cls, config: dict[str, Any]) -> TradAISettings:
+        freqai = config.get("freqai", {})
+        fp = freqai.get("feature_parameters", {})
+        tr = freqai.get("tradai", {}) or {}
+        if "label_period_candles" not in fp:
+            raise TradAIConfigError(
+                "freqai.feature_parameters.label_period_candles is missing: set it to the "
+                "forward horizon of your &-targets in candles (e.g. 12)"
+            )
+        h = fp["label_period_candles"]
+        if not isinstance(h, int) or isinstance(h, bool) or h < 1:
+            raise TradAIConfigError(
+                f"freqai.feature_parameters.label_period_candles must be a positive integer, "
+                f"got {h!r}"
+            )
+        est = str(tr.get("estimator", "lightgbm")).lower()
+        if est not in ESTIMATORS:
+            raise TradAIConfigError(
+                f"freqai.tradai.estimator {tr.get('estimator')!r} is unknown: use one of "
+                f"{', '.join(ESTIMATORS)}"
+            )
+        pos = tr.get("eval_position", "end")
+        if pos not in ("end", "start"):
+            raise TradAIConfigError(
+                f"freqai.tradai.eval_position must be 'end' or 'start', got {pos!r}"
+            )
+        ints = {}
+        for key, default in (
+            ("purge_candles", h),
+            ("embargo_candles", 0),
+            ("early_stopping_rounds", 50),
+            ("seed", 42),
+        ):
+            val = tr.get(key, default)
+            if not isinstance(val, int) or isinstance(val, bool) or val < 0:
+                raise TradAIConfigError(
+                    f"freqai.tradai.{key} must be a non-negative integer, got {val!r}"
+                )
+            ints[key] = val
+        if ints["purge_candles"] < h:
+            raise TradAIConfigError(
+                f"freqai.tradai.purge_candles={ints['purge_candles']} is shorter than "
+                f"label_period_candles={h}: training labels would overlap the eval part; "
+                f"set it to at least {h} or remove it"
+            )
+        if freqai.get("data_split_parameters", {}).get("shuffle"):
+            raise TradAIConfigError(
+                "freqai.data_split_parameters.shuffle=true mixes future rows into training: "
+                "remove it (TradAI splits in time order)"
+            )
+        settings = cls(
+            estimator=cast(Estimator, est),
+            label_period_candles=h,
+            eval_position=pos,
+            **ints,
+        )
+        settings.check_window(config)
+        return settings
+
+    def check_window(self, config: dict[str, Any]) -> None:
+        """Fail early when a training window cannot leave rows after eval part and purge."""
+        freqai = config.get("freqai", {})
+        days = freqai.get("train_period_days")
+        tf = config.get("timeframe")
+        if not days or not tf:
+            return
+        rows = int(float(days) * 24 * 60 / timeframe_to_minutes(tf))
+        test_size = float(freqai.get("data_split_parameters", {}).get("test_size", 0.1))
+        n_eval = int(test_size * rows) if test_size < 1 else int(test_size)
+        left = rows - n_eval - self.purge_candles - self.label_period_candles
+        if left < max(50, 2 * self.purge_candles):
+            raise TradAIConfigError(
+                f"freqai.train_period_days={days} gives {rows} {tf} candles per window; after an "
+                f"eval part of {n_eval}, purge {self.purge_candles} and the {self.label_period_candles}"
+                f" unlabelled last rows only {left} remain: raise train_period_days"
+            )

@@ -1,0 +1,87 @@
+"""Gradient-boosting estimators for TradAI's FreqAI models, fitted with early stopping.
+
+LightGBM and CatBoost are wrapped behind one function so a FreqAI model class stays a few
+lines: it picks the estimator from ``freqai.tradai.estimator`` and passes FreqAI's
+``model_training_parameters`` through unchanged.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+import numpy as np
+import pandas as pd
+
+Task = Literal["regression", "classification"]
+
+
+def _as_1d(y: Any) -> np.ndarray:
+    arr = y.to_numpy() if isinstance(y, pd.DataFrame | pd.Series) else np.asarray(y)
+    return arr[:, 0] if arr.ndim == 2 else arr
+
+
+def build_estimator(
+    estimator: str, task: Task, params: dict[str, Any], seed: int, threads: int
+) -> Any:
+    """Return an unfitted LightGBM or CatBoost sklearn-style estimator."""
+    p = dict(params)
+    if estimator == "lightgbm":
+        import lightgbm as lgb
+
+        p.setdefault("verbosity", -1)
+        p.setdefault("random_state", seed)
+        p.setdefault("n_jobs", threads)
+        cls = lgb.LGBMRegressor if task == "regression" else lgb.LGBMClassifier
+        return cls(**p)
+    if estimator == "catboost":
+        import catboost as cb
+
+        p.setdefault("random_seed", seed)
+        p.setdefault("thread_count", threads)
+        p.setdefault("allow_writing_files", False)
+        p.setdefault("verbose", 0)
+        ccls = cb.CatBoostRegressor if task == "regression" else cb.CatBoostClassifier
+        return ccls(**p)
+    raise ValueError(f"unknown estimator {estimator!r}: use lightgbm or catboost")
+
+
+def fit_estimator(
+    model: Any,
+    data_dictionary: dict[str, Any],
+    early_stopping_rounds: int,
+) -> Any:
+    """Fit on FreqAI's data dictionary; early-stop on its (purged) eval part when present."""
+    X = data_dictionary["train_features"]
+    y = _as_1d(data_dictionary["train_labels"])
+    w = np.asarray(data_dictionary["train_weights"])
+    test_x = data_dictionary.get("test_features")
+    has_eval = isinstance(test_x, pd.DataFrame) and len(test_x) > 0
+    module = type(model).__module__
+    if module.startswith("lightgbm"):
+        import lightgbm as lgb
+
+        kwargs: dict[str, Any] = {}
+        if has_eval:
+            kwargs["eval_set"] = [(test_x, _as_1d(data_dictionary["test_labels"]))]
+            kwargs["eval_sample_weight"] = [np.asarray(data_dictionary["test_weights"])]
+            if early_stopping_rounds > 0:
+                kwargs["callbacks"] = [lgb.early_stopping(early_stopping_rounds, verbose=False)]
+        model.fit(X, y, sample_weight=w, **kwargs)
+        return model
+    if module.startswith("catboost"):
+        import catboost as cb
+
+        ckw: dict[str, Any] = {}
+        if has_eval:
+            ckw["eval_set"] = cb.Pool(
+                test_x,
+                _as_1d(data_dictionary["test_labels"]),
+                weight=np.asarray(data_dictionary["test_weights"]),
+            )
+            if early_stopping_rounds > 0:
+                ckw["early_stopping_rounds"] = early_stopping_rounds
+                ckw["use_best_model"] = True
+        model.fit(X, y, sample_weight=w, **ckw)
+        return model
+    model.fit(X, y, sample_weight=w)
+    return model

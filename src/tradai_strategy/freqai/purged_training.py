@@ -1,0 +1,182 @@
+"""What TradAI adds to FreqAI's training flow: a purged split, early stopping, OOS metrics.
+
+:class:`PurgedTrainingMixin` goes in front of FreqAI's ``BaseRegressionModel`` or
+``BaseClassifierModel``; the base class keeps owning filtering, pipelines and inverse
+transforms, and the mixin only swaps the train/eval split, fits the configured estimator
+and writes ``tradai_metrics.json`` beside the model after each pair's backtest.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from freqtrade.freqai.data_kitchen import FreqaiDataKitchen
+
+from tradai_strategy.config.errors import TradAIDataError
+from tradai_strategy.config.settings import TradAISettings
+from tradai_strategy.freqai.estimators import Task, build_estimator, fit_estimator
+from tradai_strategy.freqai.oos_metrics import (
+    classification_metrics,
+    regression_metrics,
+    update_metrics_file,
+)
+from tradai_strategy.validation.purged_split import purged_train_eval_indices
+
+logger = logging.getLogger(__name__)
+
+
+def check_feature_columns(df: pd.DataFrame, features: list[str], pair: str) -> None:
+    """Raise when a feature column has no value at all in the training window."""
+    present = [f for f in features if f in df.columns]
+    empty = [f for f in present if df[f].isna().all()]
+    if empty:
+        raise TradAIDataError(
+            f"{pair}: feature column(s) {', '.join(empty)} are all NaN in the training window: "
+            "fix the feature_engineering_* function that builds them (indicator period longer "
+            "than the window? division by zero?) or drop them"
+        )
+
+
+def purged_datasets(
+    dk: FreqaiDataKitchen,
+    settings: TradAISettings,
+    features: pd.DataFrame,
+    labels: pd.DataFrame,
+) -> dict[str, Any]:
+    """Replacement for ``dk.make_train_test_datasets`` with purge and embargo."""
+    split_params = dk.freqai_config.get("data_split_parameters", {})
+    test_size = float(split_params.get("test_size", 0.1))
+    n = len(features)
+    try:
+        split = purged_train_eval_indices(
+            n,
+            test_size,
+            purge=settings.purge_candles,
+            embargo=settings.embargo_candles,
+            eval_position=settings.eval_position,
+        )
+    except ValueError as err:
+        raise TradAIDataError(f"{dk.pair}: {err}") from err
+    weight_factor = dk.freqai_config["feature_parameters"].get("weight_factor", 0)
+    weights = (
+        np.asarray(dk.set_weights_higher_recent(n), dtype=float)
+        if weight_factor > 0
+        else np.ones(n)
+    )
+    dates = getattr(dk, "train_dates", None)
+    if dates is not None and len(dates) == n:
+        d = pd.to_datetime(pd.Series(dates).reset_index(drop=True))
+        dk.data["tradai_split"] = {
+            "train_dates": [str(x) for x in d.iloc[split.train].agg(["min", "max"])],
+            "eval_dates": [str(x) for x in d.iloc[split.eval].agg(["min", "max"])]
+            if len(split.eval)
+            else None,
+            "purged_rows": len(split.purged),
+            "embargoed_rows": len(split.embargoed),
+        }
+    if len(split.eval) == 0:
+        return dk.build_data_dictionary(
+            features, pd.DataFrame(), labels, np.zeros(2), weights, np.zeros(2)
+        )
+    return dk.build_data_dictionary(
+        features.iloc[split.train],
+        features.iloc[split.eval],
+        labels.iloc[split.train],
+        labels.iloc[split.eval],
+        weights[split.train],
+        weights[split.eval],
+    )
+
+
+class PurgedTrainingMixin:
+    """Mixin for a FreqAI base model class. Set ``task`` in the concrete class."""
+
+    task: Task = "regression"
+    # provided by IFreqaiModel
+    config: dict[str, Any]
+    model_training_parameters: dict[str, Any]
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.tradai = TradAISettings.from_config(self.config)
+        self._fatal: TradAIDataError | None = None
+
+    def train(self, unfiltered_df: pd.DataFrame, pair: str, dk: FreqaiDataKitchen, **kwargs: Any) -> Any:
+        if self._fatal is not None:
+            raise self._fatal
+        try:
+            check_feature_columns(unfiltered_df, dk.training_features_list, pair)
+            dk.make_train_test_datasets = (  # type: ignore[method-assign]
+                lambda f, lab: purged_datasets(dk, self.tradai, f, lab)
+            )
+            try:
+                return super().train(unfiltered_df, pair, dk, **kwargs)  # type: ignore[misc]
+            finally:
+                del dk.make_train_test_datasets
+        except TradAIDataError as err:
+            # FreqAI logs and skips a window whose training raised; a data error would then
+            # silently give empty predictions for every window, so remember it and re-raise
+            # once the backtest loop returns.
+            self._fatal = err
+            raise
+
+    def fit(self, data_dictionary: dict[str, Any], dk: FreqaiDataKitchen, **kwargs: Any) -> Any:
+        model = build_estimator(
+            self.tradai.estimator,
+            self.task,
+            self.model_training_parameters,
+            seed=self.tradai.seed,
+            threads=dk.thread_count,
+        )
+        return fit_estimator(model, data_dictionary, self.tradai.early_stopping_rounds)
+
+    def start_backtesting(
+        self, dataframe: pd.DataFrame, metadata: dict, dk: FreqaiDataKitchen, strategy: Any
+    ) -> FreqaiDataKitchen:
+        dk = super().start_backtesting(dataframe, metadata, dk, strategy)  # type: ignore[misc]
+        if self._fatal is not None:
+            raise self._fatal
+        try:
+            write_pair_metrics(dataframe, metadata, dk, strategy, self.tradai.label_period_candles)
+        except Exception:  # metrics must never break a backtest; say so loudly
+            logger.exception("TradAI: could not write out-of-sample metrics for %s", metadata)
+        return dk
+
+
+def write_pair_metrics(
+    dataframe: pd.DataFrame, metadata: dict, dk: FreqaiDataKitchen, strategy: Any, horizon: int
+) -> None:
+    """Join the pair's backtest predictions with realised targets and update the metrics file."""
+    ret = dk.return_dataframe
+    ranges = dk.backtesting_timeranges
+    if ret is None or not ranges:
+        return
+    windows = [(tr.startdt, tr.stopdt) for tr in ranges]
+    realised = strategy.set_freqai_targets(dataframe.copy(), metadata=metadata)
+    realised = realised.set_index("date")
+    mask = (ret["date"] >= windows[0][0]) & (ret["date"] < windows[-1][1])
+    oos_rows = ret.loc[mask].reset_index(drop=True)
+    labels = [c for c in realised.columns if c.startswith("&") and c in oos_rows.columns]
+    results = []
+    for label in labels:
+        oos = pd.DataFrame(
+            {
+                "date": oos_rows["date"],
+                "pred": oos_rows[label],
+                "realised": realised[label].reindex(oos_rows["date"]).to_numpy(),
+                "do_predict": oos_rows["do_predict"],
+            }
+        )
+        if pd.api.types.is_numeric_dtype(realised[label]):
+            results.append(regression_metrics(oos, label, horizon, windows))
+        else:
+            results.append(classification_metrics(oos, label, horizon, windows))
+    path = update_metrics_file(
+        dk.full_path,
+        metadata["pair"],
+        {"labels": results, "n_windows": len(windows), "rows": int(mask.sum())},
+    )
+    logger.info("TradAI: out-of-sample metrics for %s written to %s", metadata["pair"], path)

@@ -1,0 +1,1 @@
+"""Human-facing summaries: terminal tables now, HTML reports later."""

@@ -1,0 +1,156 @@
+"""TradAIStrategy: the FreqAI strategy machinery a user strategy inherits.
+
+A subclass only says what differs (timeframe, thresholds, extra features). Features are
+stationary (ratios, oscillators, returns) — raw price levels are left out on purpose: on
+overlapping forward labels they look predictive inside any short window and are not.
+
+Targets (``target`` attribute, or ``freqai.tradai.target`` in the config):
+
+* ``"return"`` — ``&-s_close``: mean close over the next ``label_period_candles`` candles
+  relative to the current close, minus 1 (regression);
+* ``"updown"`` — ``&-s_updown``: ``"up"`` when that forward mean return is > 0, else
+  ``"down"`` (classification).
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any, ClassVar
+
+import numpy as np
+import pandas as pd
+import talib.abstract as ta
+from freqtrade.strategy import IStrategy
+
+logger = logging.getLogger(__name__)
+
+TARGETS = ("return", "updown")
+RETURN_LABEL = "&-s_close"
+UPDOWN_LABEL = "&-s_updown"
+
+
+def forward_mean_return(close: pd.Series, horizon: int) -> pd.Series:
+    """Mean of the next ``horizon`` closes over the current close, minus 1.
+
+    >>> s = forward_mean_return(pd.Series([1.0, 2.0, 3.0, 4.0]), 2)
+    >>> s.round(3).tolist()[:2], bool(s.isna().iloc[-1])
+    ([1.5, 0.75], True)
+    """
+    return close.shift(-horizon).rolling(horizon).mean() / close - 1
+
+
+class TradAIStrategy(IStrategy):
+    """Base FreqAI strategy: features, targets, and entries/exits from the predictions."""
+
+    INTERFACE_VERSION = 3
+    timeframe = "1h"
+    can_short = False
+    process_only_new_candles = True
+    use_exit_signal = True
+    startup_candle_count: int = 100
+    minimal_roi: ClassVar[dict[str, float]] = {"0": 0.10}
+    stoploss = -0.05
+    trailing_stop = False
+
+    target: str = "return"
+    #: enter when the prediction is this many training-label std above the training mean
+    entry_zscore: float = 0.5
+    exit_zscore: float = 0.0
+    #: classifier: enter when P(up) exceeds this
+    entry_proba: float = 0.55
+
+    # ---- FreqAI feature engineering -------------------------------------------------
+    def feature_engineering_expand_all(
+        self, dataframe: pd.DataFrame, period: int, metadata: dict, **kwargs: Any
+    ) -> pd.DataFrame:
+        close = dataframe["close"]
+        dataframe["%-rsi-period"] = ta.RSI(dataframe, timeperiod=period)
+        dataframe["%-mfi-period"] = ta.MFI(dataframe, timeperiod=period)
+        dataframe["%-adx-period"] = ta.ADX(dataframe, timeperiod=period)
+        dataframe["%-roc-period"] = ta.ROC(dataframe, timeperiod=period)
+        dataframe["%-natr-period"] = ta.NATR(dataframe, timeperiod=period)
+        dataframe["%-dist_sma-period"] = close / ta.SMA(dataframe, timeperiod=period) - 1
+        dataframe["%-dist_ema-period"] = close / ta.EMA(dataframe, timeperiod=period) - 1
+        upper, mid, lower = ta.BBANDS(close, timeperiod=period, nbdevup=2.0, nbdevdn=2.0)
+        width = (upper - lower).replace(0, np.nan)
+        dataframe["%-bb_width-period"] = width / mid
+        dataframe["%-bb_pos-period"] = (close - lower) / width
+        vol_mean = dataframe["volume"].rolling(period).mean().replace(0, np.nan)
+        dataframe["%-relative_volume-period"] = dataframe["volume"] / vol_mean
+        return dataframe
+
+    def feature_engineering_expand_basic(
+        self, dataframe: pd.DataFrame, metadata: dict, **kwargs: Any
+    ) -> pd.DataFrame:
+        dataframe["%-pct-change"] = dataframe["close"].pct_change()
+        dataframe["%-range"] = (dataframe["high"] - dataframe["low"]) / dataframe["close"]
+        return dataframe
+
+    def feature_engineering_standard(
+        self, dataframe: pd.DataFrame, metadata: dict, **kwargs: Any
+    ) -> pd.DataFrame:
+        dataframe["%-day_of_week"] = dataframe["date"].dt.dayofweek
+        dataframe["%-hour_of_day"] = dataframe["date"].dt.hour
+        return dataframe
+
+    # ---- targets -------------------------------------------------------------------
+    @property
+    def label_period_candles(self) -> int:
+        fp = self.config.get("freqai", {}).get("feature_parameters", {})
+        return int(fp.get("label_period_candles", 12))
+
+    @property
+    def target_kind(self) -> str:
+        kind = self.config.get("freqai", {}).get("tradai", {}).get("target", self.target)
+        if kind not in TARGETS:
+            from tradai_strategy.config.errors import TradAIConfigError
+
+            raise TradAIConfigError(
+                f"freqai.tradai.target {kind!r} is unknown: use one of {', '.join(TARGETS)}"
+            )
+        return str(kind)
+
+    def set_freqai_targets(
+        self, dataframe: pd.DataFrame, metadata: dict, **kwargs: Any
+    ) -> pd.DataFrame:
+        fwd = forward_mean_return(dataframe["close"], self.label_period_candles)
+        if self.target_kind == "return":
+            dataframe[RETURN_LABEL] = fwd
+        else:
+            dataframe[UPDOWN_LABEL] = np.where(fwd.isna(), None, np.where(fwd > 0, "up", "down"))
+            dataframe[UPDOWN_LABEL] = dataframe[UPDOWN_LABEL].astype(object)
+        return dataframe
+
+    # ---- trading logic ---------------------------------------------------------------
+    def populate_indicators(self, dataframe: pd.DataFrame, metadata: dict) -> pd.DataFrame:
+        return self.freqai.start(dataframe, metadata, self)
+
+    def _signal_strength(self, df: pd.DataFrame) -> pd.Series:
+        """Long-side score: z-score of the predicted return, or P(up) - entry_proba."""
+        if self.target_kind == "return":
+            mean = df.get(f"{RETURN_LABEL}_mean", 0.0)
+            std = df.get(f"{RETURN_LABEL}_std", 1.0)
+            std = pd.Series(std, index=df.index).replace(0, np.nan)
+            return ((df[RETURN_LABEL] - mean) / std).fillna(0.0)
+        if "up" not in df.columns:
+            return pd.Series(0.0, index=df.index)
+        return df["up"].astype(float) - 0.5
+
+    def populate_entry_trend(self, df: pd.DataFrame, metadata: dict) -> pd.DataFrame:
+        ok = df.get("do_predict", 0) == 1
+        score = self._signal_strength(df)
+        if self.target_kind == "return":
+            long_gate, short_gate = self.entry_zscore, -self.entry_zscore
+        else:
+            long_gate, short_gate = self.entry_proba - 0.5, 0.5 - self.entry_proba
+        df.loc[ok & (score > long_gate), ["enter_long", "enter_tag"]] = (1, "ml_long")
+        if self.can_short:
+            df.loc[ok & (score < short_gate), ["enter_short", "enter_tag"]] = (1, "ml_short")
+        return df
+
+    def populate_exit_trend(self, df: pd.DataFrame, metadata: dict) -> pd.DataFrame:
+        score = self._signal_strength(df)
+        df.loc[score < self.exit_zscore, "exit_long"] = 1
+        if self.can_short:
+            df.loc[score > -self.exit_zscore, "exit_short"] = 1
+        return df
