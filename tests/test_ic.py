@@ -34,9 +34,7 @@ def test_random_walk_overlapping_labels_bias_and_the_honest_fix():
     price = np.cumsum(rng.normal(size=n + h))
     fwd = np.array([price[i + 1 : i + 1 + h].mean() - price[i] for i in range(n)])
     feature = -price[:n]  # mean-reversion belief on a level: meaningless on a random walk
-    window_ics = [
-        spearman_ic(feature[i : i + 240], fwd[i : i + 240]).ic for i in range(0, n, 240)
-    ]
+    window_ics = [spearman_ic(feature[i : i + 240], fwd[i : i + 240]).ic for i in range(0, n, 240)]
     honest = non_overlapping_ic(feature, fwd, h)
     assert abs(honest.ic) < 2.5 * honest.se
     # the per-window figure is much noisier and its spread is far wider than 1/sqrt(n) says

@@ -17,7 +17,9 @@ app = typer.Typer(
 )
 data_app = typer.Typer(help="Market data helpers.", no_args_is_help=True)
 config_app = typer.Typer(help="Config generation.", no_args_is_help=True)
-metrics_app = typer.Typer(help="Out-of-sample metrics of a training backtest.", no_args_is_help=True)
+metrics_app = typer.Typer(
+    help="Out-of-sample metrics of a training backtest.", no_args_is_help=True
+)
 app.add_typer(data_app, name="data")
 app.add_typer(config_app, name="config")
 app.add_typer(metrics_app, name="metrics")
@@ -76,7 +78,13 @@ def data_synth(
     pair_list = [p.strip() for p in pairs.split(",") if p.strip()]
     try:
         paths = write_synthetic_data(
-            pair_list, timeframe, days, seed, signal, datadir, start=start  # type: ignore[arg-type]
+            pair_list,
+            timeframe,
+            days,
+            seed,
+            signal,
+            datadir,
+            start=start,  # type: ignore[arg-type]
         )
     except ValueError as err:
         _fail(str(err))
@@ -127,12 +135,12 @@ def demo(
     days: Annotated[int, typer.Option(help="Days of synthetic candles.")] = 150,
     signal: Annotated[str, typer.Option(help="Synthetic signal: none or planted.")] = "planted",
 ) -> None:
-    """End-to-end: data (synthetic, or TRADAI_REAL_DATA) -> offline training backtest -> IC table."""
+    """End-to-end: synthetic (or TRADAI_REAL_DATA) candles -> training backtest -> IC table."""
     from tradai_strategy.demo import run_demo
 
     try:
         run_demo(workdir, days=days, signal=signal, console=console)
-    except Exception as err:  # noqa: BLE001 - one clear line for the user
+    except Exception as err:
         from freqtrade.exceptions import OperationalException
 
         if isinstance(err, OperationalException | ValueError):

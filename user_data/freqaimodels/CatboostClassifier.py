@@ -1,4 +1,4 @@
-"""Shim so `--freqaimodel CatboostClassifier` resolves: freqtrade only finds classes defined here."""
+"""Shim so freqtrade's `--freqaimodel CatboostClassifier` finds the class (defined here)."""
 
 from tradai_strategy.freqai import CatboostClassifier as _CatboostClassifier
 

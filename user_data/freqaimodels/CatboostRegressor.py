@@ -1,4 +1,4 @@
-"""Shim so `--freqaimodel CatboostRegressor` resolves: freqtrade only finds classes defined here."""
+"""Shim so freqtrade's `--freqaimodel CatboostRegressor` finds the class (defined here)."""
 
 from tradai_strategy.freqai import CatboostRegressor as _CatboostRegressor
 

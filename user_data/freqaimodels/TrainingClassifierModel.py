@@ -1,4 +1,4 @@
-"""Shim so `--freqaimodel TrainingClassifierModel` resolves: freqtrade only finds classes defined here."""
+"""Shim so freqtrade's `--freqaimodel TrainingClassifierModel` finds the class (defined here)."""
 
 from tradai_strategy.freqai import TrainingClassifierModel as _TrainingClassifierModel
 

@@ -1,4 +1,4 @@
-"""Shim so `--freqaimodel TrainingPredictionModel` resolves: freqtrade only finds classes defined here."""
+"""Shim so freqtrade's `--freqaimodel TrainingPredictionModel` finds the class (defined here)."""
 
 from tradai_strategy.freqai import TrainingPredictionModel as _TrainingPredictionModel
 

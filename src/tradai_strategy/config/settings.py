@@ -104,6 +104,7 @@ class TradAISettings:
         if left < max(50, 2 * self.purge_candles):
             raise TradAIConfigError(
                 f"freqai.train_period_days={days} gives {rows} {tf} candles per window; after an "
-                f"eval part of {n_eval}, purge {self.purge_candles} and the {self.label_period_candles}"
-                f" unlabelled last rows only {left} remain: raise train_period_days"
+                f"eval part of {n_eval}, purge {self.purge_candles} and the "
+                f"{self.label_period_candles} unlabelled last rows only {left} remain: "
+                "raise train_period_days"
             )

@@ -19,14 +19,23 @@ where ``sigma_bar`` is the pair's hourly volatility (BTC 0.6 %, ETH 0.8 %, other
   the same innovations for a given seed, so ``planted`` is ``none`` plus the drift.
   See :mod:`tradai_strategy.data.synthetic_signal` for the algebra.
 
-With ``DEFAULT_STRENGTH = 0.05`` (measured by Monte-Carlo, 1h volatility):
+With ``DEFAULT_STRENGTH = 0.05`` (fixed-seed Monte-Carlo over 1M candles, :func:`ideal_ic`):
 
-* predictable share of the one-step return variance ``R^2 = Var(drift)/Var(r) = 1.3 %``;
-* ideal Spearman IC of the oracle feature ``-d_t`` against the forward mean return
-  ``mean(close_{t+1..t+h}) / close_t - 1``: h=1: 0.11, h=6: 0.20, h=12: 0.22,
-  h=24: 0.21 (:func:`ideal_ic`). Analytically ``R^2 ~= k^2 V / (1 + k^2 V)`` with
-  ``V = (N-1)(2N-1)/(6N) = 6.2`` for ``N = 20`` (ignoring the feedback of the drift on
-  ``d``), and the one-step IC is about ``sqrt(R^2)`` scaled down by the heavy tails.
+* predictable share of the one-step return variance
+  ``R^2 = Var(strength * d_{t-1}) / Var(r_t) = 1.0 %``. Analytically
+  ``R^2 = k^2 Var(d) / Var(r)``; for a random walk ``Var(d) = V Var(eps)`` with
+  ``V = (N-1)(2N-1)/(6N) = 6.2`` (``N = 20``), which would give 1.5 %, but the reversion
+  itself shrinks ``d`` to ``Var(d) = 4.07 Var(r)``;
+* ideal Spearman IC of the oracle feature ``-d_t`` (``synthetic_signal.oracle_feature``)
+  against the forward mean return ``mean(close_{t+1..t+h}) / close_t - 1``:
+  h=1: 0.101 (``~ sqrt(R^2)``), h=6: 0.187, h=12: 0.215, h=24: 0.204. The drift persists
+  over the next candles, so the IC grows with ``h`` until the noise of the longer path
+  wins. The Bayes-optimal h-step forecast (propagating the reversion forward) is only
+  0.002-0.004 better. Other strengths, h=12: 0.03 -> 0.14, 0.04 -> 0.18, 0.06 -> 0.25,
+  0.08 -> 0.31.
+* LightGBM on RSI / ROC / MOM / distance-from-SMA/EMA features (periods 10-20), trained
+  on 8 pairs x 60 days of 1h and scored on the next 30 days (every 12th row, n = 472),
+  reaches an IC of 0.21 on average at h=12 (0.13-0.26 over 8 seeds).
 
 Candles: ``open_t = close_{t-1}``; high / low are the extremes of a Brownian bridge from
 open to close with the candle's volatility (always ``high >= max(open, close)`` and
@@ -40,9 +49,9 @@ byte-identical frames, different pairs differ, and a longer ``days`` extends the
 
 from __future__ import annotations
 
-import functools
 import hashlib
 import math
+import numbers
 import re
 from collections.abc import Sequence
 from pathlib import Path
@@ -53,15 +62,13 @@ import pandas as pd
 from freqtrade.data.history.datahandlers import get_datahandler
 from freqtrade.enums import CandleType
 from freqtrade.exchange import timeframe_to_minutes, timeframe_to_prev_date
-from scipy import stats
 
 from tradai_strategy.data.synthetic_signal import (
     DEFAULT_STRENGTH,
     SIGNAL_WINDOW,
-    FloatArray,
-    apply_planted_signal,
-    forward_mean_return,
-    oracle_feature,
+    check_strength,
+    ideal_ic,
+    simulate_log_returns,
 )
 
 __all__ = [
@@ -74,13 +81,6 @@ __all__ = [
 ]
 
 Signal = Literal["none", "planted"]
-
-GARCH_ALPHA = 0.06
-GARCH_BETA = 0.92
-STUDENT_NU = 6.0
-BURN_IN = 500
-_MC_CANDLES = 600_000
-_MC_SEED = 20240101
 
 _PAIR_RE = re.compile(r"^[A-Za-z0-9]+/[A-Za-z0-9]+(:[A-Za-z0-9]+)?$")
 _TIMEFRAME_RE = re.compile(r"^[1-9][0-9]*[mhdw]$")
@@ -128,12 +128,11 @@ def _check_timeframe(timeframe: str) -> int:
 def _check_inputs(signal: str, days: int, seed: int, strength: float) -> None:
     if signal not in get_args(Signal):
         raise ValueError(f"signal: unknown value {signal!r}; use one of 'none', 'planted'")
-    if isinstance(days, bool) or not isinstance(days, int) or days < 1:
+    if isinstance(days, bool) or not isinstance(days, numbers.Integral) or days < 1:
         raise ValueError(f"days: must be an integer >= 1, got {days!r}")
-    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
+    if isinstance(seed, bool) or not isinstance(seed, numbers.Integral) or seed < 0:
         raise ValueError(f"seed: must be an integer >= 0, got {seed!r}")
-    if not math.isfinite(strength) or not 0.0 <= strength < 0.5:
-        raise ValueError(f"strength: must be in [0, 0.5), got {strength!r}; default 0.05")
+    check_strength(strength)
 
 
 def _check_start(start: str | pd.Timestamp, timeframe: str) -> pd.Timestamp:
@@ -160,34 +159,6 @@ def _pair_profile(base: str) -> tuple[float, float, float]:
     vol = _KNOWN_HOURLY_VOL.get(base, 0.007 + 0.003 * u_vol)
     qvol = _KNOWN_QUOTE_VOLUME.get(base, 1.0e5 * math.exp(math.log(50.0) * u_volume))
     return price, vol, qvol
-
-
-def _garch_innovations(
-    rng: np.random.Generator, n: int, sigma_bar: float
-) -> tuple[FloatArray, FloatArray]:
-    """Innovations ``eps`` and conditional volatilities ``sigma`` of a GARCH(1,1)-t process.
-
-    The variance recursion is a plain loop over Python floats (~0.1 s per million candles).
-    """
-    z = rng.standard_t(STUDENT_NU, size=n) * math.sqrt((STUDENT_NU - 2.0) / STUDENT_NU)
-    coef = (GARCH_ALPHA * z * z + GARCH_BETA).tolist()
-    omega = sigma_bar**2 * (1.0 - GARCH_ALPHA - GARCH_BETA)
-    var = [0.0] * n
-    prev = sigma_bar**2
-    for i, c in enumerate(coef):
-        var[i] = prev
-        prev = omega + c * prev
-    sigma = np.sqrt(np.asarray(var, dtype=np.float64))
-    return sigma * z, sigma
-
-
-def _log_returns(
-    rng: np.random.Generator, n: int, sigma_bar: float, signal: str, strength: float
-) -> tuple[FloatArray, FloatArray]:
-    """Log returns and conditional volatilities of ``n`` candles after a burn-in."""
-    eps, sigma = _garch_innovations(rng, n + BURN_IN, sigma_bar)
-    ret = apply_planted_signal(eps, strength) if signal == "planted" else eps
-    return ret[BURN_IN:], sigma[BURN_IN:]
 
 
 def generate_ohlcv(
@@ -227,16 +198,18 @@ def generate_ohlcv(
     base = _check_pair(pair)
     minutes = _check_timeframe(timeframe)
     ts = _check_start(start, timeframe)
-    n = days * 1440 // minutes
+    n = int(days) * 1440 // minutes
     if n < 1:
         raise ValueError(f"days: {days} is shorter than one {timeframe} candle; raise days")
 
-    seq = np.random.SeedSequence([seed, *_seed_words(pair, timeframe, ts.isoformat())])
-    rng_ret, rng_hi, rng_lo, rng_vol = (np.random.Generator(np.random.PCG64(s)) for s in seq.spawn(4))
+    seq = np.random.SeedSequence([int(seed), *_seed_words(pair, timeframe, ts.isoformat())])
+    rng_ret, rng_hi, rng_lo, rng_vol = (
+        np.random.Generator(np.random.PCG64(child)) for child in seq.spawn(4)
+    )
     price0, hourly_vol, quote_volume = _pair_profile(base)
     sigma_bar = hourly_vol * math.sqrt(minutes / 60.0)
 
-    ret, sigma = _log_returns(rng_ret, n, sigma_bar, signal, strength)
+    ret, sigma = simulate_log_returns(rng_ret, n, sigma_bar, signal == "planted", strength)
     logp = math.log(price0) + np.cumsum(ret)
     close = np.exp(logp)
     open_ = np.concatenate(([price0], close[:-1]))
@@ -317,45 +290,3 @@ def write_synthetic_data(
         handler.ohlcv_store(pair, timeframe, frame, candle_type)
         paths.append(handler._pair_data_filename(root, pair, timeframe, candle_type))
     return paths
-
-
-@functools.lru_cache(maxsize=256)
-def _mc_close(strength: float) -> FloatArray:
-    rng = np.random.Generator(np.random.PCG64(_MC_SEED))
-    ret, _ = _log_returns(rng, _MC_CANDLES, _KNOWN_HOURLY_VOL["ETH"], "planted", strength)
-    close = np.exp(np.cumsum(ret))
-    close.flags.writeable = False
-    return close
-
-
-@functools.lru_cache(maxsize=1024)
-def ideal_ic(horizon: int, strength: float = DEFAULT_STRENGTH) -> float:
-    """Spearman IC of the planted signal against the forward mean return over ``horizon``.
-
-    The "ideal model" predicts with ``oracle_feature(close)`` (the planted drift of the
-    next candle, known exactly); the label is ``mean(close_{t+1..t+h}) / close_t - 1``.
-    Computed by a fixed-seed Monte-Carlo over 600k 1h candles (overlapping rows), so its
-    own standard error is about ``sqrt(h / 600k)`` (0.005 for ``h = 12``).
-
-    Parameters
-    ----------
-    horizon : int
-        Label horizon ``h`` in candles (>= 1).
-    strength : float
-        Mean-reversion strength; 0 gives 0.
-
-    Returns
-    -------
-    float
-        The population IC the oracle reaches (about 0.22 for h = 12 at the default).
-    """
-    if horizon < 1:
-        raise ValueError(f"horizon: must be >= 1 candle, got {horizon}")
-    _check_inputs("planted", 1, 0, strength)
-    if strength == 0.0:
-        return 0.0
-    close = _mc_close(float(strength))
-    feat = oracle_feature(close)
-    label = forward_mean_return(close, horizon)
-    ok = np.isfinite(feat) & np.isfinite(label)
-    return float(stats.spearmanr(feat[ok], label[ok]).statistic)

@@ -104,14 +104,14 @@ class PurgedTrainingMixin:
         self.tradai = TradAISettings.from_config(self.config)
         self._fatal: TradAIDataError | None = None
 
-    def train(self, unfiltered_df: pd.DataFrame, pair: str, dk: FreqaiDataKitchen, **kwargs: Any) -> Any:
+    def train(
+        self, unfiltered_df: pd.DataFrame, pair: str, dk: FreqaiDataKitchen, **kwargs: Any
+    ) -> Any:
         if self._fatal is not None:
             raise self._fatal
         try:
             check_feature_columns(unfiltered_df, dk.training_features_list, pair)
-            dk.make_train_test_datasets = (  # type: ignore[method-assign]
-                lambda f, lab: purged_datasets(dk, self.tradai, f, lab)
-            )
+            dk.make_train_test_datasets = lambda f, lab: purged_datasets(dk, self.tradai, f, lab)
             try:
                 return super().train(unfiltered_df, pair, dk, **kwargs)  # type: ignore[misc]
             finally:

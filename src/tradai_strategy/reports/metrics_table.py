@@ -16,7 +16,9 @@ def render_metrics(data: dict[str, Any], console: Console) -> None:
     """Print a per-window table and a pooled (headline) table for every pair and label."""
     pooled = Table(title="Out-of-sample IC, pooled over windows (non-overlapping rows)")
     for col in ("pair", "label", "metric", "value", "n", "± se", "t"):
-        pooled.add_column(col, justify="right" if col not in ("pair", "label", "metric") else "left")
+        pooled.add_column(
+            col, justify="right" if col not in ("pair", "label", "metric") else "left"
+        )
     for pair, payload in sorted(data.get("pairs", {}).items()):
         windows = Table(title=f"{pair}: per-window OOS metrics (overlapping labels: inspect only)")
         windows.add_column("window")
@@ -28,13 +30,23 @@ def render_metrics(data: dict[str, Any], console: Console) -> None:
             p = lab["pooled"]
             if lab["kind"] == "regression":
                 pooled.add_row(
-                    pair, lab["label"], "RankIC", _fmt(p["rank_ic"]), str(p["n"]),
-                    _fmt(p["se"]), _fmt(p.get("tstat"), 2),
+                    pair,
+                    lab["label"],
+                    "RankIC",
+                    _fmt(p["rank_ic"]),
+                    str(p["n"]),
+                    _fmt(p["se"]),
+                    _fmt(p.get("tstat"), 2),
                 )
             else:
                 pooled.add_row(
-                    pair, lab["label"], "accuracy", _fmt(p["accuracy"]), str(p["n"]),
-                    _fmt(p["se"]), f"base {_fmt(p['majority_rate'], 3)}",
+                    pair,
+                    lab["label"],
+                    "accuracy",
+                    _fmt(p["accuracy"]),
+                    str(p["n"]),
+                    _fmt(p["se"]),
+                    f"base {_fmt(p['majority_rate'], 3)}",
                 )
             for w in lab["windows"]:
                 windows.add_row(

@@ -117,8 +117,8 @@ class TradAIStrategy(IStrategy):
         if self.target_kind == "return":
             dataframe[RETURN_LABEL] = fwd
         else:
-            dataframe[UPDOWN_LABEL] = np.where(fwd.isna(), None, np.where(fwd > 0, "up", "down"))
-            dataframe[UPDOWN_LABEL] = dataframe[UPDOWN_LABEL].astype(object)
+            updown = pd.Series(np.where(fwd > 0, "up", "down"), index=dataframe.index, dtype=object)
+            dataframe[UPDOWN_LABEL] = updown.where(fwd.notna(), None)
         return dataframe
 
     # ---- trading logic ---------------------------------------------------------------

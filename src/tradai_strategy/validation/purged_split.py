@@ -102,7 +102,9 @@ def purged_train_eval_indices(
     return PurgedSplit(train=train, eval=eval_idx, purged=purged, embargoed=embargoed)
 
 
-def label_windows_overlap(train_rows: npt.ArrayLike, eval_rows: npt.ArrayLike, horizon: int) -> bool:
+def label_windows_overlap(
+    train_rows: npt.ArrayLike, eval_rows: npt.ArrayLike, horizon: int
+) -> bool:
     """True when some training row's forward label window ``(t, t+horizon]`` meets an eval row."""
     train = np.asarray(train_rows)
     ev = np.asarray(eval_rows)
