@@ -358,3 +358,30 @@ def test_preflight_runs_before_freqtrade(tmp_path: Path) -> None:
     with pytest.raises(FreqtradeRunError, match=r"XRP_USDT-1h\.feather") as err:
         run_freqtrade(argv, offline=True)
     assert "freqtrade download-data" in str(err.value)
+
+
+# ------------------------------------------------------------------------- real data
+@pytest.mark.real_data
+@pytest.mark.e2e
+@pytest.mark.usefixtures("no_network")
+def test_real_data_backtest_offline(
+    tmp_path: Path, real_datadir: Path, offline_freqtrade: Any
+) -> None:
+    config = backtest_config(tmp_path, PAIRS)
+    result = offline_freqtrade(
+        write_config(tmp_path, config),
+        "SampleNonMLStrategy",
+        datadir=real_datadir,
+        timerange="20250101-20250701",
+    )
+    assert len(result.trades) > 0
+    assert set(result.trades["pair"]) <= set(PAIRS)
+    assert str(result.stats["backtest_start"]).startswith("2025-01-0")
+
+
+@pytest.mark.real_data
+def test_real_data_timerange_before_download(tmp_path: Path, real_datadir: Path) -> None:
+    config = preflight_config(tmp_path, PAIRS, timerange="20200101-20250101")
+    config["datadir"] = real_datadir
+    with pytest.raises(TimerangeOutsideDataError, match="BTC/USDT 1h covers 2024-"):
+        check_backtest_data(config)

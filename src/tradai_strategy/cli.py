@@ -82,9 +82,9 @@ def data_synth(
             timeframe,
             days,
             seed,
-            signal,
+            signal,  # type: ignore[arg-type]  # checked above
             datadir,
-            start=start,  # type: ignore[arg-type]
+            start=start,
         )
     except ValueError as err:
         _fail(str(err))

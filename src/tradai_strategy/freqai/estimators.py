@@ -62,7 +62,12 @@ def fit_estimator(
 
         kwargs: dict[str, Any] = {}
         if has_eval:
-            kwargs["eval_set"] = [(test_x, _as_1d(data_dictionary["test_labels"]))]
+            eval_y = _as_1d(data_dictionary["test_labels"])
+            if isinstance(model, lgb.LGBMClassifier):
+                # LightGBM label-encodes string classes in eval_set, not in eval_y
+                kwargs["eval_set"] = [(test_x, eval_y)]
+            else:
+                kwargs["eval_X"], kwargs["eval_y"] = (test_x,), (eval_y,)
             kwargs["eval_sample_weight"] = [np.asarray(data_dictionary["test_weights"])]
             if early_stopping_rounds > 0:
                 kwargs["callbacks"] = [lgb.early_stopping(early_stopping_rounds, verbose=False)]

@@ -116,11 +116,21 @@ class PurgedTrainingMixin:
                 return super().train(unfiltered_df, pair, dk, **kwargs)  # type: ignore[misc]
             finally:
                 del dk.make_train_test_datasets
-        except TradAIDataError as err:
-            # FreqAI logs and skips a window whose training raised; a data error would then
-            # silently give empty predictions for every window, so remember it and re-raise
-            # once the backtest loop returns.
-            self._fatal = err
+        except Exception as err:
+            if getattr(self, "live", False):
+                raise  # live: FreqAI keeps serving the previous model and logs the failure
+            # Backtesting: FreqAI logs a failed window and fills it with empty predictions,
+            # which would make a whole backtest silently meaningless. Remember the error and
+            # re-raise it once FreqAI's window loop returns (later windows fail fast).
+            if self._fatal is None:
+                self._fatal = (
+                    err
+                    if isinstance(err, TradAIDataError)
+                    else TradAIDataError(
+                        f"{pair}: training failed ({type(err).__name__}: {err}); "
+                        "fix the cause and rerun — no backtest is reported on empty predictions"
+                    )
+                )
             raise
 
     def fit(self, data_dictionary: dict[str, Any], dk: FreqaiDataKitchen, **kwargs: Any) -> Any:

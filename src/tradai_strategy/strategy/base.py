@@ -71,10 +71,10 @@ class TradAIStrategy(IStrategy):
         dataframe["%-natr-period"] = ta.NATR(dataframe, timeperiod=period)
         dataframe["%-dist_sma-period"] = close / ta.SMA(dataframe, timeperiod=period) - 1
         dataframe["%-dist_ema-period"] = close / ta.EMA(dataframe, timeperiod=period) - 1
-        upper, mid, lower = ta.BBANDS(close, timeperiod=period, nbdevup=2.0, nbdevdn=2.0)
-        width = (upper - lower).replace(0, np.nan)
-        dataframe["%-bb_width-period"] = width / mid
-        dataframe["%-bb_pos-period"] = (close - lower) / width
+        bands = ta.BBANDS(dataframe, timeperiod=period, nbdevup=2.0, nbdevdn=2.0)
+        width = (bands["upperband"] - bands["lowerband"]).replace(0, np.nan)
+        dataframe["%-bb_width-period"] = width / bands["middleband"]
+        dataframe["%-bb_pos-period"] = (close - bands["lowerband"]) / width
         vol_mean = dataframe["volume"].rolling(period).mean().replace(0, np.nan)
         dataframe["%-relative_volume-period"] = dataframe["volume"] / vol_mean
         return dataframe
