@@ -49,6 +49,8 @@ def run_training_backtest(
     }
     kw.update(meta_overrides or {})
     cfg = build_training_config(StrategyMeta(**kw))
+    # one thread per estimator: the suite runs two xdist workers on two cores
+    cfg["freqai"]["data_kitchen_thread_count"] = 1
     if config_edit is not None:
         config_edit(cfg)
     cfg_path = tmp / f"{identifier}.json"

@@ -41,12 +41,12 @@ class StrategyMeta:
     model_training_parameters: dict[str, Any] = field(
         default_factory=lambda: {
             "n_estimators": 300,
-            "learning_rate": 0.05,
-            "num_leaves": 15,
-            "min_child_samples": 40,
+            "learning_rate": 0.03,
+            "num_leaves": 7,
+            "min_child_samples": 200,
             "subsample": 0.8,
             "subsample_freq": 1,
-            "colsample_bytree": 0.8,
+            "colsample_bytree": 0.5,
         }
     )
     early_stopping_rounds: int = 50
