@@ -57,6 +57,7 @@ def test_random_walk_gives_zero_ic(tmp_path):
     for pair, p in pairs.items():
         assert p["n"] >= 550
         assert abs(p["rank_ic"]) < 3 * p["se"], f"{pair}: {p}"
+        assert abs(p["rank_ic_demeaned"]) < 2 * p["se"], f"{pair}: {p}"
 
 
 @pytest.mark.xdist_group("leakage")
@@ -66,3 +67,4 @@ def test_planted_signal_is_found(tmp_path):
     assert ic > threshold, f"pooled IC {ic:+.3f} <= {threshold:.3f} (ideal {ideal_ic(12):.3f})"
     assert ic < ideal_ic(12) + 3 * se  # never better than the oracle: that would be leakage
     assert all(p["rank_ic"] > 0 for p in pairs.values())
+    assert all(p["rank_ic_demeaned"] > 3 * p["se"] for p in pairs.values())

@@ -95,3 +95,46 @@ def test_purge_recorded_in_every_window(tmp_path, planted_dir):
         # label of the last training row covers (t, t + 12h]: it must end before the eval part
         assert last_train + pd.Timedelta(hours=12) < first_eval
         assert split["purged_rows"] == 12
+
+
+@pytest.mark.xdist_group("freqai-models")
+@pytest.mark.parametrize("estimator", ["lightgbm", "catboost"])
+def test_models_saved_in_native_format(tmp_path, planted_dir, estimator):
+    """With save_backtest_models, each window's estimator is also saved natively (no pickle)."""
+    import numpy as np
+
+    params = SMALL_LGBM if estimator == "lightgbm" else SMALL_CATBOOST
+    _, _, model_dir = run_training_backtest(
+        tmp_path,
+        planted_dir,
+        identifier=f"native-{estimator}",
+        tr=timerange(40, 60),
+        meta_overrides={"estimator": estimator, "model_training_parameters": params},
+        config_edit=lambda c: c["freqai"].update(save_backtest_models=True),
+    )
+    suffix = "_model.lgb.txt" if estimator == "lightgbm" else "_model.cbm"
+    natives = sorted(model_dir.glob(f"sub-train-*/*{suffix}"))
+    assert len(natives) == 2  # 2 pairs x 1 window
+    meta = json.loads(next(natives[0].parent.glob("*_metadata.json")).read_text())
+    n_features = len(meta["training_features_list"])
+    x = np.random.default_rng(0).uniform(-1, 1, size=(50, n_features))
+    if estimator == "lightgbm":
+        import lightgbm as lgb
+
+        booster = lgb.Booster(model_file=str(natives[0]))
+        assert booster.num_feature() == n_features
+        pred = booster.predict(x)
+    else:
+        import catboost as cb
+
+        model = cb.CatBoostRegressor()
+        model.load_model(str(natives[0]))
+        pred = model.predict(x)
+    assert pred.shape == (50,) and np.isfinite(pred).all() and np.ptp(pred) > 0
+    # same predictions as the model FreqAI pickled beside it (test-only unpickling)
+    import cloudpickle
+
+    joblib_file = next(natives[0].parent.glob("*_model.joblib"))
+    with joblib_file.open("rb") as fh:
+        pickled = cloudpickle.load(fh)
+    np.testing.assert_allclose(pred, pickled.predict(x), rtol=1e-9, atol=1e-12)

@@ -7,6 +7,7 @@ lines: it picks the estimator from ``freqai.tradai.estimator`` and passes FreqAI
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
@@ -90,3 +91,22 @@ def fit_estimator(
         return model
     model.fit(X, y, sample_weight=w)
     return model
+
+
+def save_native_model(model: Any, directory: Path, stem: str) -> Path | None:
+    """Write the fitted estimator in its library's own format (no pickle).
+
+    LightGBM: text model (``<stem>_model.lgb.txt``); CatBoost: ``<stem>_model.cbm``.
+    Returns the path written, or None for an estimator without a native format.
+    """
+    directory.mkdir(parents=True, exist_ok=True)
+    module = type(model).__module__
+    if module.startswith("lightgbm"):
+        path = directory / f"{stem}_model.lgb.txt"
+        model.booster_.save_model(str(path))
+        return path
+    if module.startswith("catboost"):
+        path = directory / f"{stem}_model.cbm"
+        model.save_model(str(path), format="cbm")
+        return path
+    return None

@@ -7,7 +7,13 @@ full candles) and summarised:
 * per window: Spearman IC/RankIC over all rows of the window — for inspection only, biased
   upward because the window's forward labels overlap;
 * pooled (headline): all windows of the pair, every ``label_period_candles``-th row,
-  one Spearman correlation, standard error ``1/sqrt(n)``.
+  one Spearman correlation, standard error ``1/sqrt(n)``;
+* pooled, window-demeaned: the same after subtracting each window's mean prediction.
+  On random walks the plain pooled figure carries a small negative bias (measured
+  -0.022, t = -3.1, over 40 synthetic series with TrainingPredictionModel): the level of a
+  window's predictions follows its training-label mean, i.e. earlier realised returns of
+  the same pooled sample (a Stambaugh-type finite-sample bias). Demeaning removed it
+  (-0.003, t = -0.45).
 """
 
 from __future__ import annotations
@@ -40,8 +46,11 @@ def regression_metrics(
     pred = np.where(usable, oos["pred"].to_numpy(dtype=float), np.nan)
     realised = oos["realised"].to_numpy(dtype=float)
     per_window = []
+    demeaned = np.full_like(pred, np.nan)
     for start, stop in windows:
         m = ((oos["date"] >= start) & (oos["date"] < stop)).to_numpy()
+        if np.isfinite(pred[m]).any():
+            demeaned[m] = pred[m] - np.nanmean(pred[m])
         r = spearman_ic(pred[m], realised[m])
         pearson = float("nan")
         ok = m & np.isfinite(pred) & np.isfinite(realised)
@@ -57,6 +66,7 @@ def regression_metrics(
             }
         )
     pooled = non_overlapping_ic(pred, realised, horizon)
+    pooled_dm = non_overlapping_ic(demeaned, realised, horizon)
     return {
         "label": label,
         "kind": "regression",
@@ -66,6 +76,10 @@ def regression_metrics(
             "n": pooled.n,
             "se": _finite(pooled.se),
             "tstat": _finite(pooled.tstat),
+            # each window's predictions minus their window mean: removes the window-level
+            # offset (a model's intercept ~ its training-label mean), whose correlation with
+            # earlier realised returns biases the pooled figure (see README, "Headline IC")
+            "rank_ic_demeaned": _finite(pooled_dm.ic),
         },
         "windows": per_window,
         "do_predict_share": float(usable.mean()) if len(usable) else None,

@@ -9,6 +9,7 @@ and writes ``tradai_metrics.json`` beside the model after each pair's backtest.
 from __future__ import annotations
 
 import logging
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -17,7 +18,12 @@ from freqtrade.freqai.data_kitchen import FreqaiDataKitchen
 
 from tradai_strategy.config.errors import TradAIDataError
 from tradai_strategy.config.settings import TradAISettings
-from tradai_strategy.freqai.estimators import Task, build_estimator, fit_estimator
+from tradai_strategy.freqai.estimators import (
+    Task,
+    build_estimator,
+    fit_estimator,
+    save_native_model,
+)
 from tradai_strategy.freqai.oos_metrics import (
     classification_metrics,
     regression_metrics,
@@ -141,7 +147,12 @@ class PurgedTrainingMixin:
             seed=self.tradai.seed,
             threads=dk.thread_count,
         )
-        return fit_estimator(model, data_dictionary, self.tradai.early_stopping_rounds)
+        model = fit_estimator(model, data_dictionary, self.tradai.early_stopping_rounds)
+        # FreqAI pickles the model it keeps (live, or save_backtest_models); keep a copy in
+        # the library's own format beside it, loadable without unpickling anything
+        if getattr(self, "live", False) or getattr(self, "save_backtest_models", False):
+            save_native_model(model, Path(dk.data_path), dk.model_filename)
+        return model
 
     def start_backtesting(
         self, dataframe: pd.DataFrame, metadata: dict, dk: FreqaiDataKitchen, strategy: Any

@@ -15,7 +15,7 @@ def _fmt(x: Any, digits: int = 4) -> str:
 def render_metrics(data: dict[str, Any], console: Console) -> None:
     """Print a per-window table and a pooled (headline) table for every pair and label."""
     pooled = Table(title="Out-of-sample IC, pooled over windows (non-overlapping rows)")
-    for col in ("pair", "label", "metric", "value", "n", "± se", "t"):
+    for col in ("pair", "label", "metric", "value", "n", "± se", "t", "window-demeaned"):
         pooled.add_column(
             col, justify="right" if col not in ("pair", "label", "metric") else "left"
         )
@@ -37,6 +37,7 @@ def render_metrics(data: dict[str, Any], console: Console) -> None:
                     str(p["n"]),
                     _fmt(p["se"]),
                     _fmt(p.get("tstat"), 2),
+                    _fmt(p.get("rank_ic_demeaned")),
                 )
             else:
                 pooled.add_row(
@@ -47,6 +48,7 @@ def render_metrics(data: dict[str, Any], console: Console) -> None:
                     str(p["n"]),
                     _fmt(p["se"]),
                     f"base {_fmt(p['majority_rate'], 3)}",
+                    "",
                 )
             for w in lab["windows"]:
                 windows.add_row(

@@ -1,0 +1,258 @@
+"""Contenders of ``make bench`` and how one timed backtest of one contender runs.
+
+Every run is a full in-process ``freqtrade backtesting`` (offline, ``--cache none``) under a
+fresh FreqAI identifier, so nothing is reused from an earlier run. Only the ``backtest``
+call is timed; reading the predictions and scoring them happens afterwards.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import gc
+import json
+import time
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+from freqtrade.configuration import TimeRange
+from freqtrade.data.history import load_pair_history
+
+from tradai_strategy.config.builder import StrategyMeta, build_training_config
+from tradai_strategy.data.freqtrade_runner import backtest
+from tradai_strategy.freqai.oos_metrics import METRICS_FILE
+from tradai_strategy.freqai.prediction_files import load_backtest_predictions, pooled_oos_ic
+from tradai_strategy.strategy.base import RETURN_LABEL
+
+ROOT = Path(__file__).resolve().parents[1]
+STRATEGIES = ROOT / "user_data" / "strategies"
+FREQAI_MODELS = ROOT / "user_data" / "freqaimodels"
+TEST_STRATEGIES = ROOT / "tests" / "strategies"
+
+#: LightGBM parameters shared by FreqAI's LightGBMRegressor and TradAI's LightGBM model.
+LGBM_PARAMS: dict[str, Any] = {
+    "n_estimators": 300,
+    "learning_rate": 0.05,
+    "num_leaves": 15,
+    "min_child_samples": 40,
+    "subsample": 0.8,
+    "subsample_freq": 1,
+    "colsample_bytree": 0.8,
+}
+CATBOOST_PARAMS: dict[str, Any] = {"iterations": 300, "learning_rate": 0.05, "depth": 6}
+
+
+@dataclass(frozen=True)
+class BenchSettings:
+    """What every contender is run with."""
+
+    pairs: list[str]
+    timerange: str
+    datadir: Path
+    synthetic: bool
+    repeat: int
+    timeframe: str = "1h"
+    train_period_days: int = 90
+    backtest_period_days: int = 30
+    label_period_candles: int = 12
+
+
+@dataclass(frozen=True)
+class Contender:
+    """One strategy/model combination."""
+
+    key: str
+    title: str
+    strategy: str
+    freqaimodel: str | None = None
+    estimator: str | None = None
+    params: dict[str, Any] = field(default_factory=dict)
+    #: entries put into ``freqai.tradai`` (TradAI models only)
+    tradai: dict[str, Any] = field(default_factory=dict)
+    #: shown in the report but not part of the issue's comparison
+    diagnostic: bool = False
+
+    @property
+    def is_ml(self) -> bool:
+        return self.freqaimodel is not None
+
+    @property
+    def is_tradai(self) -> bool:
+        return self.freqaimodel == "TrainingPredictionModel"
+
+
+FLOOR = "floor"
+FREQAI_LGBM = "freqai-lgbm"
+TRADAI_LGBM = "tradai-lgbm"
+TRADAI_CATBOOST = "tradai-catboost"
+TRADAI_LGBM_ALL_TREES = "tradai-lgbm-all-trees"
+
+CONTENDERS: tuple[Contender, ...] = (
+    Contender(FLOOR, "SampleNonMLStrategy (no ML, floor)", "SampleNonMLStrategy"),
+    Contender(
+        FREQAI_LGBM,
+        "FreqAI LightGBMRegressor",
+        "RadStrategy",
+        "LightGBMRegressor",
+        None,
+        LGBM_PARAMS,
+    ),
+    Contender(
+        TRADAI_LGBM,
+        "TrainingPredictionModel (LightGBM)",
+        "RadStrategy",
+        "TrainingPredictionModel",
+        "lightgbm",
+        LGBM_PARAMS,
+    ),
+    Contender(
+        TRADAI_CATBOOST,
+        "TrainingPredictionModel (CatBoost)",
+        "RadStrategy",
+        "TrainingPredictionModel",
+        "catboost",
+        CATBOOST_PARAMS,
+    ),
+    # diagnostic: TradAI's machinery at FreqAI's tree count (early stopping is TradAI's default)
+    Contender(
+        TRADAI_LGBM_ALL_TREES,
+        "TrainingPredictionModel (LightGBM, early stopping off) [diagnostic]",
+        "RadStrategy",
+        "TrainingPredictionModel",
+        "lightgbm",
+        LGBM_PARAMS,
+        tradai={"early_stopping_rounds": 0},
+        diagnostic=True,
+    ),
+)
+
+
+@dataclass
+class RunRecord:
+    """Outcome of one timed backtest."""
+
+    contender: str
+    repetition: int
+    identifier: str
+    seconds: float
+    trades: int
+    profit_pct: float
+    pair_ic: dict[str, float] = field(default_factory=dict)
+    pair_n: dict[str, int] = field(default_factory=dict)
+    #: largest |our pooled IC - tradai_metrics.json pooled rank_ic| (TradAI models only)
+    metrics_gap: float | None = None
+    n_features: int | None = None
+    log: Path | None = None
+
+
+def build_config(contender: Contender, settings: BenchSettings, identifier: str) -> dict[str, Any]:
+    """Freqtrade config of one run: TradAI's training config, the same for every contender."""
+    meta = StrategyMeta(
+        pairs=list(settings.pairs),
+        strategy=contender.strategy,
+        timeframe=settings.timeframe,
+        identifier=identifier,
+        max_open_trades=len(settings.pairs),
+        label_period_candles=settings.label_period_candles,
+        train_period_days=settings.train_period_days,
+        backtest_period_days=settings.backtest_period_days,
+        estimator=contender.estimator or "lightgbm",
+        model_training_parameters=dict(contender.params or LGBM_PARAMS),
+        datadir=str(settings.datadir),
+    )
+    cfg = build_training_config(meta)
+    if contender.freqaimodel is None:
+        cfg.pop("freqai")
+        cfg.pop("freqaimodel")
+    else:
+        cfg["freqaimodel"] = contender.freqaimodel
+        if contender.is_tradai:
+            cfg["freqai"]["tradai"].update(contender.tradai)
+        else:
+            cfg["freqai"].pop("tradai")
+    return cfg
+
+
+def load_candles(settings: BenchSettings) -> dict[str, pd.DataFrame]:
+    """Candles the realised targets are computed from: a few days before the timerange, up to
+    its end (as the backtest saw them, so the last unlabelled rows stay unlabelled)."""
+    tr = TimeRange.parse_timerange(settings.timerange)
+    tr.subtract_start(10 * 86400)
+    return {
+        pair: load_pair_history(
+            pair, settings.timeframe, settings.datadir, timerange=tr, data_format="feather"
+        )
+        for pair in settings.pairs
+    }
+
+
+def _metrics_gap(model_dir: Path, ours: dict[str, float]) -> float | None:
+    path = model_dir / METRICS_FILE
+    if not path.is_file():
+        return None
+    pairs = json.loads(path.read_text()).get("pairs", {})
+    gaps = []
+    for pair, ic in ours.items():
+        labels = pairs.get(pair, {}).get("labels", [])
+        theirs = next(
+            (lab["pooled"]["rank_ic"] for lab in labels if lab["label"] == RETURN_LABEL), None
+        )
+        gaps.append(float("inf") if theirs is None else abs(ic - theirs))
+    return max(gaps) if gaps else None
+
+
+def run_once(
+    contender: Contender,
+    settings: BenchSettings,
+    workdir: Path,
+    repetition: int,
+    candles: dict[str, pd.DataFrame],
+) -> RunRecord:
+    """Time one full backtest of ``contender``; freqtrade's console output goes to a log."""
+    identifier = f"bench-{contender.key}-r{repetition}-{uuid.uuid4().hex[:6]}"
+    run_dir = workdir / "runs" / identifier
+    # must exist: freqtrade treats a missing --backtest-directory as a file-name prefix
+    (run_dir / "results").mkdir(parents=True)
+    cfg_path = run_dir / "config.json"
+    cfg_path.write_text(json.dumps(build_config(contender, settings, identifier), indent=2))
+    userdir = workdir / "user_data"
+    log = run_dir / "freqtrade.log"
+    gc.collect()
+    with log.open("w") as fh, contextlib.redirect_stdout(fh), contextlib.redirect_stderr(fh):
+        start = time.perf_counter()
+        result = backtest(
+            [cfg_path],
+            contender.strategy,
+            freqaimodel=contender.freqaimodel,
+            timerange=settings.timerange,
+            datadir=settings.datadir,
+            userdir=userdir,
+            strategy_path=STRATEGIES if contender.is_ml else TEST_STRATEGIES,
+            freqaimodel_path=FREQAI_MODELS if contender.is_ml else None,
+            results_dir=run_dir / "results",
+            offline=True,
+        )
+        seconds = time.perf_counter() - start
+    record = RunRecord(
+        contender=contender.key,
+        repetition=repetition,
+        identifier=identifier,
+        seconds=seconds,
+        trades=int(result.stats.get("total_trades", len(result.trades))),
+        profit_pct=100.0 * float(result.stats.get("profit_total", 0.0)),
+        log=log,
+    )
+    if contender.is_ml:
+        model_dir = userdir / "models" / identifier
+        table = load_backtest_predictions(model_dir)
+        ics = pooled_oos_ic(table, candles, RETURN_LABEL, settings.label_period_candles)
+        record.pair_ic = {pair: r.ic for pair, r in ics.items()}
+        record.pair_n = {pair: r.n for pair, r in ics.items()}
+        meta = next(model_dir.glob("sub-train-*/*_metadata.json"), None)
+        if meta is not None:
+            record.n_features = len(json.loads(meta.read_text())["training_features_list"])
+        if contender.is_tradai:
+            record.metrics_gap = _metrics_gap(model_dir, record.pair_ic)
+    return record

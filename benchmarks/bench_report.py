@@ -1,0 +1,225 @@
+"""Summaries of ``make bench`` runs: per-contender statistics, a rich table, results.md."""
+
+from __future__ import annotations
+
+import math
+import os
+import platform
+import statistics
+from dataclasses import dataclass
+from importlib.metadata import version
+from typing import Any
+
+from bench_contenders import (
+    CATBOOST_PARAMS,
+    CONTENDERS,
+    FLOOR,
+    FREQAI_LGBM,
+    LGBM_PARAMS,
+    TRADAI_LGBM,
+    BenchSettings,
+    RunRecord,
+)
+from rich.table import Table
+
+#: The issue's target: TradAI's LightGBM model at most this much slower than FreqAI's.
+MAX_SLOWDOWN = 1.10
+
+
+@dataclass(frozen=True)
+class Summary:
+    """Aggregated repetitions of one contender."""
+
+    key: str
+    title: str
+    times: list[float]
+    median: float
+    ratio_freqai: float
+    ratio_floor: float
+    ic: float | None  # mean over pairs of the pooled OOS IC (first repetition)
+    ic_spread: float | None  # max - min of that mean over repetitions
+    pair_ic: dict[str, float]
+    n: int
+    trades: int
+    profit_pct: float
+    metrics_gap: float | None
+
+
+def _mean_ic(record: RunRecord) -> float | None:
+    vals = [v for v in record.pair_ic.values() if math.isfinite(v)]
+    return statistics.fmean(vals) if vals else None
+
+
+def summarise(records: list[RunRecord]) -> dict[str, Summary]:
+    """One :class:`Summary` per contender that ran, in the contenders' order."""
+    medians = {
+        c.key: statistics.median([r.seconds for r in records if r.contender == c.key])
+        for c in CONTENDERS
+        if any(r.contender == c.key for r in records)
+    }
+    out: dict[str, Summary] = {}
+    for c in CONTENDERS:
+        runs = sorted((r for r in records if r.contender == c.key), key=lambda r: r.repetition)
+        if not runs:
+            continue
+        ics = [x for x in (_mean_ic(r) for r in runs) if x is not None]
+        gaps = [r.metrics_gap for r in runs if r.metrics_gap is not None]
+        first = runs[0]
+        out[c.key] = Summary(
+            key=c.key,
+            title=c.title,
+            times=[r.seconds for r in runs],
+            median=medians[c.key],
+            ratio_freqai=medians[c.key] / medians.get(FREQAI_LGBM, math.nan),
+            ratio_floor=medians[c.key] / medians.get(FLOOR, math.nan),
+            ic=ics[0] if ics else None,
+            ic_spread=(max(ics) - min(ics)) if len(ics) > 1 else None,
+            pair_ic=dict(first.pair_ic),
+            n=sum(first.pair_n.values()),
+            trades=first.trades,
+            profit_pct=first.profit_pct,
+            metrics_gap=max(gaps) if gaps else None,
+        )
+    return out
+
+
+def verdict(summaries: dict[str, Summary]) -> tuple[bool | None, str]:
+    """PASS/FAIL of "TrainingPredictionModel(LightGBM) <= 1.10x FreqAI LightGBMRegressor with
+    IC not lower", with the numbers."""
+    target = (
+        f"TrainingPredictionModel(LightGBM) ≤ {MAX_SLOWDOWN:.2f}x FreqAI LightGBMRegressor "
+        "with IC not lower"
+    )
+    ours, theirs = summaries.get(TRADAI_LGBM), summaries.get(FREQAI_LGBM)
+    if ours is None or theirs is None or ours.ic is None or theirs.ic is None:
+        return None, f"{target}: NOT MEASURED"
+    fast = ours.ratio_freqai <= MAX_SLOWDOWN
+    good = ours.ic >= theirs.ic
+    word = "PASS" if fast and good else "FAIL"
+    return fast and good, (
+        f"{target} → **{word}**: time {ours.median:.1f} s vs {theirs.median:.1f} s = "
+        f"{ours.ratio_freqai:.2f}x ({'ok' if fast else 'too slow'}); mean pooled OOS IC "
+        f"{ours.ic:+.4f} vs {theirs.ic:+.4f} ({'not lower' if good else 'lower'})"
+    )
+
+
+def _fmt(x: float | None, spec: str = "+.4f") -> str:
+    return "—" if x is None or not math.isfinite(x) else format(x, spec)
+
+
+def _row(s: Summary) -> list[str]:
+    span = f"{min(s.times):.1f}-{max(s.times):.1f}"
+    ic = "—" if s.ic is None else f"{s.ic:+.4f} (n={s.n})"
+    return [
+        s.title,
+        f"{s.median:.1f}",
+        span,
+        _fmt(s.ratio_freqai, ".2f") + "x",
+        _fmt(s.ratio_floor, ".2f") + "x",
+        ic,
+        str(s.trades),
+        f"{s.profit_pct:+.2f}",
+    ]
+
+
+HEADERS = [
+    "contender",
+    "wall s (median)",
+    "min-max s",
+    "vs FreqAI LGBM",
+    "vs floor",
+    "mean pooled OOS IC",
+    "trades",
+    "profit %",
+]
+
+
+def rich_table(summaries: dict[str, Summary], settings: BenchSettings) -> Table:
+    """The headline table for the console."""
+    data = "SYNTHETIC planted data" if settings.synthetic else "real data"
+    table = Table(title=f"make bench — {data}, {settings.repeat} repetition(s)")
+    for i, h in enumerate(HEADERS):
+        table.add_column(h, justify="left" if i == 0 else "right")
+    for s in summaries.values():
+        table.add_row(*_row(s))
+    return table
+
+
+def machine() -> dict[str, str]:
+    """Facts about the machine and the library versions."""
+    cpu = platform.processor() or platform.machine()
+    try:
+        with open("/proc/cpuinfo") as fh:
+            names = [ln.split(":", 1)[1].strip() for ln in fh if ln.startswith("model name")]
+        cpu = names[0] if names else cpu
+    except OSError:
+        pass
+    libs = ("freqtrade", "lightgbm", "catboost", "pandas")
+    return {
+        "nproc": str(os.cpu_count()),
+        "cpu": cpu,
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        **{lib: version(lib) for lib in libs},
+    }
+
+
+def markdown(
+    summaries: dict[str, Summary],
+    settings: BenchSettings,
+    info: dict[str, Any],
+    verdict_line: str,
+) -> str:
+    """The full results.md text."""
+    lines = ["# `make bench` results", ""]
+    if settings.synthetic:
+        lines += [
+            "> **WARNING: SYNTHETIC DATA.** Real candles were not found, so this run used "
+            "synthetic planted-signal candles; times are indicative, ICs say nothing about "
+            "real markets.",
+            "",
+        ]
+    lines += [f"**Verdict:** {verdict_line}", "", "| " + " | ".join(HEADERS) + " |"]
+    lines.append("|" + "|".join(["---"] + ["---:"] * (len(HEADERS) - 1)) + "|")
+    lines += ["| " + " | ".join(_row(s)) + " |" for s in summaries.values()]
+    ml = [s for s in summaries.values() if s.pair_ic]
+    pairs = list(settings.pairs)
+    lines += ["", "Pooled non-overlapping OOS Spearman IC per pair (first repetition):", ""]
+    lines.append("| contender | " + " | ".join(pairs) + " | IC spread over reps |")
+    lines.append("|---|" + "---:|" * (len(pairs) + 1))
+    for s in ml:
+        cells = [_fmt(s.pair_ic.get(p)) for p in pairs]
+        spread = _fmt(s.ic_spread, ".1e") if s.ic_spread is not None else "—"
+        lines.append(f"| {s.title} | " + " | ".join(cells) + f" | {spread} |")
+    lines += ["", "All repetitions (seconds, in run order per contender):", ""]
+    lines += [f"- {s.title}: " + ", ".join(f"{t:.1f}" for t in s.times) for s in summaries.values()]
+    gaps = [s.metrics_gap for s in ml if s.metrics_gap is not None]
+    if gaps:
+        lines += [
+            "",
+            "Cross-check: TradAI models' `tradai_metrics.json` pooled rank IC vs the IC "
+            f"recomputed from FreqAI's prediction files: max |difference| = {max(gaps):.1e}.",
+        ]
+    lines += ["", "## Settings", ""]
+    lines += [f"- {k}: {v}" for k, v in info["settings"].items()]
+    lines += [
+        f"- LightGBM parameters (both LightGBM contenders): `{LGBM_PARAMS}`",
+        f"- CatBoost parameters: `{CATBOOST_PARAMS}`",
+        "- TradAI models: purge = label_period_candles, early stopping 50 rounds on the "
+        "purged eval part, seed 42; FreqAI's LightGBMRegressor: its own split, no early "
+        "stopping (all trees are grown)",
+        "- IC: every ML contender scored alike from FreqAI's backtest prediction files "
+        "(`tradai_strategy.freqai.prediction_files.pooled_oos_ic`): realised "
+        "`&-s_close` from the candles, rows with do_predict != 1 excluded, every "
+        "label_period_candles-th row of each pair's pooled OOS series, mean over pairs; "
+        "n = kept rows over all pairs; standard error of one pair's IC ≈ 1/√(n/pairs)",
+        "- time: wall clock of the whole in-process `freqtrade backtesting` call (config, "
+        "data, features, walk-forward training, simulation, export), fresh FreqAI "
+        "identifier every run, `--cache none`; repetitions interleaved round-robin, start "
+        "contender rotated each round",
+        "",
+        "## Machine",
+        "",
+    ]
+    lines += [f"- {k}: {v}" for k, v in info["machine"].items()]
+    return "\n".join(lines) + "\n"
