@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import gc
 import json
+import os
 import time
 import uuid
 from dataclasses import dataclass, field
@@ -144,6 +145,8 @@ class RunRecord:
     #: largest |our pooled IC - tradai_metrics.json pooled rank_ic| (TradAI models only)
     metrics_gap: float | None = None
     n_features: int | None = None
+    #: mean number of CPUs other processes kept busy during the run (machine noise)
+    other_load: float | None = None
     log: Path | None = None
 
 
@@ -203,6 +206,42 @@ def _metrics_gap(model_dir: Path, ours: dict[str, float]) -> float | None:
     return max(gaps) if gaps else None
 
 
+def _busy_cpu_seconds() -> float | None:
+    """CPU seconds all processes spent busy since boot (``/proc/stat``), if available."""
+    try:
+        with open("/proc/stat") as fh:
+            fields = [int(x) for x in fh.readline().split()[1:]]
+    except (OSError, ValueError):
+        return None
+    idle = fields[3] + (fields[4] if len(fields) > 4 else 0)  # idle + iowait
+    busy = sum(fields[:8]) - idle  # user nice system idle iowait irq softirq steal
+    return busy / os.sysconf("SC_CLK_TCK")
+
+
+def other_cpu_load(interval: float = 1.0) -> float | None:
+    """CPUs kept busy by other processes over the next ``interval`` seconds (``/proc/stat``)."""
+    busy0, own0 = _busy_cpu_seconds(), time.process_time()
+    time.sleep(interval)
+    busy1, own1 = _busy_cpu_seconds(), time.process_time()
+    if busy0 is None or busy1 is None:
+        return None
+    return max(0.0, (busy1 - busy0) - (own1 - own0)) / interval
+
+
+def wait_for_quiet(max_wait: float, threshold: float = 0.3) -> tuple[float, float | None]:
+    """Wait (up to ``max_wait`` s) until other processes use < ``threshold`` CPUs.
+
+    Multi-threaded LightGBM/CatBoost slow down by far more than the CPU share they lose when
+    another process competes for a core, so a busy machine ruins timings; waiting is
+    cheaper than repeating. Returns (seconds waited, last measured load).
+    """
+    start = time.perf_counter()
+    load = other_cpu_load()
+    while load is not None and load >= threshold and time.perf_counter() - start < max_wait:
+        load = other_cpu_load(2.0)
+    return time.perf_counter() - start, load
+
+
 def run_once(
     contender: Contender,
     settings: BenchSettings,
@@ -221,6 +260,7 @@ def run_once(
     log = run_dir / "freqtrade.log"
     gc.collect()
     with log.open("w") as fh, contextlib.redirect_stdout(fh), contextlib.redirect_stderr(fh):
+        busy0, own0 = _busy_cpu_seconds(), time.process_time()
         start = time.perf_counter()
         result = backtest(
             [cfg_path],
@@ -235,6 +275,10 @@ def run_once(
             offline=True,
         )
         seconds = time.perf_counter() - start
+        busy1, own1 = _busy_cpu_seconds(), time.process_time()
+    other = None
+    if busy0 is not None and busy1 is not None:
+        other = max(0.0, (busy1 - busy0) - (own1 - own0)) / seconds
     record = RunRecord(
         contender=contender.key,
         repetition=repetition,
@@ -242,6 +286,7 @@ def run_once(
         seconds=seconds,
         trades=int(result.stats.get("total_trades", len(result.trades))),
         profit_pct=100.0 * float(result.stats.get("profit_total", 0.0)),
+        other_load=other,
         log=log,
     )
     if contender.is_ml:

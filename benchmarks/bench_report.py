@@ -20,6 +20,7 @@ from bench_contenders import (
     BenchSettings,
     RunRecord,
 )
+from rich.markup import escape
 from rich.table import Table
 
 #: The issue's target: TradAI's LightGBM model at most this much slower than FreqAI's.
@@ -43,6 +44,12 @@ class Summary:
     trades: int
     profit_pct: float
     metrics_gap: float | None
+    other_load: float | None  # mean CPUs kept busy by other processes during its runs
+    run_loads: list[float | None]
+
+    @property
+    def fastest(self) -> float:
+        return min(self.times)
 
 
 def _mean_ic(record: RunRecord) -> float | None:
@@ -64,6 +71,7 @@ def summarise(records: list[RunRecord]) -> dict[str, Summary]:
             continue
         ics = [x for x in (_mean_ic(r) for r in runs) if x is not None]
         gaps = [r.metrics_gap for r in runs if r.metrics_gap is not None]
+        loads = [r.other_load for r in runs if r.other_load is not None]
         first = runs[0]
         out[c.key] = Summary(
             key=c.key,
@@ -79,6 +87,8 @@ def summarise(records: list[RunRecord]) -> dict[str, Summary]:
             trades=first.trades,
             profit_pct=first.profit_pct,
             metrics_gap=max(gaps) if gaps else None,
+            other_load=statistics.fmean(loads) if loads else None,
+            run_loads=[r.other_load for r in runs],
         )
     return out
 
@@ -98,7 +108,8 @@ def verdict(summaries: dict[str, Summary]) -> tuple[bool | None, str]:
     word = "PASS" if fast and good else "FAIL"
     return fast and good, (
         f"{target} → **{word}**: time {ours.median:.1f} s vs {theirs.median:.1f} s = "
-        f"{ours.ratio_freqai:.2f}x ({'ok' if fast else 'too slow'}); mean pooled OOS IC "
+        f"{ours.ratio_freqai:.2f}x ({'ok' if fast else 'too slow'}; fastest runs "
+        f"{ours.fastest / theirs.fastest:.2f}x); mean pooled OOS IC "
         f"{ours.ic:+.4f} vs {theirs.ic:+.4f} ({'not lower' if good else 'lower'})"
     )
 
@@ -119,6 +130,7 @@ def _row(s: Summary) -> list[str]:
         ic,
         str(s.trades),
         f"{s.profit_pct:+.2f}",
+        _fmt(s.other_load, ".2f"),
     ]
 
 
@@ -131,6 +143,7 @@ HEADERS = [
     "mean pooled OOS IC",
     "trades",
     "profit %",
+    "other procs' CPUs",
 ]
 
 
@@ -141,7 +154,7 @@ def rich_table(summaries: dict[str, Summary], settings: BenchSettings) -> Table:
     for i, h in enumerate(HEADERS):
         table.add_column(h, justify="left" if i == 0 else "right")
     for s in summaries.values():
-        table.add_row(*_row(s))
+        table.add_row(*(escape(cell) for cell in _row(s)))
     return table
 
 
@@ -191,8 +204,19 @@ def markdown(
         cells = [_fmt(s.pair_ic.get(p)) for p in pairs]
         spread = _fmt(s.ic_spread, ".1e") if s.ic_spread is not None else "—"
         lines.append(f"| {s.title} | " + " | ".join(cells) + f" | {spread} |")
-    lines += ["", "All repetitions (seconds, in run order per contender):", ""]
-    lines += [f"- {s.title}: " + ", ".join(f"{t:.1f}" for t in s.times) for s in summaries.values()]
+    lines += [
+        "",
+        "All repetitions (seconds, in run order; in brackets the CPUs other processes kept "
+        "busy meanwhile):",
+        "",
+    ]
+    lines += [
+        f"- {s.title}: "
+        + ", ".join(
+            f"{t:.1f} [{_fmt(x, '.2f')}]" for t, x in zip(s.times, s.run_loads, strict=True)
+        )
+        for s in summaries.values()
+    ]
     gaps = [s.metrics_gap for s in ml if s.metrics_gap is not None]
     if gaps:
         lines += [
@@ -207,7 +231,9 @@ def markdown(
         f"- CatBoost parameters: `{CATBOOST_PARAMS}`",
         "- TradAI models: purge = label_period_candles, early stopping 50 rounds on the "
         "purged eval part, seed 42; FreqAI's LightGBMRegressor: its own split, no early "
-        "stopping (all trees are grown)",
+        "stopping (all trees are grown); the [diagnostic] row is TradAI's LightGBM model with "
+        "early stopping off, i.e. at FreqAI's tree count: it isolates TradAI's own overhead "
+        "(purged split, metrics) from the trees early stopping saves; not part of the verdict",
         "- IC: every ML contender scored alike from FreqAI's backtest prediction files "
         "(`tradai_strategy.freqai.prediction_files.pooled_oos_ic`): realised "
         "`&-s_close` from the candles, rows with do_predict != 1 excluded, every "
@@ -216,7 +242,8 @@ def markdown(
         "- time: wall clock of the whole in-process `freqtrade backtesting` call (config, "
         "data, features, walk-forward training, simulation, export), fresh FreqAI "
         "identifier every run, `--cache none`; repetitions interleaved round-robin, start "
-        "contender rotated each round",
+        'contender rotated each round; "other procs\' CPUs": mean number of CPUs that other '
+        "processes kept busy during the contender's runs (from /proc/stat), i.e. machine noise",
         "",
         "## Machine",
         "",

@@ -35,9 +35,11 @@ from bench_contenders import (
     RunRecord,
     load_candles,
     run_once,
+    wait_for_quiet,
 )
 from bench_report import machine, markdown, rich_table, summarise, verdict
 from rich.console import Console
+from rich.markup import escape
 
 FULL_PAIRS = ["BTC/USDT", "ETH/USDT", "SOL/USDT", "XRP/USDT"]
 FULL_TIMERANGE = "20250101-20250701"
@@ -58,6 +60,13 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
     )
     p.add_argument("--workdir", type=Path, help="work folder (default: a new temp folder)")
     p.add_argument("--output", type=Path, help=f"markdown report (default {DEFAULT_OUTPUT})")
+    p.add_argument(
+        "--max-wait",
+        type=float,
+        default=120.0,
+        help="before each run wait up to this many seconds for other processes to leave the "
+        "CPUs alone (default 120; 0: never wait)",
+    )
     args = p.parse_args(argv)
     if args.repeat < 1:
         p.error("--repeat must be >= 1")
@@ -129,14 +138,21 @@ def main(argv: list[str] | None = None) -> int:
     for rep in range(repeat):
         k = rep % len(CONTENDERS)  # rotate who goes first, so no contender is always first
         for contender in CONTENDERS[k:] + CONTENDERS[:k]:
-            console.print(f"  [{rep + 1}/{repeat}] {contender.title} ...", end=" ")
+            if args.max_wait > 0:
+                waited, load = wait_for_quiet(args.max_wait)
+                if waited > 1.5:
+                    console.print(f"  (waited {waited:.0f} s for a quiet machine, load {load})")
+            console.print(f"  {rep + 1}/{repeat} {escape(contender.title)} ...", end=" ")
             try:
                 record = run_once(contender, settings, workdir, rep, candles)
             except Exception as exc:
                 console.print(f"[red]failed: {exc}[/] (see {workdir / 'runs'})")
                 return 1
             records.append(record)
-            console.print(f"{record.seconds:.1f} s, {record.trades} trades")
+            noise = (
+                "" if record.other_load is None else f", other procs {record.other_load:.2f} CPUs"
+            )
+            console.print(f"{record.seconds:.1f} s, {record.trades} trades{noise}")
     total = time.perf_counter() - started
     load_after = os.getloadavg()
 

@@ -31,6 +31,23 @@ def project_user_data() -> Path:
     )
 
 
+def file_only_logging(path: Path) -> dict:
+    """A freqtrade ``log_config`` that writes the log to ``path`` and keeps the console clean."""
+    return {
+        "version": 1,
+        "formatters": {"basic": {"format": "%(asctime)s - %(name)s - %(levelname)s - %(message)s"}},
+        "handlers": {
+            "file": {
+                "class": "logging.FileHandler",
+                "formatter": "basic",
+                "filename": str(path),
+                "mode": "w",
+            }
+        },
+        "root": {"handlers": ["file"], "level": "INFO"},
+    }
+
+
 def run_demo(
     workdir: Path, days: int = 150, signal: str = "planted", console: Console | None = None
 ) -> dict:
@@ -71,7 +88,11 @@ def run_demo(
     meta.datadir = str(datadir)
     cfg_path = workdir / "train.json"
     workdir.mkdir(parents=True, exist_ok=True)
-    cfg_path.write_text(json.dumps(build_training_config(meta), indent=2))
+    config = build_training_config(meta)
+    log_file = workdir / "freqtrade.log"
+    config["log_config"] = file_only_logging(log_file)
+    cfg_path.write_text(json.dumps(config, indent=2))
+    console.print(f"freqtrade's log goes to {log_file}")
     userdir = workdir / "user_data"
     result = backtest(
         [cfg_path],

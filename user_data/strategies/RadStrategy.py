@@ -16,7 +16,7 @@ class RadStrategy(TradAIStrategy):
     timeframe = "1h"
     can_short = False
     startup_candle_count = 100
-    minimal_roi: ClassVar[dict[str, float]] = {"0": 0.08, "24": 0.03, "72": 0.0}
+    minimal_roi: ClassVar[dict[str, float]] = {"0": 0.08, "1440": 0.03, "4320": 0.0}  # minutes
     stoploss = -0.06
-    entry_zscore = 0.5
+    entry_zscore = 0.1
     exit_zscore = 0.0

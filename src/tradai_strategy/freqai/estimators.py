@@ -7,6 +7,7 @@ lines: it picks the estimator from ``freqai.tradai.estimator`` and passes FreqAI
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 from typing import Any, Literal
 
@@ -65,14 +66,17 @@ def fit_estimator(
         if has_eval:
             eval_y = _as_1d(data_dictionary["test_labels"])
             if isinstance(model, lgb.LGBMClassifier):
-                # LightGBM label-encodes string classes in eval_set, not in eval_y
+                # LightGBM 4.7 label-encodes string classes in eval_set but not in its
+                # replacement eval_y, so the classifier keeps the deprecated argument
                 kwargs["eval_set"] = [(test_x, eval_y)]
             else:
                 kwargs["eval_X"], kwargs["eval_y"] = (test_x,), (eval_y,)
             kwargs["eval_sample_weight"] = [np.asarray(data_dictionary["test_weights"])]
             if early_stopping_rounds > 0:
                 kwargs["callbacks"] = [lgb.early_stopping(early_stopping_rounds, verbose=False)]
-        model.fit(X, y, sample_weight=w, **kwargs)
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message=".*'eval_set' is deprecated")
+            model.fit(X, y, sample_weight=w, **kwargs)
         return model
     if module.startswith("catboost"):
         import catboost as cb

@@ -54,7 +54,7 @@ class TradAIStrategy(IStrategy):
 
     target: str = "return"
     #: enter when the prediction is this many training-label std above the training mean
-    entry_zscore: float = 0.5
+    entry_zscore: float = 0.1
     exit_zscore: float = 0.0
     #: classifier: enter when P(up) exceeds this
     entry_proba: float = 0.55
