@@ -32,16 +32,9 @@ STRATEGIES = ROOT / "user_data" / "strategies"
 FREQAI_MODELS = ROOT / "user_data" / "freqaimodels"
 TEST_STRATEGIES = ROOT / "tests" / "strategies"
 
-#: LightGBM parameters shared by FreqAI's LightGBMRegressor and TradAI's LightGBM model.
-LGBM_PARAMS: dict[str, Any] = {
-    "n_estimators": 300,
-    "learning_rate": 0.05,
-    "num_leaves": 15,
-    "min_child_samples": 40,
-    "subsample": 0.8,
-    "subsample_freq": 1,
-    "colsample_bytree": 0.8,
-}
+#: LightGBM parameters shared by FreqAI's LightGBMRegressor and TradAI's LightGBM model:
+#: TradAI's defaults (``StrategyMeta``), 300 trees.
+LGBM_PARAMS: dict[str, Any] = {**StrategyMeta().model_training_parameters, "n_estimators": 300}
 CATBOOST_PARAMS: dict[str, Any] = {"iterations": 300, "learning_rate": 0.05, "depth": 6}
 
 
@@ -88,7 +81,7 @@ FLOOR = "floor"
 FREQAI_LGBM = "freqai-lgbm"
 TRADAI_LGBM = "tradai-lgbm"
 TRADAI_CATBOOST = "tradai-catboost"
-TRADAI_LGBM_ALL_TREES = "tradai-lgbm-all-trees"
+TRADAI_LGBM_EARLY_STOP = "tradai-lgbm-early-stop"
 
 CONTENDERS: tuple[Contender, ...] = (
     Contender(FLOOR, "SampleNonMLStrategy (no ML, floor)", "SampleNonMLStrategy"),
@@ -116,15 +109,15 @@ CONTENDERS: tuple[Contender, ...] = (
         "catboost",
         CATBOOST_PARAMS,
     ),
-    # diagnostic: TradAI's machinery at FreqAI's tree count (early stopping is TradAI's default)
+    # diagnostic: early stopping on the purged eval part (off by default, see README)
     Contender(
-        TRADAI_LGBM_ALL_TREES,
-        "TrainingPredictionModel (LightGBM, early stopping off) [diagnostic]",
+        TRADAI_LGBM_EARLY_STOP,
+        "TrainingPredictionModel (LightGBM, early stopping 50) [diagnostic]",
         "RadStrategy",
         "TrainingPredictionModel",
         "lightgbm",
         LGBM_PARAMS,
-        tradai={"early_stopping_rounds": 0},
+        tradai={"early_stopping_rounds": 50},
         diagnostic=True,
     ),
 )

@@ -39,6 +39,7 @@ class Summary:
     ratio_floor: float
     ic: float | None  # mean over pairs of the pooled OOS IC (first repetition)
     ic_spread: float | None  # max - min of that mean over repetitions
+    ic_se: float | None  # standard error of ``ic``: sqrt(sum 1/n_pair) / pairs
     pair_ic: dict[str, float]
     n: int
     trades: int
@@ -55,6 +56,11 @@ class Summary:
 def _mean_ic(record: RunRecord) -> float | None:
     vals = [v for v in record.pair_ic.values() if math.isfinite(v)]
     return statistics.fmean(vals) if vals else None
+
+
+def _mean_ic_se(record: RunRecord) -> float | None:
+    ns = [n for p, n in record.pair_n.items() if n > 0 and math.isfinite(record.pair_ic[p])]
+    return math.sqrt(sum(1.0 / n for n in ns)) / len(ns) if ns else None
 
 
 def summarise(records: list[RunRecord]) -> dict[str, Summary]:
@@ -82,6 +88,7 @@ def summarise(records: list[RunRecord]) -> dict[str, Summary]:
             ratio_floor=medians[c.key] / medians.get(FLOOR, math.nan),
             ic=ics[0] if ics else None,
             ic_spread=(max(ics) - min(ics)) if len(ics) > 1 else None,
+            ic_se=_mean_ic_se(first),
             pair_ic=dict(first.pair_ic),
             n=sum(first.pair_n.values()),
             trades=first.trades,
@@ -110,7 +117,8 @@ def verdict(summaries: dict[str, Summary]) -> tuple[bool | None, str]:
         f"{target} → **{word}**: time {ours.median:.1f} s vs {theirs.median:.1f} s = "
         f"{ours.ratio_freqai:.2f}x ({'ok' if fast else 'too slow'}; fastest runs "
         f"{ours.fastest / theirs.fastest:.2f}x); mean pooled OOS IC "
-        f"{ours.ic:+.4f} vs {theirs.ic:+.4f} ({'not lower' if good else 'lower'})"
+        f"{ours.ic:+.4f} vs {theirs.ic:+.4f} ({'not lower' if good else 'lower'}; "
+        f"standard error of each ≈ {_fmt(ours.ic_se, '.3f')})"
     )
 
 
@@ -120,7 +128,7 @@ def _fmt(x: float | None, spec: str = "+.4f") -> str:
 
 def _row(s: Summary) -> list[str]:
     span = f"{min(s.times):.1f}-{max(s.times):.1f}"
-    ic = "—" if s.ic is None else f"{s.ic:+.4f} (n={s.n})"
+    ic = "—" if s.ic is None else f"{s.ic:+.4f} ± {_fmt(s.ic_se, '.3f')} (n={s.n})"
     return [
         s.title,
         f"{s.median:.1f}",
@@ -182,6 +190,7 @@ def markdown(
     settings: BenchSettings,
     info: dict[str, Any],
     verdict_line: str,
+    discarded: list[RunRecord] | None = None,
 ) -> str:
     """The full results.md text."""
     lines = ["# `make bench` results", ""]
@@ -217,6 +226,18 @@ def markdown(
         )
         for s in summaries.values()
     ]
+    if discarded:
+        titles = {c.key: c.title for c in CONTENDERS}
+        lines += [
+            "",
+            "Discarded as noisy (other processes kept >= 0.3 CPUs busy; each was run again):",
+            "",
+        ]
+        lines += [
+            f"- {titles[r.contender]}, repetition {r.repetition + 1}: {r.seconds:.1f} s "
+            f"[{_fmt(r.other_load, '.2f')}]"
+            for r in discarded
+        ]
     gaps = [s.metrics_gap for s in ml if s.metrics_gap is not None]
     if gaps:
         lines += [
@@ -229,16 +250,16 @@ def markdown(
     lines += [
         f"- LightGBM parameters (both LightGBM contenders): `{LGBM_PARAMS}`",
         f"- CatBoost parameters: `{CATBOOST_PARAMS}`",
-        "- TradAI models: purge = label_period_candles, early stopping 50 rounds on the "
-        "purged eval part, seed 42; FreqAI's LightGBMRegressor: its own split, no early "
-        "stopping (all trees are grown); the [diagnostic] row is TradAI's LightGBM model with "
-        "early stopping off, i.e. at FreqAI's tree count: it isolates TradAI's own overhead "
-        "(purged split, metrics) from the trees early stopping saves; not part of the verdict",
+        "- TradAI models: purge = label_period_candles, early stopping off (the default), "
+        "seed 42; FreqAI's LightGBMRegressor: its own unpurged split, all trees grown; the "
+        "[diagnostic] row is TradAI's LightGBM model with early stopping (50 rounds) on the "
+        "purged eval part: it shows what early stopping on a short eval block does to speed "
+        "and IC; not part of the verdict",
         "- IC: every ML contender scored alike from FreqAI's backtest prediction files "
         "(`tradai_strategy.freqai.prediction_files.pooled_oos_ic`): realised "
         "`&-s_close` from the candles, rows with do_predict != 1 excluded, every "
         "label_period_candles-th row of each pair's pooled OOS series, mean over pairs; "
-        "n = kept rows over all pairs; standard error of one pair's IC ≈ 1/√(n/pairs)",
+        "± = standard error of that mean, √(Σ 1/n_pair)/pairs; n = kept rows over all pairs",
         "- time: wall clock of the whole in-process `freqtrade backtesting` call (config, "
         "data, features, walk-forward training, simulation, export), fresh FreqAI "
         "identifier every run, `--cache none`; repetitions interleaved round-robin, start "

@@ -3,7 +3,7 @@
 Contenders (same pairs, timerange, walk-forward windows and RadStrategy features for every
 ML contender): SampleNonMLStrategy (floor), FreqAI ``LightGBMRegressor``, TradAI
 ``TrainingPredictionModel`` with LightGBM and with CatBoost, plus a diagnostic TradAI
-LightGBM run with early stopping off (all 300 trees, like FreqAI's). Each is timed as one whole
+LightGBM run with early stopping on its purged eval part. Each is timed as one whole
 in-process offline backtest, ``--repeat`` times, interleaved round-robin; every ML
 contender's predictions are scored with the same pooled non-overlapping OOS IC.
 
@@ -13,6 +13,7 @@ it the bench falls back to synthetic planted-signal candles and says so loudly.
 Usage::
 
     .venv/bin/python benchmarks/run_bench.py [--repeat 3] [--quick] [--workdir DIR]
+        [--output FILE] [--retries 2] [--max-wait 120]
 """
 
 from __future__ import annotations
@@ -46,6 +47,8 @@ FULL_TIMERANGE = "20250101-20250701"
 QUICK_PAIRS = FULL_PAIRS[:2]
 QUICK_TIMERANGE = "20250101-20250401"
 DEFAULT_OUTPUT = ROOT / "benchmarks" / "results.md"
+#: other processes' CPU use (mean CPUs over a run) above which a timing is called noisy
+NOISY_LOAD = 0.3
 
 console = Console() if sys.stdout.isatty() else Console(width=170)
 
@@ -60,6 +63,13 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
     )
     p.add_argument("--workdir", type=Path, help="work folder (default: a new temp folder)")
     p.add_argument("--output", type=Path, help=f"markdown report (default {DEFAULT_OUTPUT})")
+    p.add_argument(
+        "--retries",
+        type=int,
+        default=2,
+        help=f"repeat a run disturbed by other processes (>= {NOISY_LOAD} CPUs) up to this "
+        "many times (default 2)",
+    )
     p.add_argument(
         "--max-wait",
         type=float,
@@ -103,8 +113,79 @@ def _warm_up() -> None:
     import tradai_strategy.freqai  # noqa: F401
 
 
+def _run_all(
+    args: argparse.Namespace,
+    settings: BenchSettings,
+    workdir: Path,
+    candles: dict[str, pd.DataFrame],
+) -> tuple[list[RunRecord], list[RunRecord]]:
+    """All repetitions, round-robin; returns (kept runs, runs discarded as noisy).
+
+    A run during which other processes kept >= ``NOISY_LOAD`` CPUs busy is repeated (up to
+    ``--retries`` times) after waiting for a quiet machine; the last attempt is kept anyway.
+    """
+    kept: list[RunRecord] = []
+    discarded: list[RunRecord] = []
+    for rep in range(settings.repeat):
+        k = rep % len(CONTENDERS)  # rotate who goes first, so no contender is always first
+        for contender in CONTENDERS[k:] + CONTENDERS[:k]:
+            for attempt in range(args.retries + 1):
+                if args.max_wait > 0:
+                    waited, load = wait_for_quiet(args.max_wait, NOISY_LOAD)
+                    if waited > 1.5:
+                        now = f"{load:.2f}" if load is not None else "?"
+                        console.print(f"  (waited {waited:.0f} s for other processes: {now} CPUs)")
+                console.print(
+                    f"  {rep + 1}/{settings.repeat} {escape(contender.title)} ...", end=" "
+                )
+                record = run_once(contender, settings, workdir, rep, candles)
+                load = record.other_load
+                console.print(
+                    f"{record.seconds:.1f} s, {record.trades} trades"
+                    + ("" if load is None else f", other processes {load:.2f} CPUs")
+                )
+                if load is None or load < NOISY_LOAD or attempt == args.retries:
+                    kept.append(record)
+                    break
+                console.print("    [yellow]noisy run discarded, repeating it[/]")
+                discarded.append(record)
+    return kept, discarded
+
+
 def _loud(message: str) -> None:
     console.print(f"[bold white on red] {message} [/]")
+
+
+def _settings_info(
+    settings: BenchSettings,
+    records: list[RunRecord],
+    total: float,
+    loads: tuple[tuple[float, ...], tuple[float, ...]],
+) -> dict[str, object]:
+    """The "Settings" section of results.md."""
+    data = "SYNTHETIC planted (seed 42)" if settings.synthetic else "real Binance spot"
+    features = max((r.n_features or 0) for r in records)
+    return {
+        "date": dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC"),
+        "command": "python benchmarks/run_bench.py " + " ".join(sys.argv[1:]),
+        "data": f"{data} candles, {settings.datadir}",
+        "pairs": ", ".join(settings.pairs),
+        "timeframe": settings.timeframe,
+        "timerange": settings.timerange,
+        "train_period_days / backtest_period_days": (
+            f"{settings.train_period_days} / {settings.backtest_period_days}"
+        ),
+        "label_period_candles": settings.label_period_candles,
+        "trees": f"LightGBM n_estimators={LGBM_PARAMS['n_estimators']}, "
+        f"CatBoost iterations={CATBOOST_PARAMS['iterations']}",
+        "features": "RadStrategy, indicator periods 10 and 20, 2 shifted candles: "
+        f"{features} features per model",
+        "repetitions": settings.repeat,
+        "total bench time": f"{total / 60:.1f} min",
+        "load average before / after": " / ".join(
+            " ".join(f"{x:.2f}" for x in load) for load in loads
+        ),
+    }
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -134,62 +215,28 @@ def main(argv: list[str] | None = None) -> int:
     candles = load_candles(settings)
     load_before = os.getloadavg()
     started = time.perf_counter()
-    records: list[RunRecord] = []
-    for rep in range(repeat):
-        k = rep % len(CONTENDERS)  # rotate who goes first, so no contender is always first
-        for contender in CONTENDERS[k:] + CONTENDERS[:k]:
-            if args.max_wait > 0:
-                waited, load = wait_for_quiet(args.max_wait)
-                if waited > 1.5:
-                    console.print(f"  (waited {waited:.0f} s for a quiet machine, load {load})")
-            console.print(f"  {rep + 1}/{repeat} {escape(contender.title)} ...", end=" ")
-            try:
-                record = run_once(contender, settings, workdir, rep, candles)
-            except Exception as exc:
-                console.print(f"[red]failed: {exc}[/] (see {workdir / 'runs'})")
-                return 1
-            records.append(record)
-            noise = (
-                "" if record.other_load is None else f", other procs {record.other_load:.2f} CPUs"
-            )
-            console.print(f"{record.seconds:.1f} s, {record.trades} trades{noise}")
+    try:
+        records, discarded = _run_all(args, settings, workdir, candles)
+    except Exception as exc:
+        console.print(f"[red]failed: {escape(str(exc))}[/] (see {workdir / 'runs'})")
+        return 1
     total = time.perf_counter() - started
     load_after = os.getloadavg()
 
     summaries = summarise(records)
     ok, line = verdict(summaries)
+    if discarded:
+        console.print(f"{len(discarded)} noisy run(s) discarded (listed in the report)")
     console.print(rich_table(summaries, settings))
     console.print(line.replace("**", ""))
     if synthetic:
         _loud("SYNTHETIC DATA: times are indicative, ICs say nothing about real markets")
     info = {
-        "settings": {
-            "date": dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC"),
-            "command": "python benchmarks/run_bench.py " + " ".join(sys.argv[1:]),
-            "data": f"{'SYNTHETIC planted (seed 42)' if synthetic else 'real Binance spot'} "
-            f"candles, {datadir}",
-            "pairs": ", ".join(pairs),
-            "timeframe": settings.timeframe,
-            "timerange": timerange,
-            "train_period_days / backtest_period_days": (
-                f"{settings.train_period_days} / {settings.backtest_period_days}"
-            ),
-            "label_period_candles": settings.label_period_candles,
-            "trees": f"LightGBM n_estimators={LGBM_PARAMS['n_estimators']}, "
-            f"CatBoost iterations={CATBOOST_PARAMS['iterations']}",
-            "features": "RadStrategy, indicator periods 10 and 20, 2 shifted candles: "
-            f"{max((r.n_features or 0) for r in records)} features per model",
-            "repetitions": repeat,
-            "total bench time": f"{total / 60:.1f} min",
-            "load average before / after": (
-                f"{' '.join(f'{x:.2f}' for x in load_before)} / "
-                f"{' '.join(f'{x:.2f}' for x in load_after)}"
-            ),
-        },
+        "settings": _settings_info(settings, records, total, (load_before, load_after)),
         "machine": machine(),
     }
     output.parent.mkdir(parents=True, exist_ok=True)
-    output.write_text(markdown(summaries, settings, info, line))
+    output.write_text(markdown(summaries, settings, info, line, discarded))
     console.print(f"wrote {output}")
     return 0 if ok is not None else 1
 

@@ -50,14 +50,32 @@ def _run(tmp_path, signal: str, seed: int) -> dict:
     return metrics
 
 
+NONE_SEEDS = range(1, 7)
+
+
 @pytest.mark.xdist_group("leakage")
 def test_random_walk_gives_zero_ic(tmp_path):
-    ic, se, pairs = _pooled(_run(tmp_path, "none", seed=1))
-    assert abs(ic) < 2 * se, f"pooled IC {ic:+.3f} on a random walk (se {se:.3f}): leakage?"
-    for pair, p in pairs.items():
-        assert p["n"] >= 550
-        assert abs(p["rank_ic"]) < 3 * p["se"], f"{pair}: {p}"
-        assert abs(p["rank_ic_demeaned"]) < 2 * p["se"], f"{pair}: {p}"
+    """Six random-walk markets x two pairs: the IC pooled over all of them is within 2 SE
+    of 0, and no single market's IC is beyond 3 SE (gross leakage would be).
+
+    One market alone is a weak test: measured over 40 random-walk series, the per-series
+    IC spreads 1.2-1.26x wider than the nominal 1/sqrt(n) (window-level prediction shifts,
+    volatility clustering), so a single series exceeds 2 nominal SE ~10% of the time.
+    """
+    ics, ics_dm, ns = [], [], []
+    for seed in NONE_SEEDS:
+        ic, se, pairs = _pooled(_run(tmp_path / f"s{seed}", "none", seed=seed))
+        assert abs(ic) < 3 * se, f"seed {seed}: pooled IC {ic:+.3f} (se {se:.3f}): leakage?"
+        for p in pairs.values():
+            assert p["n"] >= 550
+            ics.append(p["rank_ic"])
+            ics_dm.append(p["rank_ic_demeaned"])
+            ns.append(p["n"])
+    se_all = 1 / math.sqrt(sum(ns))
+    mean_ic = sum(i * n for i, n in zip(ics, ns, strict=True)) / sum(ns)
+    mean_dm = sum(i * n for i, n in zip(ics_dm, ns, strict=True)) / sum(ns)
+    assert abs(mean_ic) < 2 * se_all, f"IC {mean_ic:+.4f} over {len(ics)} random walks"
+    assert abs(mean_dm) < 2 * se_all, f"demeaned IC {mean_dm:+.4f} over {len(ics)} walks"
 
 
 @pytest.mark.xdist_group("leakage")

@@ -49,7 +49,7 @@ class StrategyMeta:
             "colsample_bytree": 0.5,
         }
     )
-    early_stopping_rounds: int = 50
+    early_stopping_rounds: int = 0
     embargo_candles: int = 0
     seed: int = 42
     target: str = "return"

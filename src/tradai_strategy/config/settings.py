@@ -61,7 +61,7 @@ class TradAISettings:
         for key, default in (
             ("purge_candles", h),
             ("embargo_candles", 0),
-            ("early_stopping_rounds", 50),
+            ("early_stopping_rounds", 0),
             ("seed", 42),
         ):
             val = tr.get(key, default)

@@ -217,6 +217,9 @@ def backtest(
         from freqtrade.configuration.directory_operations import create_userdata_dir
 
         create_userdata_dir(str(userdir), create_dir=True)
+    if results_dir is not None:
+        # freqtrade reads a --backtest-directory that does not exist as a file-name prefix
+        Path(results_dir).mkdir(parents=True, exist_ok=True)
     paths = [config_paths] if isinstance(config_paths, str | Path) else list(config_paths)
     argv: list[str] = ["backtesting", "--strategy", strategy, "--export", "trades"]
     for path in paths:

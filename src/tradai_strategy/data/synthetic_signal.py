@@ -33,6 +33,8 @@ import numpy.typing as npt
 from scipy import signal as sps
 from scipy import stats
 
+from tradai_strategy.validation.labels import forward_mean_return
+
 SIGNAL_WINDOW = 20
 """Length (candles) of the moving average the log close reverts to."""
 
@@ -138,33 +140,6 @@ def oracle_feature(close: npt.ArrayLike, window: int = SIGNAL_WINDOW) -> FloatAr
         csum = np.concatenate(([0.0], np.cumsum(logp)))
         sma = (csum[window:] - csum[:-window]) / window
         out[window - 1 :] = sma - logp[window - 1 :]
-    return out
-
-
-def forward_mean_return(close: npt.ArrayLike, horizon: int) -> FloatArray:
-    """FreqAI-style label: ``mean(close_{t+1..t+h}) / close_t - 1``; last ``h`` rows NaN.
-
-    Parameters
-    ----------
-    close : array-like
-        Close prices in time order.
-    horizon : int
-        Number of future candles ``h`` (>= 1).
-
-    Returns
-    -------
-    numpy.ndarray
-        The forward mean return per row.
-    """
-    if horizon < 1:
-        raise ValueError(f"horizon: must be >= 1 candle, got {horizon}")
-    c = np.asarray(close, dtype=np.float64)
-    out = np.full(c.shape, np.nan)
-    if c.size > horizon:
-        csum = np.concatenate(([0.0], np.cumsum(c)))
-        # future window of row t is c[t+1 : t+1+h] -> csum[t+1+h] - csum[t+1]
-        fut = (csum[horizon + 1 :] - csum[1:-horizon]) / horizon
-        out[: c.size - horizon] = fut / c[: c.size - horizon] - 1.0
     return out
 
 

@@ -23,7 +23,8 @@ class CatboostRegressor(BaseRegressionModel):
     def fit(self, data_dictionary: dict, dk: FreqaiDataKitchen, **kwargs: Any) -> Any:
         params = dict(self.model_training_parameters)
         rounds = int(params.pop("early_stopping_rounds", 0))
-        model = build_estimator("catboost", "regression", params, seed=0, threads=dk.thread_count)
+        threads = self.config["freqai"].get("data_kitchen_thread_count")
+        model = build_estimator("catboost", "regression", params, seed=0, threads=threads)
         return fit_estimator(model, data_dictionary, rounds)
 
 
@@ -33,7 +34,6 @@ class CatboostClassifier(BaseClassifierModel):
     def fit(self, data_dictionary: dict, dk: FreqaiDataKitchen, **kwargs: Any) -> Any:
         params = dict(self.model_training_parameters)
         rounds = int(params.pop("early_stopping_rounds", 0))
-        model = build_estimator(
-            "catboost", "classification", params, seed=0, threads=dk.thread_count
-        )
+        threads = self.config["freqai"].get("data_kitchen_thread_count")
+        model = build_estimator("catboost", "classification", params, seed=0, threads=threads)
         return fit_estimator(model, data_dictionary, rounds)

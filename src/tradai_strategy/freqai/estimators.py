@@ -23,23 +23,30 @@ def _as_1d(y: Any) -> np.ndarray:
 
 
 def build_estimator(
-    estimator: str, task: Task, params: dict[str, Any], seed: int, threads: int
+    estimator: str, task: Task, params: dict[str, Any], seed: int, threads: int | None = None
 ) -> Any:
-    """Return an unfitted LightGBM or CatBoost sklearn-style estimator."""
+    """Return an unfitted LightGBM or CatBoost sklearn-style estimator.
+
+    ``threads=None`` keeps the library's default (one thread per core). FreqAI's own
+    ``thread_count`` default (2 x cpus - 2) oversubscribes the cores, and LightGBM's OpenMP
+    threads then spin: measured 0.25 s with 2 threads vs 1.05 s with 4 on 2 cores.
+    """
     p = dict(params)
     if estimator == "lightgbm":
         import lightgbm as lgb
 
         p.setdefault("verbosity", -1)
         p.setdefault("random_state", seed)
-        p.setdefault("n_jobs", threads)
+        if threads:
+            p.setdefault("n_jobs", threads)
         cls = lgb.LGBMRegressor if task == "regression" else lgb.LGBMClassifier
         return cls(**p)
     if estimator == "catboost":
         import catboost as cb
 
         p.setdefault("random_seed", seed)
-        p.setdefault("thread_count", threads)
+        if threads:
+            p.setdefault("thread_count", threads)
         p.setdefault("allow_writing_files", False)
         p.setdefault("verbose", 0)
         ccls = cb.CatBoostRegressor if task == "regression" else cb.CatBoostClassifier

@@ -183,10 +183,9 @@ def pooled_oos_ic(
 
     :param predictions: a table from :func:`load_backtest_predictions`.
     :param candles_by_pair: OHLCV frames (``date``, ``close``) per pair, gap-free as
-        freqtrade loads them, starting at least ``horizon`` candles before the first
-        prediction (``forward_mean_return`` leaves the first ``horizon - 1`` rows of a
-        frame empty) and ending where the backtest's data ends (later candles would give
-        realised values to the last rows that the backtest itself could not label).
+        freqtrade loads them, covering the predictions and ending where the backtest's
+        data ends (later candles would give realised values to the last rows that the
+        backtest itself could not label).
     :param label: numeric ``&``-column to score.
     :param horizon: forward horizon in candles (``label_period_candles``).
     :return: ``{pair: ICResult}`` for every pair in ``predictions``.

@@ -145,7 +145,7 @@ class PurgedTrainingMixin:
             self.task,
             self.model_training_parameters,
             seed=self.tradai.seed,
-            threads=dk.thread_count,
+            threads=self.config["freqai"].get("data_kitchen_thread_count"),
         )
         model = fit_estimator(model, data_dictionary, self.tradai.early_stopping_rounds)
         # FreqAI pickles the model it keeps (live, or save_backtest_models); keep a copy in

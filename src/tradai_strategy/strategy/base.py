@@ -22,6 +22,8 @@ import pandas as pd
 import talib.abstract as ta
 from freqtrade.strategy import IStrategy
 
+from tradai_strategy.validation import labels
+
 logger = logging.getLogger(__name__)
 
 TARGETS = ("return", "updown")
@@ -30,13 +32,12 @@ UPDOWN_LABEL = "&-s_updown"
 
 
 def forward_mean_return(close: pd.Series, horizon: int) -> pd.Series:
-    """Mean of the next ``horizon`` closes over the current close, minus 1.
+    """The ``&-s_close`` label of a close series (see :mod:`tradai_strategy.validation.labels`).
 
-    >>> s = forward_mean_return(pd.Series([1.0, 2.0, 3.0, 4.0]), 2)
-    >>> s.round(3).tolist()[:2], bool(s.isna().iloc[-1])
-    ([1.5, 0.75], True)
+    >>> forward_mean_return(pd.Series([1.0, 2.0, 3.0, 4.0]), 2).round(3).tolist()
+    [1.5, 0.75, nan, nan]
     """
-    return close.shift(-horizon).rolling(horizon).mean() / close - 1
+    return pd.Series(labels.forward_mean_return(close.to_numpy(), horizon), index=close.index)
 
 
 class TradAIStrategy(IStrategy):
