@@ -148,6 +148,10 @@ def demo(
         raise
 
 
+# --- command modules: each `register(app)` adds its commands (keep heavy imports inside
+# the command functions so `tradai --help` stays fast) ---
+
+
 def main() -> None:
     app()
 

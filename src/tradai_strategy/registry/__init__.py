@@ -1,0 +1,1 @@
+"""MLflow registry adapter: tracking store, register, tag, alias, rollback, retire."""
