@@ -38,6 +38,7 @@ from bench_contenders import (
     run_once,
     wait_for_quiet,
 )
+from bench_extras import SECTIONS, run_sections
 from bench_report import machine, markdown, rich_table, summarise, verdict
 from rich.console import Console
 from rich.markup import escape
@@ -76,6 +77,12 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
         default=120.0,
         help="before each run wait up to this many seconds for other processes to leave the "
         "CPUs alone (default 120; 0: never wait)",
+    )
+    p.add_argument(
+        "--sections",
+        default="all",
+        help=f"extra sections after the core comparison: all, none, or a comma list of "
+        f"{', '.join(SECTIONS)} (default all)",
     )
     args = p.parse_args(argv)
     if args.repeat < 1:
@@ -235,8 +242,21 @@ def main(argv: list[str] | None = None) -> int:
         "settings": _settings_info(settings, records, total, (load_before, load_after)),
         "machine": machine(),
     }
+    report = markdown(summaries, settings, info, line, discarded)
+    names = (
+        list(SECTIONS)
+        if args.sections == "all"
+        else []
+        if args.sections == "none"
+        else [n.strip() for n in args.sections.split(",")]
+    )
+    unknown = [n for n in names if n not in SECTIONS]
+    if unknown:
+        console.print(f"[red]unknown --sections {', '.join(unknown)}[/]: use {', '.join(SECTIONS)}")
+        return 2
+    report += "".join(run_sections(names, datadir, workdir, lambda m: console.print(m)))
     output.parent.mkdir(parents=True, exist_ok=True)
-    output.write_text(markdown(summaries, settings, info, line, discarded))
+    output.write_text(report)
     console.print(f"wrote {output}")
     return 0 if ok is not None else 1
 

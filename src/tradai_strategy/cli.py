@@ -150,6 +150,15 @@ def demo(
 
 # --- command modules: each `register(app)` adds its commands (keep heavy imports inside
 # the command functions so `tradai --help` stays fast) ---
+from tradai_strategy import cli_leakage  # noqa: E402
+
+cli_leakage.register(app)
+from tradai_strategy import cli_inference  # noqa: E402
+
+cli_inference.register(app)
+from tradai_strategy import cli_validate  # noqa: E402
+
+cli_validate.register(app)
 
 
 def main() -> None:

@@ -35,11 +35,12 @@ class FeatureFrame:
 
     @property
     def features(self) -> list[str]:
-        return [c for c in self.frame.columns if c.startswith("%")]
+        # FreqAI's own rule (data_kitchen.find_features / find_labels): the marker anywhere
+        return [c for c in self.frame.columns if "%" in c]
 
     @property
     def labels(self) -> list[str]:
-        return [c for c in self.frame.columns if c.startswith("&")]
+        return [c for c in self.frame.columns if "&" in c]
 
 
 def freqai_section(config: dict[str, Any]) -> dict[str, Any]:
@@ -106,8 +107,12 @@ def build_features(
     with_targets: bool = True,
 ) -> FeatureFrame:
     """Features (and targets) of ``pair`` exactly as FreqAI computes them in a backtest."""
-    fp = freqai_section(config)["feature_parameters"]
+    freqai = freqai_section(config)
+    fp = freqai["feature_parameters"]
     tf = config["timeframe"]
+    if getattr(strategy, "freqai_info", None) is None:
+        # freqtrade sets this in ft_bot_start; strategies read it in feature_engineering_*
+        strategy.freqai_info = freqai
     dk = FreqaiDataKitchen(config, live=True, pair=pair)
     dk.live = False  # targets are added below, on request
     base = {t: candles[(pair, t)] for t in fp.get("include_timeframes", [tf])}

@@ -1,0 +1,130 @@
+"""``tradai check-leakage``: the lookahead guard on the command line.
+
+Exit codes: 0 no finding, 1 findings (listed in a table, optionally written as JSON),
+2 bad input (one line naming the option or file and the fix).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+from collections.abc import Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+if TYPE_CHECKING:
+    from tradai_strategy.validation.lookahead import LookaheadReport
+
+console = Console()
+err_console = Console(stderr=True)
+
+
+def _fail(msg: str) -> None:
+    err_console.print(f"[bold red]error:[/] {msg}", highlight=False, soft_wrap=True)
+    raise typer.Exit(2)
+
+
+@contextlib.contextmanager
+def _quiet() -> Iterator[None]:
+    """Hide freqtrade's INFO logs (strategy loading) while the check runs."""
+    previous = logging.root.manager.disable
+    logging.disable(logging.INFO)
+    try:
+        yield
+    finally:
+        logging.disable(previous)
+
+
+def render_report(report: LookaheadReport, out: Console) -> None:
+    """A table of the findings (nothing when clean), then the summary line."""
+    if not report.ok:
+        table = Table(title=f"Lookahead findings: {report.strategy}", show_lines=False)
+        for name in ("kind", "pair", "column", "first row", "size", "what it means"):
+            table.add_column(name, overflow="fold")
+        for f in report.findings:
+            where = "" if f.row is None else f"{f.row} ({f.date})"
+            if "equals" in f.kind:
+                size = f"corr {f.difference:+.4f}"
+            elif f.difference == 0 and f.details.get("nan_mismatch_rows"):
+                size = "NaN vs value"
+            else:
+                size = "-" if f.kind == "target_not_forward" else f"{f.difference:.3g}"
+            table.add_row(f.kind, f.pair, f.column, where, size, f.message)
+        out.print(table)
+    style = "green" if report.ok else "bold red"
+    out.print(f"[{style}]{report.summary_line()}[/]", highlight=False, soft_wrap=True)
+
+
+def check_leakage(
+    config: Annotated[
+        list[Path] | None,
+        typer.Option("--config", "-c", help="freqtrade config JSON (repeatable)."),
+    ] = None,
+    strategy: Annotated[str, typer.Option("--strategy", "-s", help="Strategy class name.")] = "",
+    strategy_path: Annotated[
+        Path | None, typer.Option(help="Folder holding the strategy file.")
+    ] = None,
+    datadir: Annotated[Path | None, typer.Option(help="freqtrade data folder.")] = None,
+    userdir: Annotated[Path | None, typer.Option(help="freqtrade user_data folder.")] = None,
+    timerange: Annotated[
+        str | None, typer.Option(help="Candles to use, e.g. 20250101-20250701.")
+    ] = None,
+    pairs: Annotated[
+        str | None, typer.Option(help="Comma-separated pairs (default: the whitelist).")
+    ] = None,
+    samples: Annotated[int, typer.Option(help="Cut points per pair.")] = 20,
+    seed: Annotated[int, typer.Option(help="Seed of the cut sampling.")] = 0,
+    json_out: Annotated[
+        Path | None, typer.Option("--json", help="Also write the report as JSON here.")
+    ] = None,
+) -> None:
+    """Check a FreqAI strategy for lookahead: features recomputed on truncated candles must
+    not change, targets must look forward, no feature may copy a target or a future close,
+    informative candles must be merged after they close. No model is trained."""
+    from freqtrade.exceptions import OperationalException
+
+    from tradai_strategy.data.freqtrade_runner import FreqtradeRunError, resolve_config
+    from tradai_strategy.validation.lookahead import check_lookahead
+
+    if not config:
+        _fail("--config is missing: pass a freqtrade config JSON, e.g. --config configs/train.json")
+        return
+    for path in config:
+        if not path.is_file():
+            _fail(f"--config {path} does not exist: pass a freqtrade config JSON")
+    if not strategy:
+        _fail("--strategy is missing: name the strategy class, e.g. --strategy RadStrategy")
+    args: dict[str, Any] = {
+        "config": [str(p) for p in config],
+        "strategy": strategy,
+        "command": "backtesting",
+    }
+    optional = {"strategy_path": strategy_path, "datadir": datadir, "user_data_dir": userdir}
+    args.update({k: str(v) for k, v in optional.items() if v is not None})
+    pair_list = [p.strip() for p in pairs.split(",") if p.strip()] if pairs else None
+    try:
+        with _quiet():
+            cfg = resolve_config(args)
+            report = check_lookahead(
+                cfg, pairs=pair_list, timerange=timerange, samples=samples, seed=seed
+            )
+    except (FreqtradeRunError, OperationalException) as err:
+        _fail(" ".join(str(err).split()))
+        return
+    if json_out is not None:
+        json_out.parent.mkdir(parents=True, exist_ok=True)
+        json_out.write_text(json.dumps(report.to_dict(), indent=2) + "\n")
+    render_report(report, console)
+    if json_out is not None:
+        console.print(f"wrote {json_out}", highlight=False)
+    raise typer.Exit(0 if report.ok else 1)
+
+
+def register(app: typer.Typer) -> None:
+    """Add ``check-leakage`` to the ``tradai`` app."""
+    app.command("check-leakage")(check_leakage)

@@ -1,0 +1,277 @@
+"""``tradai validate``: purged walk-forward / combinatorial purged CV of a FreqAI strategy.
+
+Exit codes: 0 the verdict passed, 1 it failed (reasons printed), 2 bad input (one line
+naming the option or file and the fix). Heavy imports stay inside the command function so
+``tradai --help`` stays fast.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import math
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+if TYPE_CHECKING:
+    from tradai_strategy.validation.report import ValidationReport
+
+# a wide console when piped: the tables have a dozen numeric columns
+console = Console() if sys.stdout.isatty() else Console(width=150)
+err_console = Console(stderr=True)
+
+
+def _fail(msg: str) -> None:
+    err_console.print(f"[bold red]error:[/] {msg}", highlight=False, soft_wrap=True)
+    raise typer.Exit(2)
+
+
+@contextlib.contextmanager
+def _quiet() -> Iterator[None]:
+    """Hide freqtrade's INFO logs (config, strategy loading) while validating."""
+    previous = logging.root.manager.disable
+    logging.disable(logging.INFO)
+    try:
+        yield
+    finally:
+        logging.disable(previous)
+
+
+def _f(value: Any, fmt: str = "+.3f") -> str:
+    if value is None or (isinstance(value, float) and not math.isfinite(value)):
+        return "-"
+    return format(value, fmt)
+
+
+#: table header and number format of each metric column
+COLUMNS = {
+    "rank_ic": ("RankIC", "+.3f"),
+    "ic": ("IC", "+.3f"),
+    "hit_rate": ("hit", ".3f"),
+    "auc": ("AUC", ".3f"),
+    "sharpe": ("Sharpe", "+.3f"),
+    "sortino": ("Sortino", "+.3f"),
+    "turnover": ("turn", ".2f"),
+    "net_return": ("net/period", "+.5f"),
+}
+
+
+def _mean(rows: list[dict[str, Any]], key: str) -> float:
+    vals = [
+        float(r[key]) for r in rows if isinstance(r.get(key), int | float) and math.isfinite(r[key])
+    ]
+    return sum(vals) / len(vals) if vals else float("nan")
+
+
+def render_report(report: ValidationReport, out: Console) -> None:
+    """Per-split and per-path tables, the headline numbers and the verdict."""
+    s = report.settings
+    chosen = [c for c in s.get("metrics", COLUMNS) if c in COLUMNS]
+    splits = Table(title=f"Splits ({s.get('cv')}; mean over pairs and seeds; Sharpe per period)")
+    for col in ("split", "test", "train", "test n", "purged", "train RIC"):
+        splits.add_column(col, justify="right", no_wrap=True)
+    for col in (*(COLUMNS[c][0] for c in chosen), "fit s"):
+        splits.add_column(col, justify="right", no_wrap=True)
+    by_split: dict[int, list[dict[str, Any]]] = {}
+    for row in report.splits:
+        by_split.setdefault(int(row["split"]), []).append(row)
+    for j, rows in sorted(by_split.items()):
+        counts = (str(round(_mean(rows, key))) for key in ("n_train", "n_test", "n_purged"))
+        splits.add_row(
+            str(j),
+            str(rows[0]["test"]),
+            *counts,
+            _f(_mean(rows, "train_rank_ic")),
+            *(_f(_mean(rows, c), COLUMNS[c][1]) for c in chosen),
+            _f(sum(r["fit_seconds"] for r in rows), ".2f"),
+        )
+    out.print(splits)
+    paths = Table(title="Backtest paths (non-overlapping rows, all pairs)")
+    for col in ("path", "rows", *(COLUMNS[c][0] for c in chosen), "portf. SR/yr"):
+        paths.add_column(col, justify="right", no_wrap=True)
+    for row in report.paths:
+        paths.add_row(
+            str(row["path"]),
+            str(round(row["n"])),
+            *(_f(row[c], COLUMNS[c][1]) for c in chosen),
+            _f(row["portfolio_sharpe_annual"], "+.2f"),
+        )
+    out.print(paths)
+    m = report.summary
+    v = report.verdict.metrics
+    decay = ", ".join(f"h={h}: {_f(ic)}" for h, ic in report.ic_decay.items())
+    lines = [
+        f"RankIC {_f(m['rank_ic'], '+.4f')} +/- {_f(m['rank_ic_se'], '.4f')} "
+        f"(t = {_f(m['rank_ic_tstat'], '+.2f')}, n = {round(m['n_nonoverlapping'])} "
+        f"non-overlapping rows; split-demeaned {_f(m.get('rank_ic_demeaned'), '+.4f')}), "
+        f"IC {_f(m['ic'], '+.4f')}, ICIR {_f(m['icir'], '+.2f')}",
+        f"IC decay: {decay}",
+        f"Sharpe per period: train {_f(m['train_sharpe'])}, validation {_f(m['val_sharpe'])}; "
+        f"portfolio {_f(m['portfolio_sharpe'])} ({_f(m['portfolio_sharpe_annual'], '+.2f')} "
+        f"a year), PSR {_f(v.get('psr'), '.3f')}, DSR {_f(v.get('dsr'), '.3f')} "
+        f"({s.get('n_trials')} trial(s))",
+        f"seeds: IC std {_f(v.get('seed_ic_std'), '.4f')}; PBO over seeds "
+        f"{_f(m.get('pbo_over_seeds'), '.2f')} (informative)",
+        f"fits: {round(report.timings.get('n_fits', 0))} in "
+        f"{_f(report.timings.get('fit_wall_seconds'), '.1f')} s on {s.get('n_jobs')} worker(s) "
+        f"(sum of fit times {_f(report.timings.get('fit_seconds_sum'), '.1f')} s)",
+    ]
+    for line in lines:
+        out.print(line, highlight=False, soft_wrap=True)
+    verdict = report.verdict
+    if verdict.passed:
+        out.print("[bold green]verdict: PASS[/]")
+    else:
+        out.print("[bold red]verdict: FAIL[/]")
+        for reason in verdict.reasons:
+            out.print(f"  - {reason}", highlight=False, soft_wrap=True)
+    for warning in verdict.warnings:
+        out.print(f"[yellow]warning:[/] {warning}", highlight=False, soft_wrap=True)
+
+
+def _names(value: str) -> tuple[str, ...]:
+    return tuple(x.strip() for x in value.split(",") if x.strip())
+
+
+def validate(
+    config: Annotated[
+        list[Path] | None,
+        typer.Option("--config", "-c", help="freqtrade config JSON (repeatable)."),
+    ] = None,
+    strategy: Annotated[str, typer.Option("--strategy", "-s", help="Strategy class name.")] = "",
+    strategy_path: Annotated[
+        Path | None, typer.Option(help="Folder holding the strategy file.")
+    ] = None,
+    datadir: Annotated[Path | None, typer.Option(help="freqtrade data folder.")] = None,
+    userdir: Annotated[Path | None, typer.Option(help="freqtrade user_data folder.")] = None,
+    timerange: Annotated[
+        str | None, typer.Option(help="Candles to use, e.g. 20250101-20250701.")
+    ] = None,
+    pairs: Annotated[
+        str | None, typer.Option(help="Comma-separated pairs (default: the whitelist).")
+    ] = None,
+    cv: Annotated[str, typer.Option(help="walkforward or cpcv.")] = "cpcv",
+    n_groups: Annotated[int, typer.Option(help="CPCV groups N / walk-forward test blocks.")] = 6,
+    k: Annotated[int, typer.Option("--k", help="CPCV test groups per split.")] = 2,
+    purge: Annotated[int, typer.Option(help="Purge in bars (>= label_period_candles).")] = 21,
+    embargo: Annotated[int, typer.Option(help="Embargo in bars after each test group.")] = 5,
+    seeds: Annotated[int, typer.Option(help="Seeds per split (stability check).")] = 10,
+    jobs: Annotated[int, typer.Option(help="Worker processes (0: one per core).")] = 0,
+    cost: Annotated[
+        float, typer.Option(help="Trading cost per unit of position change (0.001 = 10 bp).")
+    ] = 0.001,
+    n_trials: Annotated[
+        int, typer.Option(help="Configurations tried so far (deflates the Sharpe ratio).")
+    ] = 1,
+    metrics: Annotated[
+        str,
+        typer.Option(
+            help="Comma-separated table columns among rank_ic, ic, hit_rate, auc, sharpe, "
+            "sortino, turnover, net_return (default: all)."
+        ),
+    ] = "",
+    tracking_uri: Annotated[
+        str | None, typer.Option(help="MLflow tracking URI (default: ./mlflow.db).")
+    ] = None,
+    no_tracking: Annotated[
+        bool, typer.Option("--no-tracking", help="Do not log the run to MLflow.")
+    ] = False,
+    skip_leakage_check: Annotated[
+        bool,
+        typer.Option("--skip-leakage-check", help="Skip the lookahead pre-flight (recorded)."),
+    ] = False,
+    json_out: Annotated[
+        Path | None, typer.Option("--json", help="Also write the full report as JSON here.")
+    ] = None,
+) -> None:
+    """Cross-validate the strategy's FreqAI model (purged walk-forward or CPCV) on its own
+    features and targets; report per-split and per-path metrics and the verdict (IC strength
+    and significance, train-vs-validation Sharpe gap, seed stability, deflated Sharpe)."""
+    from freqtrade.exceptions import OperationalException
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
+
+    from tradai_strategy.data.freqtrade_runner import FreqtradeRunError, resolve_config
+    from tradai_strategy.validation.pipeline import run_validation
+    from tradai_strategy.validation.runner import DEFAULT_METRICS, ValidationSettings
+
+    if not config:
+        _fail("--config is missing: pass a freqtrade config JSON, e.g. --config configs/train.json")
+        return
+    for path in config:
+        if not path.is_file():
+            _fail(f"--config {path} does not exist: pass a freqtrade config JSON")
+    if not strategy:
+        _fail("--strategy is missing: name the strategy class, e.g. --strategy RadStrategy")
+    if userdir is not None and not userdir.is_dir():
+        from freqtrade.configuration.directory_operations import create_userdata_dir
+
+        create_userdata_dir(str(userdir), create_dir=True)
+    args: dict[str, Any] = {
+        "config": [str(p) for p in config],
+        "strategy": strategy,
+        "command": "backtesting",
+    }
+    optional = {"strategy_path": strategy_path, "datadir": datadir, "user_data_dir": userdir}
+    args.update({key: str(val) for key, val in optional.items() if val is not None})
+    pair_list = [p.strip() for p in pairs.split(",") if p.strip()] if pairs else None
+    progress = Progress(
+        "[progress.description]{task.description}",
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=err_console,
+        transient=True,
+    )
+    bar = progress.add_task("fitting", total=None)
+    try:
+        settings = ValidationSettings(
+            cv=cv,  # type: ignore[arg-type]  # checked in ValidationSettings
+            n_groups=n_groups,
+            k=k,
+            purge=purge,
+            embargo=embargo,
+            seeds=seeds,
+            jobs=jobs,
+            cost=cost,
+            n_trials=n_trials,
+            metrics=_names(metrics) or DEFAULT_METRICS,
+        )
+        with _quiet():
+            cfg = resolve_config(args)
+            with progress:
+                report = run_validation(
+                    cfg,
+                    settings,
+                    pairs=pair_list,
+                    timerange=timerange,
+                    datadir=datadir,
+                    skip_leakage_check=skip_leakage_check,
+                    progress=lambda done, total: progress.update(bar, completed=done, total=total),
+                    notify=lambda msg: err_console.print(msg, highlight=False, soft_wrap=True),
+                )
+    except (FreqtradeRunError, OperationalException, ValueError) as err:
+        _fail(" ".join(str(err).split()))
+        return
+    render_report(report, console)
+    if json_out is not None:
+        json_out.parent.mkdir(parents=True, exist_ok=True)
+        json_out.write_text(json.dumps(report.to_dict(), indent=2) + "\n")
+        console.print(f"wrote {json_out}", highlight=False)
+    if not no_tracking:
+        from tradai_strategy.validation.tracking import log_report
+
+        run_id = log_report(report, tracking_uri)
+        console.print(f"MLflow run {run_id}", highlight=False)
+    raise typer.Exit(0 if report.verdict.passed else 1)
+
+
+def register(app: typer.Typer) -> None:
+    """Add ``validate`` to the ``tradai`` app."""
+    app.command("validate")(validate)

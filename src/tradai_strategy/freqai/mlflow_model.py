@@ -1,0 +1,161 @@
+"""TradAIMLflowModel: serve a registered model bundle, following its alias in dry-run/live.
+
+Features are computed through the strategy as usual; the bundle's pipelines and estimator
+predict. Nothing is trained. In dry-run/live the alias is checked at most once per
+``reload_check_seconds`` of candle time and a new version is swapped in without a restart
+(logged); an unreachable registry leaves the cached version serving (alert logged); with
+no loadable version the strategy gets ``do_predict = 0`` and a "no model ready" log line.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+from freqtrade.configuration import TimeRange
+from freqtrade.freqai.data_kitchen import FreqaiDataKitchen
+from freqtrade.freqai.freqai_interface import IFreqaiModel
+
+from tradai_strategy.data.prediction_table import DATE
+from tradai_strategy.freqai.bundle import ModelBundle
+from tradai_strategy.freqai.bundle_client import RegistryBundleLoader
+from tradai_strategy.freqai.bundle_predict import (
+    ServingSettings,
+    bound_registry_calls,
+    guard_in_sample,
+    prediction_rows,
+    strategy_features,
+)
+from tradai_strategy.freqai.model_watcher import ModelWatcher
+from tradai_strategy.freqai.prediction_source import (
+    attach_predictions,
+    empty_predictions,
+    strategy_labels,
+)
+
+logger = logging.getLogger(__name__)
+
+
+class TradAIMLflowModel(IFreqaiModel):
+    """Predict with the bundle ``freqai.tradai.model_uri`` names (``models:/Name@alias``)."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(config=kwargs["config"])
+        self.serving = ServingSettings.from_config(self.config)
+        bound_registry_calls(self.serving.registry_timeout_seconds)
+        loader = RegistryBundleLoader(
+            self.serving.model_uri,
+            Path(self.full_path) / "registry_cache",
+            self.serving.tracking_uri,
+            pairs=None,  # a whitelisted pair the bundle lacks fails alone, not the bundle
+        )
+        self.watcher = ModelWatcher(
+            loader,
+            self.serving.reload_check_seconds,
+            self.serving.registry_timeout_seconds,
+            accept=self._accept,
+        )
+        self._columns: dict[str, list[str]] = {}  # pair -> last computed feature columns
+        self._history: dict[str, pd.DataFrame] = {}  # pair -> predictions served (live)
+
+    # ---- backtest --------------------------------------------------------------------
+    def start_backtesting(
+        self, dataframe: pd.DataFrame, metadata: dict, dk: FreqaiDataKitchen, strategy: Any
+    ) -> FreqaiDataKitchen:
+        pair = metadata["pair"]
+        model = self.watcher.require().model(pair)
+        frame = strategy_features(dk, strategy, dataframe, pair)
+        model.check_features(list(frame.columns))
+        rows = prediction_rows(model, frame, self.serving.with_di)
+        start = TimeRange.parse_timerange(self.config.get("timerange")).startdt
+        rows = guard_in_sample(rows, model, self.serving.allow_in_sample, start)
+        dk.return_dataframe = attach_predictions(dataframe, rows)
+        self._save_backtest_predictions(pair, rows)
+        return dk
+
+    def _save_backtest_predictions(self, pair: str, rows: pd.DataFrame) -> None:
+        """FreqAI's file layout, so ``tradai predictions export`` reads them like any run."""
+        tr = TimeRange.parse_timerange(self.config.get("timerange"))
+        keep = rows[(rows[DATE] >= tr.startdt) & (rows[DATE] < tr.stopdt)] if tr.stopts else rows
+        folder = Path(self.full_path) / "backtesting_predictions"
+        folder.mkdir(parents=True, exist_ok=True)
+        name = f"cb_{pair.split('/')[0].lower()}_{int(tr.startts)}_prediction.feather"
+        keep.reset_index(drop=True).to_feather(folder / name)
+
+    # ---- dry-run / live --------------------------------------------------------------
+    def start_live(
+        self, dataframe: pd.DataFrame, metadata: dict, strategy: Any, dk: FreqaiDataKitchen
+    ) -> FreqaiDataKitchen:
+        pair = metadata["pair"]
+        self.watcher.tick(pd.Timestamp(dataframe[DATE].iloc[-1]))
+        served = self.watcher.current
+        if served is None:
+            logger.warning(
+                "TradAI: no model ready for %s (%s): returning do_predict=0",
+                pair,
+                self.watcher.last_error or f"{self.serving.model_uri} not loaded yet",
+            )
+            labels = strategy_labels(strategy, dataframe, metadata)
+            dk.return_dataframe = attach_predictions(
+                dataframe, empty_predictions(dataframe, labels)
+            )
+            return dk
+        try:
+            rows = self._live_rows(served.bundle, dataframe, pair, dk, strategy)
+        except Exception as err:  # a bad pair or feature set must not stop the bot
+            logger.error("TradAI: no prediction for %s (%s): do_predict=0", pair, err)
+            labels = served.bundle.manifest["pairs"].get(pair, {}).get("labels") or strategy_labels(
+                strategy, dataframe, metadata
+            )
+            rows = empty_predictions(dataframe, labels)
+        dk.return_dataframe = attach_predictions(dataframe, rows)
+        return dk
+
+    def _live_rows(
+        self,
+        bundle: ModelBundle,
+        dataframe: pd.DataFrame,
+        pair: str,
+        dk: FreqaiDataKitchen,
+        strategy: Any,
+    ) -> pd.DataFrame:
+        """Predict the candles not predicted yet; earlier candles keep what was served."""
+        model = bundle.model(pair)
+        frame = strategy_features(dk, strategy, dataframe, pair)
+        self._columns[pair] = list(frame.columns)
+        model.check_features(self._columns[pair])
+        history = self._history.get(pair)
+        if history is not None and len(history):
+            frame = frame[frame[DATE] > history[DATE].max()]
+            if frame.empty:  # the same candle again (another pass over the pairlist)
+                return history
+        rows = prediction_rows(model, frame, self.serving.with_di)
+        if history is not None and len(history):
+            rows = pd.concat([history, rows], ignore_index=True)
+        self._history[pair] = rows.tail(len(dataframe)).reset_index(drop=True)
+        return self._history[pair]
+
+    def _accept(self, bundle: ModelBundle) -> None:
+        """Refuse a new version the running strategy cannot feed (raises)."""
+        for pair, columns in self._columns.items():
+            bundle.model(pair).check_features(columns)
+
+    # ---- FreqAI's abstract methods: nothing is trained here --------------------------
+    def train(self, unfiltered_df: pd.DataFrame, pair: str, dk: FreqaiDataKitchen, **kwargs: Any):
+        return None
+
+    def fit(self, data_dictionary: dict[str, Any], dk: FreqaiDataKitchen, **kwargs: Any) -> Any:
+        return None
+
+    def predict(self, unfiltered_df: pd.DataFrame, dk: FreqaiDataKitchen, **kwargs: Any) -> Any:
+        """FreqAI-style ``(pred_df, do_predict)`` for a frame that already holds the features."""
+        bundle = self.watcher.current.bundle if self.watcher.current else self.watcher.require()
+        pred, do_predict, di = bundle.model(dk.pair).predict(unfiltered_df)
+        dk.DI_values = di
+        return pred, do_predict
+
+    def _on_stop(self) -> None:
+        self.watcher.close()
+        super()._on_stop()

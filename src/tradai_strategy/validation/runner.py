@@ -1,0 +1,220 @@
+"""``tradai validate``: cross-validate a strategy's FreqAI model on its own features.
+
+For every pair (FreqAI trains one model per pair) the strategy's features and targets are
+built exactly as FreqAI builds them (:func:`~tradai_strategy.freqai.features.build_features`),
+rows without features (indicator warm-up) or without a label (the last label-horizon rows)
+are dropped, and the configured estimator is fitted on every split of a purged walk-forward
+or combinatorial purged CV, once per seed. Fits run in parallel across cores (joblib/loky,
+one estimator thread per worker). :mod:`tradai_strategy.validation.report` then scores the
+out-of-sample predictions and returns the verdict.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import numpy as np
+import numpy.typing as npt
+import pandas as pd
+from freqtrade.exchange import timeframe_to_minutes
+
+from tradai_strategy.config.errors import TradAIConfigError, TradAIDataError
+from tradai_strategy.config.settings import TradAISettings
+from tradai_strategy.freqai.estimators import Task
+from tradai_strategy.validation.fitting import FitResult, FitTask, fit_one
+from tradai_strategy.validation.metrics import SCORE_NAMES, check_metric_names
+from tradai_strategy.validation.overfitting import Thresholds
+from tradai_strategy.validation.splitters import (
+    DEFAULT_EMBARGO,
+    DEFAULT_N_GROUPS,
+    DEFAULT_PURGE,
+    CombinatorialPurgedCV,
+    PurgedWalkForwardCV,
+)
+
+CVKind = Literal["walkforward", "cpcv"]
+Progress = Callable[[int, int], None]
+#: metric columns of the split and path tables (any of :data:`~.metrics.SCORE_NAMES`)
+DEFAULT_METRICS: tuple[str, ...] = SCORE_NAMES
+
+
+@dataclass(frozen=True)
+class ValidationSettings:
+    """How ``tradai validate`` splits, fits and judges."""
+
+    cv: CVKind = "cpcv"
+    n_groups: int = DEFAULT_N_GROUPS
+    k: int = 2
+    purge: int = DEFAULT_PURGE
+    embargo: int = DEFAULT_EMBARGO
+    seeds: int = 10
+    jobs: int = 0
+    cost: float = 0.001
+    n_trials: int = 1
+    metrics: tuple[str, ...] = DEFAULT_METRICS
+    thresholds: Thresholds = field(default_factory=Thresholds)
+
+    def __post_init__(self) -> None:
+        if self.cv not in ("walkforward", "cpcv"):
+            raise TradAIConfigError(f"--cv {self.cv!r} is unknown: use walkforward or cpcv")
+        if self.seeds < 1:
+            raise TradAIConfigError(f"--seeds must be >= 1, got {self.seeds}")
+        if self.n_trials < 1:
+            raise TradAIConfigError(f"--n-trials must be >= 1, got {self.n_trials}")
+        if self.cost < 0:
+            raise TradAIConfigError(
+                f"--cost must be >= 0 (fraction per unit traded), got {self.cost}"
+            )
+        try:
+            check_metric_names(self.metrics)
+        except ValueError as err:
+            raise TradAIConfigError(str(err)) from None
+
+    @property
+    def n_jobs(self) -> int:
+        """Worker processes: ``jobs`` when > 0, else one per core."""
+        return self.jobs if self.jobs > 0 else max(1, os.cpu_count() or 1)
+
+    def splitter(self, label_end: pd.Series) -> PurgedWalkForwardCV | CombinatorialPurgedCV:
+        """The configured splitter, purging by the given label-end times."""
+        try:
+            if self.cv == "cpcv":
+                return CombinatorialPurgedCV(
+                    self.n_groups,
+                    self.k,
+                    purge=self.purge,
+                    embargo=self.embargo,
+                    label_end=label_end,
+                )
+            return PurgedWalkForwardCV(
+                self.n_groups, purge=self.purge, embargo=self.embargo, label_end=label_end
+            )
+        except ValueError as err:
+            raise TradAIConfigError(str(err)) from None
+
+
+@dataclass
+class PairData:
+    """One pair's model inputs, rows in time order (features and labels complete)."""
+
+    pair: str
+    dates: pd.Series
+    X: npt.NDArray[np.float64]
+    y: npt.NDArray[Any]
+    realised: npt.NDArray[np.float64]  # the numeric forward label (IC is measured on it)
+    forward_return: npt.NDArray[np.float64]  # close[t+h] / close[t] - 1 (what a trade earns)
+    close: npt.NDArray[np.float64]
+    features: list[str]
+    label: str
+    task: Task
+    dropped_rows: int
+
+    def label_end(self, horizon: int, timeframe: str) -> pd.Series:
+        """Label-end time of every row: its time plus ``horizon`` candles."""
+        step = pd.Timedelta(minutes=timeframe_to_minutes(timeframe))
+        idx = pd.DatetimeIndex(self.dates)
+        return pd.Series(idx + horizon * step, index=idx)
+
+
+def prepare_pair(frame: pd.DataFrame, pair: str, horizon: int) -> PairData:
+    """Model inputs from a :class:`~tradai_strategy.freqai.features.FeatureFrame` frame.
+
+    Rows with a missing feature are dropped (FreqAI does not predict on them either); a
+    missing label is only allowed in the last ``horizon`` rows (no future there), anywhere
+    else it is an error.
+    """
+    features = [c for c in frame.columns if c.startswith("%")]
+    labels = [c for c in frame.columns if c.startswith("&")]
+    if not features or not labels:
+        raise TradAIDataError(
+            f"{pair}: the strategy produced {len(features)} %-feature(s) and {len(labels)} "
+            "&-target(s): tradai validate needs both"
+        )
+    label = labels[0]
+    close = frame["close"].to_numpy(dtype=float)
+    fwd = np.full(len(close), np.nan)
+    fwd[:-horizon] = close[horizon:] / close[:-horizon] - 1.0
+    y_all = frame[label]
+    missing_label = y_all.isna().to_numpy()
+    inner = missing_label[: max(len(frame) - horizon, 0)]
+    if inner.any():
+        first = frame["date"].iloc[int(np.argmax(inner))]
+        raise TradAIDataError(
+            f"{pair}: {int(inner.sum())} NaN label(s) in {label} before the last {horizon} "
+            f"rows (first at {first}): fix set_freqai_targets or the candle gaps there"
+        )
+    feats = frame[features].replace([np.inf, -np.inf], np.nan)
+    keep = (feats.notna().all(axis=1) & ~y_all.isna()).to_numpy()
+    if keep.sum() == 0:
+        raise TradAIDataError(f"{pair}: no row has every feature and a label")
+    task: Task = "regression" if pd.api.types.is_numeric_dtype(y_all) else "classification"
+    if task == "regression":
+        realised = y_all.to_numpy(dtype=float)
+    else:
+        from tradai_strategy.validation.labels import forward_mean_return
+
+        realised = forward_mean_return(close, horizon)
+    return PairData(
+        pair=pair,
+        dates=frame["date"][keep].reset_index(drop=True),
+        X=feats[keep].to_numpy(dtype=np.float64),
+        y=y_all[keep].to_numpy(),
+        realised=realised[keep],
+        forward_return=fwd[keep],
+        close=close[keep],
+        features=features,
+        label=label,
+        task=task,
+        dropped_rows=int((~keep).sum()),
+    )
+
+
+def run_fits(
+    pairs: Sequence[PairData],
+    splits: Sequence[Sequence[tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]]],
+    settings: ValidationSettings,
+    tradai: TradAISettings,
+    params: dict[str, Any],
+    progress: Progress | None = None,
+) -> list[FitResult]:
+    """Every (pair, split, seed) fit, in parallel over ``settings.n_jobs`` processes."""
+    tasks = [
+        FitTask(p, s, tradai.seed + i)
+        for p in range(len(pairs))
+        for s in range(len(splits[p]))
+        for i in range(settings.seeds)
+    ]
+
+    def call(t: FitTask, X: Sequence[npt.NDArray[np.float64]]) -> tuple[Any, ...]:
+        pd_ = pairs[t.pair]
+        train, test = splits[t.pair][t.split]
+        return (t, pd_.task, tradai.estimator, params, X[t.pair], pd_.y, train, test)
+
+    results: list[FitResult] = []
+    if settings.n_jobs == 1:
+        for i, t in enumerate(tasks):
+            results.append(fit_one(*call(t, [p.X for p in pairs])))
+            if progress:
+                progress(i + 1, len(tasks))
+        return results
+    import tempfile
+
+    from joblib import Parallel, delayed
+
+    with tempfile.TemporaryDirectory(prefix="tradai-validate-") as tmp:
+        # memory-mapped features: workers receive a file name, not a copy per fit
+        mapped = []
+        for i, p in enumerate(pairs):
+            path = f"{tmp}/X{i}.npy"
+            np.save(path, p.X)
+            mapped.append(np.load(path, mmap_mode="r"))
+        runner = Parallel(n_jobs=settings.n_jobs, backend="loky", return_as="generator_unordered")
+        for i, res in enumerate(runner(delayed(fit_one)(*call(t, mapped)) for t in tasks)):
+            results.append(res)
+            if progress:
+                progress(i + 1, len(tasks))
+        del mapped
+    return results

@@ -1,0 +1,162 @@
+"""Helpers for the inference-model tests: configs, and FreqAI's live path driven by hand."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+from freqai_helpers import MODELS, STRATEGIES
+from freqtrade.data.dataprovider import DataProvider
+from freqtrade.enums import RunMode
+from freqtrade.resolvers import StrategyResolver
+
+from tradai_strategy.config.builder import StrategyMeta, build_inference_config
+
+PAIRS = ["BTC/USDT", "ETH/USDT"]
+
+
+def inference_config(
+    tmp: Path,
+    datadir: Path,
+    source: dict[str, Any],
+    *,
+    identifier: str = "inference",
+    freqaimodel: str = "TradAIPredictionModel",
+    **meta: Any,
+) -> dict[str, Any]:
+    """TradAI's inference config (the builder's) for the tests' small synthetic setup."""
+    kw: dict[str, Any] = {
+        "pairs": PAIRS,
+        "identifier": identifier,
+        "train_period_days": 30,
+        "backtest_period_days": 20,
+        "datadir": str(datadir),
+        "prediction_source": source,
+    }
+    kw.update(meta)
+    cfg = build_inference_config(StrategyMeta(**kw))
+    cfg["freqaimodel"] = freqaimodel
+    cfg["freqai"]["data_kitchen_thread_count"] = 1
+    return cfg
+
+
+def write_config(tmp: Path, cfg: dict[str, Any], name: str = "inference.json") -> Path:
+    path = tmp / name
+    path.write_text(json.dumps(cfg))
+    return path
+
+
+def runtime_config(
+    tmp: Path, cfg: dict[str, Any], runmode: RunMode, timerange: str | None = None
+) -> dict[str, Any]:
+    """What freqtrade's Configuration adds that FreqAI reads (for models built by hand)."""
+    out = json.loads(json.dumps(cfg))
+    userdir = tmp / "user_data"
+    (userdir / "models").mkdir(parents=True, exist_ok=True)
+    out.update(
+        runmode=runmode,
+        user_data_dir=userdir,
+        config_files=[str(write_config(tmp, cfg, "runtime.json"))],
+        strategy_path=str(STRATEGIES),
+        freqaimodel_path=str(MODELS),
+    )
+    if timerange:
+        out["timerange"] = timerange
+    return out
+
+
+def strategy_with_model(config: dict[str, Any], model_cls: type) -> tuple[Any, Any]:
+    """RadStrategy with ``model_cls`` as its FreqAI model and a data provider (no exchange)."""
+    strategy = StrategyResolver.load_strategy(config)
+    strategy.dp = DataProvider(config, None)
+    model = model_cls(config=config)
+    strategy.freqai = model
+    return strategy, model
+
+
+def live_step(strategy: Any, candles: pd.DataFrame, pair: str) -> pd.DataFrame:
+    """One bot iteration for one pair: FreqAI's ``start`` on the candles seen so far."""
+    return strategy.freqai.start(candles.copy(), {"pair": pair}, strategy)
+
+
+def freqai_pickled_predict(window: Path, x: pd.DataFrame, label: str = "&-s_close"):
+    """The in-process estimator: FreqAI's predict steps with the estimator and pipelines it
+    pickled for one window (test-only unpickling of files this test run wrote)."""
+    import cloudpickle
+    import numpy as np
+
+    stem = str(next(window.glob("*_metadata.json"))).removesuffix("_metadata.json")
+
+    def load(suffix: str) -> Any:
+        with open(f"{stem}{suffix}", "rb") as fh:
+            return cloudpickle.load(fh)
+
+    features = json.loads(Path(f"{stem}_metadata.json").read_text())["training_features_list"]
+    xt, _, _ = load("_feature_pipeline.pkl").transform(x[features], outlier_check=True)
+    raw = load("_model.joblib").predict(xt).reshape(-1, 1)
+    pred, _, _ = load("_label_pipeline.pkl").inverse_transform(pd.DataFrame(raw, columns=[label]))
+    return np.asarray(pred, dtype=float)[:, 0]
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+class MlflowServer:
+    """A real ``mlflow server`` on 127.0.0.1 (sqlite + local artifacts), started and stopped
+    by the test; every wait is bounded."""
+
+    def __init__(self, root: Path) -> None:
+        import subprocess
+        import sys
+
+        self.port = free_port()
+        self.uri = f"http://127.0.0.1:{self.port}"
+        root.mkdir(parents=True, exist_ok=True)
+        self.log = (root / "server.log").open("w")
+        exe = Path(sys.executable).parent / "mlflow"
+        args = ["server", "--host", "127.0.0.1", "--port", str(self.port), "--workers", "1"]
+        args += ["--backend-store-uri", f"sqlite:///{root / 'server.db'}"]
+        args += ["--artifacts-destination", str(root / "artifacts")]
+        self.proc = subprocess.Popen(
+            [str(exe), *args],
+            stdout=self.log,
+            stderr=self.log,
+            cwd=root,
+        )
+        self._wait_up(90.0)
+
+    def _wait_up(self, limit: float) -> None:
+        import time
+        import urllib.request
+
+        deadline = time.monotonic() + limit
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(
+                    f"mlflow server exited ({self.proc.returncode}), see {self.log.name}"
+                )
+            try:
+                with urllib.request.urlopen(f"{self.uri}/health", timeout=2) as resp:
+                    if resp.status == 200:
+                        return
+            except OSError:
+                time.sleep(0.3)
+        self.stop()
+        raise RuntimeError(f"mlflow server not up within {limit:.0f} s, see {self.log.name}")
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=20)
+            except Exception:
+                self.proc.kill()
+                self.proc.wait(timeout=10)
+        self.log.close()
