@@ -17,7 +17,7 @@ from typing import Any
 SECTIONS: dict[str, tuple[str, str, str]] = {
     "lookahead": ("bench_lookahead", "run_lookahead_bench", "lookahead_markdown"),
     "cpcv": ("bench_cpcv", "run_cpcv_bench", "markdown_section"),
-    "inference": ("bench_inference", "run_inference_bench", "inference_markdown"),
+    "inference": ("bench_inference", "run_inference_bench", "render_markdown"),
 }
 
 

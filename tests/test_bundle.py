@@ -153,12 +153,14 @@ def test_cli_build_and_register_then_pyfunc_predicts(run, tmp_path):
     client = mlflow.MlflowClient(tracking_uri=uri, registry_uri=uri)
     version = client.get_model_version_by_alias("Rad", "production")
     assert version.tags["tradai.manifest_sha256"] == sha256_file(out / MANIFEST)
-    previous = mlflow.get_registry_uri()
+    previous = (mlflow.get_tracking_uri(), mlflow.get_registry_uri())
+    mlflow.set_tracking_uri(uri)  # MLflow 3 keeps logged models in the tracking store
     mlflow.set_registry_uri(uri)
     try:
         pyfunc = mlflow.pyfunc.load_model("models:/Rad@production")
     finally:
-        mlflow.set_registry_uri(previous)
+        mlflow.set_tracking_uri(previous[0])
+        mlflow.set_registry_uri(previous[1])
     assert pyfunc.metadata.signature.params.to_dict()[0]["name"] == "pair"
     bundle = load_bundle(out)
     ref = pd.read_parquet(out / "pairs" / "ETH_USDT" / "reference_features.parquet").head(20)

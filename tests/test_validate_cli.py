@@ -169,8 +169,8 @@ def test_nan_label_inside_the_series_is_an_error() -> None:
             "&-s_close": np.r_[np.ones(n - 12), np.full(12, np.nan)],
         }
     )
-    ok = prepare_pair(frame, "BTC/USDT", 12)  # the last 12 rows have no future: dropped
+    ok = prepare_pair(frame, "BTC/USDT", 12, "1h")  # the last 12 rows have no future: dropped
     assert len(ok.X) == n - 12 and ok.dropped_rows == 12
     frame.loc[50, "&-s_close"] = np.nan
     with pytest.raises(TradAIDataError, match=r"1 NaN label\(s\) in &-s_close before the last 12"):
-        prepare_pair(frame, "BTC/USDT", 12)
+        prepare_pair(frame, "BTC/USDT", 12, "1h")

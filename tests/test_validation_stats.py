@@ -11,7 +11,7 @@ import pytest
 from scipy import stats
 from sklearn.metrics import accuracy_score, roc_auc_score
 
-from tradai_strategy.validation import metrics, overfitting
+from tradai_strategy.validation import metrics, overfitting, runner
 from tradai_strategy.validation.metrics import (
     accuracy,
     auc,
@@ -212,6 +212,6 @@ def test_more_trials_deflate_more() -> None:
 
 
 def test_docstring_examples() -> None:
-    for module in (metrics, overfitting):
+    for module in (metrics, overfitting, runner):
         result = doctest.testmod(module)
         assert result.attempted > 0 and result.failed == 0, module.__name__

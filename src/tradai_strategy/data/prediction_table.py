@@ -177,7 +177,7 @@ def validate_predictions(df: pd.DataFrame, source: str = "predictions") -> pd.Da
         raise _fail(source, f"has no rows: {_EXPORT_HINT}")
     _check_columns(df, source)
     out = df.copy()
-    out[DATE] = _parse_dates(out[DATE].reset_index(drop=True), source).to_numpy()
+    out[DATE] = _parse_dates(out[DATE].reset_index(drop=True), source).array
     pairs = out[PAIR]
     if pairs.isna().any() or not all(isinstance(p, str) and "/" in p for p in pairs.unique()):
         bad = next(p for p in pairs.unique() if not (isinstance(p, str) and "/" in p))

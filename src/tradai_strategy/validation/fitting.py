@@ -6,6 +6,8 @@ pandas and the estimator library).
 
 from __future__ import annotations
 
+import importlib
+import os
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -27,7 +29,8 @@ class FitTask:
 
 @dataclass
 class FitResult:
-    """Predictions of one fit on its test rows and (for the overfitting gap) its train rows."""
+    """Predictions of one fit on its test rows and (for the overfitting gap) on the scored
+    subset of its train rows (the non-overlapping grid: the only train rows metrics use)."""
 
     task: FitTask
     test_pred: npt.NDArray[np.float64]
@@ -55,8 +58,9 @@ def fit_one(
     y: npt.NDArray[Any],
     train: npt.NDArray[np.int64],
     test: npt.NDArray[np.int64],
+    train_scored: npt.NDArray[np.int64],
 ) -> FitResult:
-    """Fit the estimator (one thread) on ``train`` rows and predict ``test`` and ``train``."""
+    """Fit the estimator (one thread) on ``train`` rows; predict ``test`` and ``train_scored``."""
     started = time.perf_counter()
     model = build_estimator(estimator, kind, params, seed=task.seed, threads=1)
     data = {
@@ -67,5 +71,11 @@ def fit_one(
     fit_estimator(model, data, early_stopping_rounds=0)
     seconds = time.perf_counter() - started
     test_pred, test_class = predict_scores(model, X[test], kind)
-    train_pred, _ = predict_scores(model, X[train], kind)
+    train_pred, _ = predict_scores(model, X[train_scored], kind)
     return FitResult(task, test_pred, train_pred, seconds, test_class)
+
+
+def worker_ready(estimator: str) -> int:
+    """Import the estimator library in a worker (pool warm-up); returns the worker's pid."""
+    importlib.import_module(estimator)
+    return os.getpid()

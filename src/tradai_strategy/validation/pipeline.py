@@ -22,6 +22,7 @@ from tradai_strategy.validation.runner import (
     ValidationSettings,
     prepare_pair,
     run_fits,
+    start_workers,
 )
 
 Notify = Callable[[str], None]
@@ -81,12 +82,13 @@ def run_validation(
     else:
         leakage = {**run_leakage_check(config, strategy, chosen, timerange), "skipped": False}
     say(f"leakage check: {leakage['summary']}")
+    warming = start_workers(settings.n_jobs, tradai.estimator)  # overlaps feature building
     candles = load_candles(config, chosen, timerange, datadir)
     data: list[PairData] = []
+    timeframe = str(config["timeframe"])
     for pair in chosen:
         frame = build_features(config, strategy, pair, candles).frame
-        data.append(prepare_pair(frame, pair, horizon))
-    timeframe = str(config["timeframe"])
+        data.append(prepare_pair(frame, pair, horizon, timeframe))
     cvs, splits = [], []
     for pd_ in data:
         cv = settings.splitter(pd_.label_end(settings.purge, timeframe))
@@ -101,6 +103,8 @@ def run_validation(
         f"({data[0].task}), {n_fits} fits on {settings.n_jobs} worker(s)"
     )
     params = dict(config["freqai"].get("model_training_parameters", {}))
+    if warming is not None:
+        warming.join()
     fit_started = time.perf_counter()
     fits = run_fits(data, splits, settings, tradai, params, progress)
     fit_wall = time.perf_counter() - fit_started

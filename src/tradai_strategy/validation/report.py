@@ -83,20 +83,6 @@ def _json_safe(obj: Any) -> Any:
     return obj
 
 
-def grid_mask(dates: pd.Series, horizon: int, timeframe: str) -> npt.NDArray[np.bool_]:
-    """Rows on the non-overlapping grid: candle number since the epoch divisible by ``horizon``.
-
-    Examples
-    --------
-    >>> d = pd.Series(pd.date_range("2024-01-01", periods=6, freq="h"))
-    >>> grid_mask(d, 3, "1h").tolist()
-    [True, False, False, True, False, False]
-    """
-    step = timeframe_to_minutes(timeframe) * 60
-    seconds = pd.DatetimeIndex(dates).as_unit("s").asi8
-    return np.asarray((seconds // step) % horizon == 0)
-
-
 def path_predictions(
     cv: PurgedWalkForwardCV | CombinatorialPurgedCV,
     n_rows: int,
@@ -170,7 +156,7 @@ def _score_splits(sc: _Scores, p: int, pd_: PairData, cv: Any, splits: Splits, g
             f = sc.by_key[(p, j, s)]
             te, tr = grid[test], grid[train]
             scores = _score(pd_, test[te], f.test_pred[te], sc.cost)
-            in_sample = _score(pd_, train[tr], f.train_pred[tr], sc.cost)
+            in_sample = _score(pd_, train[tr], f.train_pred, sc.cost)
             scores.update(train_rank_ic=in_sample["rank_ic"], train_sharpe=in_sample["sharpe"])
             per_seed.append(scores)
             sc.train_sharpe.append(in_sample["sharpe"])
@@ -247,7 +233,7 @@ def build_report(
     ppy = HOURS_PER_YEAR * 60 / timeframe_to_minutes(timeframe) / horizon
     pair_info: dict[str, dict[str, Any]] = {}
     for p, pd_ in enumerate(pairs):
-        grid = grid_mask(pd_.dates, horizon, timeframe)
+        grid = pd_.grid
         info = {"rows": len(pd_.dates), "dropped_rows": pd_.dropped_rows, "label": pd_.label}
         pair_info[pd_.pair] = info
         _score_splits(sc, p, pd_, cvs[p], splits[p], grid)

@@ -12,6 +12,7 @@ out-of-sample predictions and returns the verdict.
 from __future__ import annotations
 
 import os
+import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -24,7 +25,7 @@ from freqtrade.exchange import timeframe_to_minutes
 from tradai_strategy.config.errors import TradAIConfigError, TradAIDataError
 from tradai_strategy.config.settings import TradAISettings
 from tradai_strategy.freqai.estimators import Task
-from tradai_strategy.validation.fitting import FitResult, FitTask, fit_one
+from tradai_strategy.validation.fitting import FitResult, FitTask, fit_one, worker_ready
 from tradai_strategy.validation.metrics import SCORE_NAMES, check_metric_names
 from tradai_strategy.validation.overfitting import Thresholds
 from tradai_strategy.validation.splitters import (
@@ -111,6 +112,8 @@ class PairData:
     label: str
     task: Task
     dropped_rows: int
+    #: rows on the non-overlapping label grid (:func:`grid_mask`); metrics use only these
+    grid: npt.NDArray[np.bool_]
 
     def label_end(self, horizon: int, timeframe: str) -> pd.Series:
         """Label-end time of every row: its time plus ``horizon`` candles."""
@@ -119,7 +122,21 @@ class PairData:
         return pd.Series(idx + horizon * step, index=idx)
 
 
-def prepare_pair(frame: pd.DataFrame, pair: str, horizon: int) -> PairData:
+def grid_mask(dates: pd.Series, horizon: int, timeframe: str) -> npt.NDArray[np.bool_]:
+    """Rows on the non-overlapping grid: candle number since the epoch divisible by ``horizon``.
+
+    Examples
+    --------
+    >>> d = pd.Series(pd.date_range("2024-01-01", periods=6, freq="h"))
+    >>> grid_mask(d, 3, "1h").tolist()
+    [True, False, False, True, False, False]
+    """
+    step = timeframe_to_minutes(timeframe) * 60
+    seconds = pd.DatetimeIndex(dates).as_unit("s").asi8
+    return np.asarray((seconds // step) % horizon == 0)
+
+
+def prepare_pair(frame: pd.DataFrame, pair: str, horizon: int, timeframe: str) -> PairData:
     """Model inputs from a :class:`~tradai_strategy.freqai.features.FeatureFrame` frame.
 
     Rows with a missing feature are dropped (FreqAI does not predict on them either); a
@@ -157,9 +174,10 @@ def prepare_pair(frame: pd.DataFrame, pair: str, horizon: int) -> PairData:
         from tradai_strategy.validation.labels import forward_mean_return
 
         realised = forward_mean_return(close, horizon)
+    dates = frame["date"][keep].reset_index(drop=True)
     return PairData(
         pair=pair,
-        dates=frame["date"][keep].reset_index(drop=True),
+        dates=dates,
         X=feats[keep].to_numpy(dtype=np.float64),
         y=y_all[keep].to_numpy(),
         realised=realised[keep],
@@ -169,7 +187,25 @@ def prepare_pair(frame: pd.DataFrame, pair: str, horizon: int) -> PairData:
         label=label,
         task=task,
         dropped_rows=int((~keep).sum()),
+        grid=grid_mask(dates, horizon, timeframe),
     )
+
+
+def start_workers(n_jobs: int, estimator: str) -> threading.Thread | None:
+    """Start the worker processes in the background (they import the estimator library while
+    the caller builds features); join the thread before :func:`run_fits` reuses them."""
+    if n_jobs <= 1:
+        return None
+    from joblib import Parallel, delayed
+
+    def warm() -> None:
+        Parallel(n_jobs=n_jobs, backend="loky")(
+            delayed(worker_ready)(estimator) for _ in range(n_jobs)
+        )
+
+    thread = threading.Thread(target=warm, name="tradai-warm-workers", daemon=True)
+    thread.start()
+    return thread
 
 
 def run_fits(
@@ -191,7 +227,8 @@ def run_fits(
     def call(t: FitTask, X: Sequence[npt.NDArray[np.float64]]) -> tuple[Any, ...]:
         pd_ = pairs[t.pair]
         train, test = splits[t.pair][t.split]
-        return (t, pd_.task, tradai.estimator, params, X[t.pair], pd_.y, train, test)
+        scored = train[pd_.grid[train]]
+        return (t, pd_.task, tradai.estimator, params, X[t.pair], pd_.y, train, test, scored)
 
     results: list[FitResult] = []
     if settings.n_jobs == 1:
