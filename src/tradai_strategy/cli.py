@@ -10,6 +10,8 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
+from tradai_strategy.cli_common import fail
+
 app = typer.Typer(
     help="TradAI: honest walk-forward training and an ML model lifecycle for Freqtrade/FreqAI.",
     no_args_is_help=True,
@@ -24,12 +26,6 @@ app.add_typer(data_app, name="data")
 app.add_typer(config_app, name="config")
 app.add_typer(metrics_app, name="metrics")
 console = Console()
-err_console = Console(stderr=True)
-
-
-def _fail(msg: str, code: int = 2) -> None:
-    err_console.print(f"[bold red]error:[/] {msg}", highlight=False, soft_wrap=True)
-    raise typer.Exit(code)
 
 
 @app.command(
@@ -51,7 +47,7 @@ def backtest(
     try:
         code = run_freqtrade(["backtesting", *ctx.args], offline=offline)
     except FreqtradeRunError as err:
-        _fail(str(err))
+        fail(str(err))
         return
     raise typer.Exit(code)
 
@@ -74,7 +70,7 @@ def data_synth(
     from tradai_strategy.data.synthetic import write_synthetic_data
 
     if signal not in ("none", "planted"):
-        _fail(f"--signal {signal!r} is unknown: use none or planted")
+        fail(f"--signal {signal!r} is unknown: use none or planted")
     pair_list = [p.strip() for p in pairs.split(",") if p.strip()]
     try:
         paths = write_synthetic_data(
@@ -87,7 +83,7 @@ def data_synth(
             start=start,
         )
     except ValueError as err:
-        _fail(str(err))
+        fail(str(err))
         return
     for p in paths:
         console.print(f"wrote {p}")
@@ -116,7 +112,7 @@ def metrics_show(
 
     path = userdir / "models" / identifier / METRICS_FILE
     if not path.exists():
-        _fail(
+        fail(
             f"{path} does not exist: run a backtest with --freqaimodel TrainingPredictionModel "
             f"and freqai.identifier={identifier!r} first"
         )
@@ -144,7 +140,7 @@ def demo(
         from freqtrade.exceptions import OperationalException
 
         if isinstance(err, OperationalException | ValueError):
-            _fail(str(err))
+            fail(str(err))
         raise
 
 

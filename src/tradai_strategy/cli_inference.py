@@ -12,8 +12,10 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
+from tradai_strategy.cli_common import fail
+
 console = Console()
-err_console = Console(stderr=True)
+
 
 predictions_app = typer.Typer(
     help="Prediction tables: export FreqAI backtest predictions, check a file.",
@@ -23,11 +25,6 @@ bundle_app = typer.Typer(
     help="Model bundles: build one from a training run, register it in MLflow.",
     no_args_is_help=True,
 )
-
-
-def _fail(msg: str, code: int = 2) -> None:
-    err_console.print(f"[bold red]error:[/] {msg}", highlight=False, soft_wrap=True)
-    raise typer.Exit(code)
 
 
 def _pairs(value: str | None) -> list[str] | None:
@@ -53,7 +50,7 @@ def predictions_export(
 
     model_dir = userdir / "models" / identifier
     if not model_dir.is_dir():
-        _fail(
+        fail(
             f"{model_dir} does not exist: run a FreqAI backtest with "
             f"freqai.identifier={identifier!r} first (or pass --userdir)"
         )
@@ -61,7 +58,7 @@ def predictions_export(
         table = load_backtest_predictions(model_dir, _pairs(pairs))
         path = write_predictions(table, out)
     except (FileNotFoundError, ValueError, OperationalException) as err:
-        _fail(str(err))
+        fail(str(err))
         return
     span = f"{table['date'].min()} -> {table['date'].max()}"
     console.print(
@@ -83,7 +80,7 @@ def predictions_check(
     try:
         table = read_predictions(path)
     except OperationalException as err:
-        _fail(str(err))
+        fail(str(err))
         return
     for pair, rows in table.groupby("pair"):
         console.print(
@@ -113,7 +110,7 @@ def bundle_build(
             userdir / "models" / identifier, out, pairs=_pairs(pairs), strategy=strategy
         )
     except OperationalException as err:
-        _fail(str(err))
+        fail(str(err))
         return
     for pair, meta in read_manifest(path)["pairs"].items():
         console.print(
@@ -141,7 +138,7 @@ def bundle_register(
     try:
         version = register_bundle(path, name, alias=alias, tracking_uri=tracking_uri)
     except OperationalException as err:
-        _fail(str(err))
+        fail(str(err))
         return
     target = f"models:/{name}@{alias}" if alias else f"models:/{name}/{version}"
     console.print(f"registered {name} version {version} ({target})", highlight=False)

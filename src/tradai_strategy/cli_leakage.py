@@ -6,10 +6,7 @@ Exit codes: 0 no finding, 1 findings (listed in a table, optionally written as J
 
 from __future__ import annotations
 
-import contextlib
 import json
-import logging
-from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -17,27 +14,13 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from tradai_strategy.cli_common import fail
+from tradai_strategy.logs import quiet_logging
+
 if TYPE_CHECKING:
     from tradai_strategy.validation.lookahead import LookaheadReport
 
 console = Console()
-err_console = Console(stderr=True)
-
-
-def _fail(msg: str) -> None:
-    err_console.print(f"[bold red]error:[/] {msg}", highlight=False, soft_wrap=True)
-    raise typer.Exit(2)
-
-
-@contextlib.contextmanager
-def _quiet() -> Iterator[None]:
-    """Hide freqtrade's INFO logs (strategy loading) while the check runs."""
-    previous = logging.root.manager.disable
-    logging.disable(logging.INFO)
-    try:
-        yield
-    finally:
-        logging.disable(previous)
 
 
 def render_report(report: LookaheadReport, out: Console) -> None:
@@ -92,13 +75,13 @@ def check_leakage(
     from tradai_strategy.validation.lookahead import check_lookahead
 
     if not config:
-        _fail("--config is missing: pass a freqtrade config JSON, e.g. --config configs/train.json")
+        fail("--config is missing: pass a freqtrade config JSON, e.g. --config configs/train.json")
         return
     for path in config:
         if not path.is_file():
-            _fail(f"--config {path} does not exist: pass a freqtrade config JSON")
+            fail(f"--config {path} does not exist: pass a freqtrade config JSON")
     if not strategy:
-        _fail("--strategy is missing: name the strategy class, e.g. --strategy RadStrategy")
+        fail("--strategy is missing: name the strategy class, e.g. --strategy RadStrategy")
     args: dict[str, Any] = {
         "config": [str(p) for p in config],
         "strategy": strategy,
@@ -108,13 +91,13 @@ def check_leakage(
     args.update({k: str(v) for k, v in optional.items() if v is not None})
     pair_list = [p.strip() for p in pairs.split(",") if p.strip()] if pairs else None
     try:
-        with _quiet():
+        with quiet_logging():
             cfg = resolve_config(args)
             report = check_lookahead(
                 cfg, pairs=pair_list, timerange=timerange, samples=samples, seed=seed
             )
     except (FreqtradeRunError, OperationalException) as err:
-        _fail(" ".join(str(err).split()))
+        fail(" ".join(str(err).split()))
         return
     if json_out is not None:
         json_out.parent.mkdir(parents=True, exist_ok=True)

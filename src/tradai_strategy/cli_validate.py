@@ -7,12 +7,9 @@ naming the option or file and the fix). Heavy imports stay inside the command fu
 
 from __future__ import annotations
 
-import contextlib
 import json
-import logging
 import math
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -20,28 +17,14 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from tradai_strategy.cli_common import err_console, fail
+from tradai_strategy.logs import quiet_logging
+
 if TYPE_CHECKING:
     from tradai_strategy.validation.report import ValidationReport
 
 # a wide console when piped: the tables have a dozen numeric columns
 console = Console() if sys.stdout.isatty() else Console(width=150)
-err_console = Console(stderr=True)
-
-
-def _fail(msg: str) -> None:
-    err_console.print(f"[bold red]error:[/] {msg}", highlight=False, soft_wrap=True)
-    raise typer.Exit(2)
-
-
-@contextlib.contextmanager
-def _quiet() -> Iterator[None]:
-    """Hide freqtrade's INFO logs (config, strategy loading) while validating."""
-    previous = logging.root.manager.disable
-    logging.disable(logging.INFO)
-    try:
-        yield
-    finally:
-        logging.disable(previous)
 
 
 def _f(value: Any, fmt: str = "+.3f") -> str:
@@ -202,13 +185,13 @@ def validate(
     from tradai_strategy.validation.runner import DEFAULT_METRICS, ValidationSettings
 
     if not config:
-        _fail("--config is missing: pass a freqtrade config JSON, e.g. --config configs/train.json")
+        fail("--config is missing: pass a freqtrade config JSON, e.g. --config configs/train.json")
         return
     for path in config:
         if not path.is_file():
-            _fail(f"--config {path} does not exist: pass a freqtrade config JSON")
+            fail(f"--config {path} does not exist: pass a freqtrade config JSON")
     if not strategy:
-        _fail("--strategy is missing: name the strategy class, e.g. --strategy RadStrategy")
+        fail("--strategy is missing: name the strategy class, e.g. --strategy RadStrategy")
     if userdir is not None and not userdir.is_dir():
         from freqtrade.configuration.directory_operations import create_userdata_dir
 
@@ -243,7 +226,7 @@ def validate(
             n_trials=n_trials,
             metrics=_names(metrics) or DEFAULT_METRICS,
         )
-        with _quiet():
+        with quiet_logging():
             cfg = resolve_config(args)
             with progress:
                 report = run_validation(
@@ -257,7 +240,7 @@ def validate(
                     notify=lambda msg: err_console.print(msg, highlight=False, soft_wrap=True),
                 )
     except (FreqtradeRunError, OperationalException, ValueError) as err:
-        _fail(" ".join(str(err).split()))
+        fail(" ".join(str(err).split()))
         return
     render_report(report, console)
     if json_out is not None:

@@ -27,6 +27,7 @@ from freqtrade.exceptions import FreqtradeException
 
 from tradai_strategy.data.offline import offline_markets
 from tradai_strategy.data.preflight import MissingDataError, check_backtest_data
+from tradai_strategy.logs import quiet_logging
 
 logger = logging.getLogger(__name__)
 
@@ -83,17 +84,6 @@ def _parse_args(argv: Sequence[str]) -> dict[str, Any]:
 
 
 @contextlib.contextmanager
-def _quiet_logging() -> Iterator[None]:
-    """Silence INFO logs while we resolve the config (freqtrade resolves it again, loudly)."""
-    previous = logging.root.manager.disable
-    logging.disable(logging.INFO)
-    try:
-        yield
-    finally:
-        logging.disable(previous)
-
-
-@contextlib.contextmanager
 def _process_state_guard() -> Iterator[None]:
     """Restore root-logger handlers/level and GC thresholds freqtrade changes globally."""
     root = logging.getLogger()
@@ -111,7 +101,7 @@ def resolve_config(args: dict[str, Any]) -> dict[str, Any]:
     """The configuration freqtrade builds for these parsed arguments (quietly)."""
     runmode = _RUNMODES.get(str(args.get("command")), RunMode.OTHER)
     try:
-        with _quiet_logging():
+        with quiet_logging():
             return Configuration(dict(args), runmode).get_config()
     except FreqtradeException as exc:
         raise FreqtradeRunError(_one_line(exc)) from exc
@@ -142,7 +132,7 @@ def _run_parsed(args: dict[str, Any], offline: bool) -> tuple[int, dict[str, Any
             config = resolve_config(args)
             if command in PREFLIGHT_COMMANDS:
                 try:
-                    with _quiet_logging():
+                    with quiet_logging():
                         check_backtest_data(config)
                 except FreqtradeException as exc:
                     raise FreqtradeRunError(_one_line(exc)) from exc
