@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import NoReturn
+from pathlib import Path
+from typing import Any, NoReturn
 
 import typer
 from rich.console import Console
@@ -15,3 +16,37 @@ def fail(msg: str, code: int = 2) -> NoReturn:
     """Print ``error: <msg>`` on stderr and exit with ``code`` (2: bad input)."""
     err_console.print(f"[bold red]error:[/] {msg}", highlight=False, soft_wrap=True)
     raise typer.Exit(code)
+
+
+def freqtrade_args(
+    config: list[Path] | None,
+    strategy: str | None,
+    *,
+    strategy_path: Path | None = None,
+    datadir: Path | None = None,
+    userdir: Path | None = None,
+) -> dict[str, Any]:
+    """Parsed-argument dict freqtrade's ``Configuration`` takes, from common `tradai` options.
+
+    Missing ``--config``/``--strategy`` or a config file that does not exist end the command
+    with one line; a missing ``--userdir`` is created (freqtrade's create-userdir layout).
+    """
+    if not config:
+        fail("--config is missing: pass a freqtrade config JSON, e.g. --config configs/train.json")
+    for path in config:
+        if not path.is_file():
+            fail(f"--config {path} does not exist: pass a freqtrade config JSON")
+    if not strategy:
+        fail("--strategy is missing: name the strategy class, e.g. --strategy RadStrategy")
+    if userdir is not None and not userdir.is_dir():
+        from freqtrade.configuration.directory_operations import create_userdata_dir
+
+        create_userdata_dir(str(userdir), create_dir=True)
+    args: dict[str, Any] = {
+        "config": [str(p) for p in config],
+        "strategy": strategy,
+        "command": "backtesting",
+    }
+    optional = {"strategy_path": strategy_path, "datadir": datadir, "user_data_dir": userdir}
+    args.update({key: str(val) for key, val in optional.items() if val is not None})
+    return args

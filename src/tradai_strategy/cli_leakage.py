@@ -8,13 +8,13 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
 from rich.table import Table
 
-from tradai_strategy.cli_common import fail
+from tradai_strategy.cli_common import fail, freqtrade_args
 from tradai_strategy.logs import quiet_logging
 
 if TYPE_CHECKING:
@@ -74,21 +74,9 @@ def check_leakage(
     from tradai_strategy.data.freqtrade_runner import FreqtradeRunError, resolve_config
     from tradai_strategy.validation.lookahead import check_lookahead
 
-    if not config:
-        fail("--config is missing: pass a freqtrade config JSON, e.g. --config configs/train.json")
-        return
-    for path in config:
-        if not path.is_file():
-            fail(f"--config {path} does not exist: pass a freqtrade config JSON")
-    if not strategy:
-        fail("--strategy is missing: name the strategy class, e.g. --strategy RadStrategy")
-    args: dict[str, Any] = {
-        "config": [str(p) for p in config],
-        "strategy": strategy,
-        "command": "backtesting",
-    }
-    optional = {"strategy_path": strategy_path, "datadir": datadir, "user_data_dir": userdir}
-    args.update({k: str(v) for k, v in optional.items() if v is not None})
+    args = freqtrade_args(
+        config, strategy, strategy_path=strategy_path, datadir=datadir, userdir=userdir
+    )
     pair_list = [p.strip() for p in pairs.split(",") if p.strip()] if pairs else None
     try:
         with quiet_logging():

@@ -17,7 +17,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from tradai_strategy.cli_common import err_console, fail
+from tradai_strategy.cli_common import err_console, fail, freqtrade_args
 from tradai_strategy.logs import quiet_logging
 
 if TYPE_CHECKING:
@@ -184,25 +184,9 @@ def validate(
     from tradai_strategy.validation.pipeline import run_validation
     from tradai_strategy.validation.runner import DEFAULT_METRICS, ValidationSettings
 
-    if not config:
-        fail("--config is missing: pass a freqtrade config JSON, e.g. --config configs/train.json")
-        return
-    for path in config:
-        if not path.is_file():
-            fail(f"--config {path} does not exist: pass a freqtrade config JSON")
-    if not strategy:
-        fail("--strategy is missing: name the strategy class, e.g. --strategy RadStrategy")
-    if userdir is not None and not userdir.is_dir():
-        from freqtrade.configuration.directory_operations import create_userdata_dir
-
-        create_userdata_dir(str(userdir), create_dir=True)
-    args: dict[str, Any] = {
-        "config": [str(p) for p in config],
-        "strategy": strategy,
-        "command": "backtesting",
-    }
-    optional = {"strategy_path": strategy_path, "datadir": datadir, "user_data_dir": userdir}
-    args.update({key: str(val) for key, val in optional.items() if val is not None})
+    args = freqtrade_args(
+        config, strategy, strategy_path=strategy_path, datadir=datadir, userdir=userdir
+    )
     pair_list = [p.strip() for p in pairs.split(",") if p.strip()] if pairs else None
     progress = Progress(
         "[progress.description]{task.description}",
