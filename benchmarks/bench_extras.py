@@ -18,6 +18,7 @@ SECTIONS: dict[str, tuple[str, str, str]] = {
     "lookahead": ("bench_lookahead", "run_lookahead_bench", "lookahead_markdown"),
     "cpcv": ("bench_cpcv", "run_cpcv_bench", "markdown_section"),
     "inference": ("bench_inference", "run_inference_bench", "render_markdown"),
+    "hyperopt": ("bench_hyperopt", "run_hyperopt_bench", "render_markdown"),
 }
 
 

@@ -155,6 +155,12 @@ cli_inference.register(app)
 from tradai_strategy import cli_validate  # noqa: E402
 
 cli_validate.register(app)
+from tradai_strategy import cli_hyperopt  # noqa: E402
+
+cli_hyperopt.register(app)
+from tradai_strategy import cli_train  # noqa: E402
+
+cli_train.register(app)
 
 
 def main() -> None:

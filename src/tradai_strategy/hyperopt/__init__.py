@@ -1,0 +1,1 @@
+"""Optuna hyperparameter optimisation of the FreqAI models (``tradai hyperopt``)."""

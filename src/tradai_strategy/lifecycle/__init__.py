@@ -1,0 +1,1 @@
+"""Model lifecycle: TRAIN mode, promotion gate, rollback, retention policies."""

@@ -1,0 +1,244 @@
+"""TRAIN mode: leakage pre-flight -> walk-forward training backtest -> bundle -> MLflow version.
+
+:func:`train_and_register` is the whole flow; the CLI (``tradai train``) only parses options
+and prints. The run's files (the derived config, the bundle) go into
+``<userdir>/tradai_runs/<identifier>-<UTC time>/``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from tradai_strategy.logs import quiet_logging
+
+TRAINING_MODEL = "TrainingPredictionModel"
+TAG_PREFIX = "tradai."
+VALIDATION_TAG = "tradai.validation_status"
+LEAKAGE_SKIPPED_TAG = "tradai.leakage_check"
+
+
+class LeakageFound(RuntimeError):
+    """The lookahead pre-flight found leaking features: nothing was trained."""
+
+
+@dataclass(frozen=True)
+class TrainResult:
+    """A registered training run."""
+
+    model_name: str
+    version: str
+    run_id: str
+    metrics: dict[str, float]
+    tags: dict[str, str]
+    run_dir: Path
+    leakage_summary: str = ""
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def sha256_text(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def config_hash(paths: list[str]) -> str:
+    """sha256 over the given config files' bytes, in order."""
+    h = hashlib.sha256()
+    for p in paths:
+        h.update(Path(p).read_bytes())
+    return h.hexdigest()
+
+
+def git_commit(start: Path | None = None) -> str:
+    """The checked-out commit of the repository holding ``start`` (read from ``.git``, no git
+    process), or ``"unknown"``."""
+    for base in (p := (start or Path.cwd()).resolve(), *p.parents):
+        head = base / ".git" / "HEAD"
+        if not head.is_file():
+            continue
+        ref = head.read_text().strip()
+        if not ref.startswith("ref: "):
+            return ref or "unknown"
+        name = ref.removeprefix("ref: ")
+        loose = base / ".git" / name
+        if loose.is_file():
+            return loose.read_text().strip()
+        packed = base / ".git" / "packed-refs"
+        if packed.is_file():
+            for line in packed.read_text().splitlines():
+                if line.endswith(" " + name):
+                    return line.split()[0]
+        return "unknown"
+    return "unknown"
+
+
+def _num(value: Any) -> float | None:
+    try:
+        out = float(value)
+    except (TypeError, ValueError):
+        return None
+    return out if math.isfinite(out) else None
+
+
+def backtest_metrics(stats: dict[str, Any]) -> dict[str, float]:
+    """Sharpe, total profit, max drawdown, win rate and trade count from freqtrade's stats."""
+    wanted = {
+        "sharpe": stats.get("sharpe"),
+        "profit_total": stats.get("profit_total"),
+        "max_drawdown": stats.get("max_drawdown_account", stats.get("max_relative_drawdown")),
+        "win_rate": stats.get("winrate"),
+        "trade_count": stats.get("total_trades"),
+    }
+    return {k: v for k, v in ((k, _num(v)) for k, v in wanted.items()) if v is not None}
+
+
+def oos_metrics(metrics_file: dict[str, Any]) -> dict[str, float]:
+    """Pooled OOS RankIC (n-weighted over pairs) and ICIR over all windows' RankIC."""
+    out: dict[str, float] = {}
+    for agg in (metrics_file.get("summary") or {}).values():
+        if agg.get("metric") == "rank_ic" and _num(agg.get("mean")) is not None:
+            out.setdefault("oos_rank_ic", float(agg["mean"]))
+    window_ics = [
+        float(w["rank_ic"])
+        for payload in (metrics_file.get("pairs") or {}).values()
+        for lab in payload.get("labels", [])
+        if lab.get("kind") == "regression"
+        for w in lab.get("windows", [])
+        if _num(w.get("rank_ic")) is not None
+    ]
+    if len(window_ics) > 1:
+        mean = sum(window_ics) / len(window_ics)
+        std = math.sqrt(sum((x - mean) ** 2 for x in window_ics) / (len(window_ics) - 1))
+        if std > 0:
+            out["oos_icir"] = mean / std
+    return out
+
+
+def preflight(cfg: dict[str, Any], timerange: str | None) -> str:
+    """Run the lookahead guard; raise :class:`LeakageFound` naming the features, else return
+    the clean summary line."""
+    from tradai_strategy.validation.lookahead import check_lookahead
+
+    report = check_lookahead(cfg, timerange=timerange)
+    if not report.ok:
+        raise LeakageFound(
+            f"{report.summary_line()}: fix the strategy (or pass --skip-leakage-check)"
+        )
+    return report.summary_line()
+
+
+def train_and_register(
+    args: dict[str, Any],
+    *,
+    timerange: str | None = None,
+    offline: bool = False,
+    skip_leakage_check: bool = False,
+    model_name: str | None = None,
+    tracking_uri: str | None = None,
+    freqaimodel_path: Path | None = None,
+    validation_status: str = "pending",
+) -> TrainResult:
+    """Train, bundle and register one model version.
+
+    :param args: freqtrade parsed arguments (config, strategy, strategy_path, datadir,
+        user_data_dir), e.g. from :func:`tradai_strategy.cli_common.freqtrade_args`.
+    """
+    from tradai_strategy.data.freqtrade_runner import backtest, resolve_config
+    from tradai_strategy.freqai.bundle import bundle_from_model_dir, read_manifest
+    from tradai_strategy.registry.bundle_registry import register_bundle
+    from tradai_strategy.registry.client import RegistryClient
+
+    started = time.time()
+    with quiet_logging():
+        cfg = resolve_config(args)
+    strategy = str(args["strategy"])
+    summary = "skipped"
+    if not skip_leakage_check:
+        with quiet_logging():
+            summary = preflight(cfg, timerange)
+    freqai = cfg.get("freqai") or {}
+    identifier = str(freqai.get("identifier") or "tradai")
+    userdir = Path(cfg["user_data_dir"])
+    run_dir = userdir / "tradai_runs" / f"{identifier}-{time.strftime('%Y%m%dT%H%M%SZ')}"
+    run_dir.mkdir(parents=True, exist_ok=True)
+    derived = run_dir / "train_overrides.json"
+    derived.write_text(json.dumps({"freqai": {"save_backtest_models": True}}, indent=2) + "\n")
+    with quiet_logging():
+        result = backtest(
+            [*args["config"], str(derived)],
+            strategy,
+            freqaimodel=TRAINING_MODEL,
+            timerange=timerange,
+            datadir=args.get("datadir"),
+            userdir=userdir,
+            strategy_path=args.get("strategy_path"),
+            freqaimodel_path=freqaimodel_path,
+            offline=offline,
+            results_dir=run_dir / "backtest_results",
+        )
+    model_dir = userdir / "models" / identifier
+    metrics_path = model_dir / "tradai_metrics.json"
+    ic_file = json.loads(metrics_path.read_text()) if metrics_path.is_file() else {}
+    metrics = {**backtest_metrics(result.stats), **oos_metrics(ic_file)}
+    bundle = bundle_from_model_dir(model_dir, run_dir / "bundle", strategy=strategy)
+    manifest = read_manifest(bundle)
+    pairs = sorted(manifest["pairs"])
+    features = sorted({f for meta in manifest["pairs"].values() for f in meta["features"]})
+    starts = [meta["train_start"] for meta in manifest["pairs"].values()]
+    ends = [meta["train_end"] for meta in manifest["pairs"].values()]
+    name = model_name or f"tradai-{strategy}"
+    tags = {
+        "tradai.strategy": strategy,
+        "tradai.pairs": ",".join(pairs),
+        "tradai.timeframe": str(manifest.get("timeframe") or cfg.get("timeframe")),
+        "tradai.data_range": timerange or f"{min(starts)}..{max(ends)}",
+        "tradai.config_hash": config_hash([str(p) for p in args["config"]]),
+        "tradai.git_commit": git_commit(),
+        "tradai.identifier": identifier,
+        "tradai.feature_list_hash": sha256_text("\n".join(features)),
+        VALIDATION_TAG: validation_status,
+    }
+    run_tags = {**tags, LEAKAGE_SKIPPED_TAG: "skipped" if skip_leakage_check else "passed"}
+    version = register_bundle(bundle, name, tracking_uri=tracking_uri, tags=run_tags)
+    reg = RegistryClient(tracking_uri)
+    info = reg.version(name, version)
+    run_id = str(info.run_id)
+    _log_run(reg, run_id, metrics, freqai, timerange, result.results_path, started)
+    reg.set_tags(name, version, tags)
+    reg.set_description(name, version, f"{strategy} trained on {tags['tradai.data_range']}")
+    return TrainResult(name, version, run_id, metrics, tags, run_dir, summary)
+
+
+def _log_run(
+    reg: Any,
+    run_id: str,
+    metrics: dict[str, float],
+    freqai: dict[str, Any],
+    timerange: str | None,
+    results_path: Path,
+    started: float,
+) -> None:
+    """Params, metrics and the backtest result file on the registered version's run."""
+    from mlflow.entities import Metric, Param
+
+    now = int(time.time() * 1000)
+    params = {
+        "freqaimodel": TRAINING_MODEL,
+        "timerange": timerange or "",
+        "train_period_days": freqai.get("train_period_days"),
+        "backtest_period_days": freqai.get("backtest_period_days"),
+        "label_period_candles": (freqai.get("feature_parameters") or {}).get(
+            "label_period_candles"
+        ),
+    }
+    values = {**metrics, "training_duration_s": time.time() - started}
+    reg.client.log_batch(
+        run_id,
+        metrics=[Metric(k, float(v), now, 0) for k, v in values.items()],
+        params=[Param(k, str(v)) for k, v in params.items()],
+    )
+    reg.client.log_artifact(run_id, str(results_path), artifact_path="backtest")

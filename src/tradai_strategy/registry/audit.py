@@ -1,0 +1,163 @@
+"""Append-only audit trail of alias moves: one sqlite row per event, beside the MLflow store.
+
+Every alias move goes through :meth:`AuditTrail.move_alias`: inside one ``BEGIN IMMEDIATE``
+transaction of the audit database the row is inserted, the alias is moved, then the row is
+committed. So concurrent moves are serialized (the second waits for the first), a move that
+fails leaves no row, and a row is only committed after its move happened. Triggers refuse
+UPDATE and DELETE on the table.
+"""
+
+from __future__ import annotations
+
+import getpass
+import json
+import os
+import sqlite3
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+AUDIT_DB = "tradai_audit.sqlite"
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS events (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    time TEXT NOT NULL,
+    actor TEXT NOT NULL,
+    action TEXT NOT NULL,
+    model TEXT NOT NULL,
+    alias TEXT,
+    from_version TEXT,
+    to_version TEXT,
+    reason TEXT NOT NULL,
+    details TEXT NOT NULL
+);
+CREATE TRIGGER IF NOT EXISTS events_no_update BEFORE UPDATE ON events
+BEGIN SELECT RAISE(ABORT, 'the audit trail is append-only'); END;
+CREATE TRIGGER IF NOT EXISTS events_no_delete BEFORE DELETE ON events
+BEGIN SELECT RAISE(ABORT, 'the audit trail is append-only'); END;
+"""
+
+
+@dataclass(frozen=True)
+class AuditEvent:
+    """One row of the audit trail."""
+
+    id: int
+    time: str
+    actor: str
+    action: str
+    model: str
+    alias: str | None
+    from_version: str | None
+    to_version: str | None
+    reason: str
+    details: dict[str, Any]
+
+
+def audit_path(tracking_uri: str) -> Path:
+    """Default audit database: beside a sqlite MLflow store, else in the current folder."""
+    if tracking_uri.startswith("sqlite:///"):
+        return Path(tracking_uri.removeprefix("sqlite:///")).parent / AUDIT_DB
+    return Path.cwd() / AUDIT_DB
+
+
+def current_actor() -> str:
+    """``TRADAI_ACTOR``, else the login name."""
+    env = os.environ.get("TRADAI_ACTOR")
+    if env:
+        return env
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        return "unknown"
+
+
+class AuditTrail:
+    """The append-only event table at ``path``."""
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        with self._connect() as con:
+            con.executescript(_SCHEMA)
+
+    def _connect(self) -> sqlite3.Connection:
+        return sqlite3.connect(self.path, timeout=60, isolation_level=None)
+
+    def move_alias(
+        self,
+        *,
+        action: str,
+        model: str,
+        alias: str,
+        to_version: str,
+        reason: str,
+        current: Callable[[], str | None],
+        move: Callable[[], object],
+        details: dict[str, Any] | None = None,
+    ) -> AuditEvent:
+        """Serialize, read the alias's current version, move it and commit the event row.
+
+        :param current: reads the version the alias points at now (inside the lock).
+        :param move: moves the alias; if it raises, no row is written.
+        """
+        con = self._connect()
+        try:
+            con.execute("BEGIN IMMEDIATE")
+            previous = current()
+            row = (
+                datetime.now(UTC).isoformat(timespec="milliseconds"),
+                current_actor(),
+                action,
+                model,
+                alias,
+                previous,
+                to_version,
+                reason,
+                json.dumps(details or {}, sort_keys=True),
+            )
+            cur = con.execute(
+                "INSERT INTO events (time, actor, action, model, alias, from_version, "
+                "to_version, reason, details) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                row,
+            )
+            move()
+            con.execute("COMMIT")
+        except BaseException:
+            if con.in_transaction:
+                con.execute("ROLLBACK")
+            raise
+        finally:
+            con.close()
+        return AuditEvent(
+            int(cur.lastrowid or 0),
+            row[0],
+            row[1],
+            action,
+            model,
+            alias,
+            previous,
+            to_version,
+            reason,
+            details or {},
+        )
+
+    def events(self, model: str | None = None) -> list[AuditEvent]:
+        """All events (of ``model``), oldest first."""
+        query = "SELECT * FROM events"
+        params: tuple[str, ...] = ()
+        if model is not None:
+            query += " WHERE model = ?"
+            params = (model,)
+        con = self._connect()
+        try:
+            rows = con.execute(query + " ORDER BY id", params).fetchall()
+        finally:
+            con.close()
+        return [
+            AuditEvent(r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7], r[8], json.loads(r[9]))
+            for r in rows
+        ]

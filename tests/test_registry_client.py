@@ -1,0 +1,75 @@
+"""The registry layer against a real sqlite MLflow store: aliases, tags, retention."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tradai_strategy.registry.client import RegistryClient, RegistryError
+
+NAME = "tradai-test"
+
+
+@pytest.fixture
+def reg(tmp_path: Path) -> RegistryClient:
+    """A registry with model NAME holding versions 1..5 (plain sources, no artifacts)."""
+    client = RegistryClient(f"sqlite:///{tmp_path / 'mlflow.db'}")
+    client.client.create_registered_model(NAME)
+    source = tmp_path / "artifacts"
+    source.mkdir()
+    for _ in range(5):
+        client.client.create_model_version(NAME, source=source.as_uri())
+    return client
+
+
+def test_versions_newest_first_and_lookup(reg: RegistryClient) -> None:
+    assert [v.version for v in reg.versions(NAME)] == ["5", "4", "3", "2", "1"]
+    assert reg.version(NAME, 3).version == "3"
+    assert reg.models() == [NAME]
+    with pytest.raises(RegistryError, match="has no version 9: versions are 5, 4, 3, 2, 1"):
+        reg.version(NAME, "9")
+    with pytest.raises(RegistryError, match=r"model 'nope' is not registered.*tradai-test"):
+        reg.versions("nope")
+
+
+def test_aliases_move_and_resolve(reg: RegistryClient) -> None:
+    assert reg.resolve(NAME, "production") is None
+    assert reg.set_alias(NAME, "production", 2) is None
+    assert reg.set_alias(NAME, "production", "4") == "2"
+    reg.set_alias(NAME, "fallback", 2)
+    assert reg.aliases(NAME) == {"production": "4", "fallback": "2"}
+    assert reg.resolve_required(NAME, "production").aliases == ("production",)
+    assert reg.version(NAME, 2).aliases == ("fallback",)
+    assert reg.delete_alias(NAME, "fallback") == "2"
+    assert reg.delete_alias(NAME, "fallback") is None
+    with pytest.raises(RegistryError, match="alias 'prod' is unknown: use one of production"):
+        reg.set_alias(NAME, "prod", 1)
+    with pytest.raises(RegistryError, match="no @staging version"):
+        reg.resolve_required(NAME, "staging")
+    with pytest.raises(RegistryError, match="no version 7"):
+        reg.set_alias(NAME, "staging", 7)
+    assert reg.resolve(NAME, "staging") is None
+
+
+def test_tags_and_description(reg: RegistryClient) -> None:
+    reg.set_tags(NAME, 3, {"tradai.validation_status": "passed", "n": "1"})
+    reg.set_tags(NAME, 3, {"n": "2"})
+    reg.set_description(NAME, 3, "trained on synthetic data")
+    v = reg.version(NAME, 3)
+    assert v.tags == {"tradai.validation_status": "passed", "n": "2"}
+    assert v.description == "trained on synthetic data"
+
+
+def test_retention_never_deletes_an_aliased_version(reg: RegistryClient) -> None:
+    reg.set_alias(NAME, "production", 1)
+    reg.set_alias(NAME, "challenger", 4)
+    # unaliased newest first: 5, 3, 2 -> keep 1 -> delete 3, 2
+    assert reg.apply_retention(NAME, keep=1, dry_run=True) == ["3", "2"]
+    assert len(reg.versions(NAME)) == 5
+    assert reg.apply_retention(NAME, keep=1) == ["3", "2"]
+    assert [v.version for v in reg.versions(NAME)] == ["5", "4", "1"]
+    assert reg.apply_retention(NAME, keep=0) == ["5"]
+    assert reg.aliases(NAME) == {"production": "1", "challenger": "4"}
+    with pytest.raises(RegistryError, match="keep=-1 is negative"):
+        reg.apply_retention(NAME, keep=-1)
