@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Annotated, Any, NoReturn
 
 import typer
 from rich.console import Console
@@ -50,3 +50,15 @@ def freqtrade_args(
     optional = {"strategy_path": strategy_path, "datadir": datadir, "user_data_dir": userdir}
     args.update({key: str(val) for key, val in optional.items() if val is not None})
     return args
+
+
+# Options shared by the commands that load a freqtrade config and strategy.
+ConfigOpt = Annotated[
+    list[Path] | None,
+    typer.Option("--config", "-c", help="freqtrade config JSON (repeatable)."),
+]
+StrategyOpt = Annotated[str, typer.Option("--strategy", "-s", help="Strategy class name.")]
+StrategyPathOpt = Annotated[Path | None, typer.Option(help="Folder holding the strategy file.")]
+DatadirOpt = Annotated[Path | None, typer.Option(help="freqtrade data folder.")]
+UserdirOpt = Annotated[Path | None, typer.Option(help="freqtrade user_data folder.")]
+TimerangeOpt = Annotated[str | None, typer.Option(help="Candles to use, e.g. 20250101-20250701.")]

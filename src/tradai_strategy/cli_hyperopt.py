@@ -13,7 +13,17 @@ from typing import Annotated, Any
 
 import typer
 
-from tradai_strategy.cli_common import console, err_console, fail, freqtrade_args
+from tradai_strategy.cli_common import (
+    ConfigOpt,
+    DatadirOpt,
+    StrategyOpt,
+    StrategyPathOpt,
+    UserdirOpt,
+    console,
+    err_console,
+    fail,
+    freqtrade_args,
+)
 from tradai_strategy.logs import quiet_logging
 
 
@@ -24,16 +34,11 @@ def _f(value: Any, fmt: str = "+.4f") -> str:
 
 
 def hyperopt(
-    config: Annotated[
-        list[Path] | None,
-        typer.Option("--config", "-c", help="freqtrade config JSON (repeatable)."),
-    ] = None,
-    strategy: Annotated[str, typer.Option("--strategy", "-s", help="Strategy class name.")] = "",
-    strategy_path: Annotated[
-        Path | None, typer.Option(help="Folder holding the strategy file.")
-    ] = None,
-    datadir: Annotated[Path | None, typer.Option(help="freqtrade data folder.")] = None,
-    userdir: Annotated[Path | None, typer.Option(help="freqtrade user_data folder.")] = None,
+    config: ConfigOpt = None,
+    strategy: StrategyOpt = "",
+    strategy_path: StrategyPathOpt = None,
+    datadir: DatadirOpt = None,
+    userdir: UserdirOpt = None,
     timerange: Annotated[str | None, typer.Option(help="Candles to use.")] = None,
     pairs: Annotated[
         str | None, typer.Option(help="Comma-separated pairs (default: the whitelist).")

@@ -12,7 +12,17 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 from rich.table import Table
 
-from tradai_strategy.cli_common import console, fail, freqtrade_args
+from tradai_strategy.cli_common import (
+    ConfigOpt,
+    DatadirOpt,
+    StrategyOpt,
+    StrategyPathOpt,
+    TimerangeOpt,
+    UserdirOpt,
+    console,
+    fail,
+    freqtrade_args,
+)
 
 if TYPE_CHECKING:
     from tradai_strategy.lifecycle.train import TrainResult
@@ -37,19 +47,12 @@ def render_result(result: TrainResult) -> None:
 
 
 def train(
-    config: Annotated[
-        list[Path] | None,
-        typer.Option("--config", "-c", help="freqtrade config JSON (repeatable)."),
-    ] = None,
-    strategy: Annotated[str, typer.Option("--strategy", "-s", help="Strategy class name.")] = "",
-    strategy_path: Annotated[
-        Path | None, typer.Option(help="Folder holding the strategy file.")
-    ] = None,
-    datadir: Annotated[Path | None, typer.Option(help="freqtrade data folder.")] = None,
-    userdir: Annotated[Path | None, typer.Option(help="freqtrade user_data folder.")] = None,
-    timerange: Annotated[
-        str | None, typer.Option(help="Candles to use, e.g. 20250101-20250701.")
-    ] = None,
+    config: ConfigOpt = None,
+    strategy: StrategyOpt = "",
+    strategy_path: StrategyPathOpt = None,
+    datadir: DatadirOpt = None,
+    userdir: UserdirOpt = None,
+    timerange: TimerangeOpt = None,
     offline: Annotated[
         bool, typer.Option("--offline", help="Use generated markets instead of the exchange API.")
     ] = False,

@@ -17,7 +17,17 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from tradai_strategy.cli_common import err_console, fail, freqtrade_args
+from tradai_strategy.cli_common import (
+    ConfigOpt,
+    DatadirOpt,
+    StrategyOpt,
+    StrategyPathOpt,
+    TimerangeOpt,
+    UserdirOpt,
+    err_console,
+    fail,
+    freqtrade_args,
+)
 from tradai_strategy.logs import quiet_logging
 
 if TYPE_CHECKING:
@@ -124,19 +134,12 @@ def _names(value: str) -> tuple[str, ...]:
 
 
 def validate(
-    config: Annotated[
-        list[Path] | None,
-        typer.Option("--config", "-c", help="freqtrade config JSON (repeatable)."),
-    ] = None,
-    strategy: Annotated[str, typer.Option("--strategy", "-s", help="Strategy class name.")] = "",
-    strategy_path: Annotated[
-        Path | None, typer.Option(help="Folder holding the strategy file.")
-    ] = None,
-    datadir: Annotated[Path | None, typer.Option(help="freqtrade data folder.")] = None,
-    userdir: Annotated[Path | None, typer.Option(help="freqtrade user_data folder.")] = None,
-    timerange: Annotated[
-        str | None, typer.Option(help="Candles to use, e.g. 20250101-20250701.")
-    ] = None,
+    config: ConfigOpt = None,
+    strategy: StrategyOpt = "",
+    strategy_path: StrategyPathOpt = None,
+    datadir: DatadirOpt = None,
+    userdir: UserdirOpt = None,
+    timerange: TimerangeOpt = None,
     pairs: Annotated[
         str | None, typer.Option(help="Comma-separated pairs (default: the whitelist).")
     ] = None,
