@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.tradai-installed
 PYTEST_WORKERS ?= 2
 
-.PHONY: demo test lint bench clean
+.PHONY: demo test lint bench clean browser
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -21,7 +21,17 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check src tests user_data benchmarks
 	$(BIN)/mypy
 
-test: lint
+# The report test drives Debian's Chromium; install it when missing and we may (root + apt).
+# Without it that test skips and says why.
+browser:
+	@if [ ! -x /usr/bin/chromium ] && command -v apt-get >/dev/null 2>&1 && [ "$$(id -u)" = 0 ]; then \
+		echo "installing Debian's chromium for the browser test"; \
+		(apt-get install -y -q chromium >/dev/null 2>&1 || \
+		 (apt-get update -q >/dev/null 2>&1 && apt-get install -y -q chromium >/dev/null 2>&1)) || \
+		echo "could not install chromium: the browser test will skip"; \
+	fi
+
+test: lint browser
 	$(BIN)/pytest -n $(PYTEST_WORKERS) --dist loadgroup -q
 
 bench: $(STAMP)

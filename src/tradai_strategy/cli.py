@@ -161,6 +161,21 @@ cli_hyperopt.register(app)
 from tradai_strategy import cli_train  # noqa: E402
 
 cli_train.register(app)
+from tradai_strategy import cli_status  # noqa: E402
+
+cli_status.register(app)
+from tradai_strategy import cli_monitor  # noqa: E402
+
+cli_monitor.register(app)
+from tradai_strategy import cli_retrain  # noqa: E402
+
+cli_retrain.register(app)
+from tradai_strategy import cli_report  # noqa: E402
+
+cli_report.register(app)
+from tradai_strategy import cli_compare  # noqa: E402
+
+cli_compare.register(app)
 
 
 def main() -> None:
