@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from registry_helpers import make_store
 
 from tradai_strategy.registry.client import RegistryClient, RegistryError
 
@@ -13,20 +14,15 @@ NAME = "tradai-test"
 
 @pytest.fixture
 def reg(tmp_path: Path) -> RegistryClient:
-    """A registry with model NAME holding versions 1..5 (plain sources, no artifacts)."""
-    client = RegistryClient(f"sqlite:///{tmp_path / 'mlflow.db'}")
-    client.client.create_registered_model(NAME)
-    source = tmp_path / "artifacts"
-    source.mkdir()
-    for _ in range(5):
-        client.client.create_model_version(NAME, source=source.as_uri())
-    return client
+    """A registry with model NAME holding versions 1..5 (each on an empty run, no artifacts)."""
+    return RegistryClient(make_store(tmp_path, NAME, ["passed"] * 5))
 
 
 def test_versions_newest_first_and_lookup(reg: RegistryClient) -> None:
     assert [v.version for v in reg.versions(NAME)] == ["5", "4", "3", "2", "1"]
     assert reg.version(NAME, 3).version == "3"
     assert reg.models() == [NAME]
+    assert reg.all_aliases() == {NAME: {}}
     with pytest.raises(RegistryError, match="has no version 9: versions are 5, 4, 3, 2, 1"):
         reg.version(NAME, "9")
     with pytest.raises(RegistryError, match=r"model 'nope' is not registered.*tradai-test"):

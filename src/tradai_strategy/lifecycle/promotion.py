@@ -1,20 +1,29 @@
-"""Promotion gate and rollback: alias moves, each with its audit row.
+"""Promotion gate, rollback, retirement and crash reconciliation: each change with its audit row.
 
 A version is promoted only when its ``tradai.validation_status`` tag is ``passed``;
 ``force`` overrides the gate and the audit row records it with the reason. A retired version
-(tag ``tradai.retired`` = ``true``) is never promoted. Rollback returns production to the
-version it held before the current one (from the audit trail), or to a given version.
+(tag ``tradai.retired`` = ``true``) is never promoted, rolled back to or served; retiring it
+removes its aliases (each removal audited). Rollback returns production to the version it
+held before the current one (from the audit trail), or to a given version. :func:`reconcile`
+runs first in every one of these: it records aliases that moved without their audit row.
 """
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 from tradai_strategy.lifecycle.train import VALIDATION_TAG
-from tradai_strategy.registry.audit import AuditEvent, AuditTrail, audit_path
+from tradai_strategy.registry.audit import AuditEvent, AuditTrail, audit_path, current_actor
 from tradai_strategy.registry.client import RegistryClient, RegistryError, check_alias
 
+logger = logging.getLogger(__name__)
+
 RETIRED_TAG = "tradai.retired"
+RETIRED_REASON_TAG = "tradai.retired_reason"
+RETIRED_AT_TAG = "tradai.retired_at"
+RETIRED_BY_TAG = "tradai.retired_by"
 
 
 @dataclass
@@ -37,6 +46,72 @@ def _need_reason(reason: str) -> str:
     return reason.strip()
 
 
+def is_retired(tags: dict[str, str]) -> bool:
+    """True when a version's tags mark it retired."""
+    return tags.get(RETIRED_TAG) == "true"
+
+
+def _refuse_retired(lc: Lifecycle, name: str, version: str, what: str) -> None:
+    if is_retired(lc.registry.version(name, version).tags):
+        raise RegistryError(f"{name} version {version} is retired: it can never be {what}")
+
+
+def reconcile(lc: Lifecycle, name: str | None = None) -> list[AuditEvent]:
+    """Record every alias whose live version differs from what the audit trail last said.
+
+    A process killed between moving an alias and committing its audit row (or a move made
+    outside tradai) leaves the two apart. Under the audit lock, so a move in progress is
+    never mistaken for an interrupted one, compare each (model, alias)'s live version with
+    the newest audit row naming it; append one ``reconcile`` row per difference (from = what
+    the audit last said, to = the live version or None). One registry read and one audit
+    query when nothing differs.
+
+    :param name: only this model (a :class:`RegistryError` when it is not registered).
+    :returns: the rows appended, empty when the trail already told the truth.
+    """
+    con = lc.audit.locked()
+    try:
+        live = {name: lc.registry.aliases(name)} if name else lc.registry.all_aliases()
+        last = lc.audit.last_alias_rows(con)
+        events = []
+        for model, aliases in sorted(live.items()):
+            logged = {a for m, a in last if m == model}
+            for alias in sorted(set(aliases) | logged):
+                row = last.get((model, alias))
+                said = row.to_version if row else None
+                actual = aliases.get(alias)
+                if said == actual:
+                    continue
+                where = f"row #{row.id} ({row.action})" if row else "no row"
+                reason = (
+                    f"@{alias} is on {actual or 'no version'} but the audit trail last said "
+                    f"{said or 'unset'} ({where}): an alias move was interrupted before its "
+                    "audit row committed, or made outside tradai; this row records the live state"
+                )
+                events.append(
+                    lc.audit.insert(
+                        con,
+                        action="reconcile",
+                        model=model,
+                        reason=reason,
+                        alias=alias,
+                        from_version=said,
+                        to_version=actual,
+                        details={"last_row": row.id if row else None},
+                    )
+                )
+        con.execute("COMMIT")
+    except BaseException:
+        if con.in_transaction:
+            con.execute("ROLLBACK")
+        raise
+    finally:
+        con.close()
+    for event in events:
+        logger.warning("reconciled %s: %s", event.model, event.reason)
+    return events
+
+
 def promote(
     lc: Lifecycle,
     name: str,
@@ -49,8 +124,9 @@ def promote(
     """Point ``alias`` at ``version`` after the validation gate; return the audit row."""
     why = _need_reason(reason)
     check_alias(alias)
+    reconcile(lc, name)
     info = lc.registry.version(name, version)
-    if info.tags.get(RETIRED_TAG) == "true":
+    if is_retired(info.tags):
         raise RegistryError(f"{name} version {info.version} is retired: it can never be promoted")
     status = info.tags.get(VALIDATION_TAG, "missing")
     if status != "passed" and not force:
@@ -59,16 +135,23 @@ def promote(
             "validate it first, or pass --force with a --reason"
         )
     details = {"validation_status": status, "forced": force}
-    return lc.audit.move_alias(
+
+    def move() -> None:  # inside the lock: a concurrent retire wins
+        _refuse_retired(lc, name, info.version, "promoted")
+        lc.registry.set_alias(name, alias, info.version)
+
+    event = lc.audit.move_alias(
         action="promote",
         model=name,
         alias=alias,
         to_version=info.version,
         reason=why,
         current=lambda: lc.registry.resolve(name, alias),
-        move=lambda: lc.registry.set_alias(name, alias, info.version),
+        move=move,
         details=details,
     )
+    _log_metrics(lc, event)
+    return event
 
 
 def previous_production(lc: Lifecycle, name: str, current: str) -> str | None:
@@ -82,6 +165,7 @@ def previous_production(lc: Lifecycle, name: str, current: str) -> str | None:
 def rollback(lc: Lifecycle, name: str, *, to: str | int | None = None, reason: str) -> AuditEvent:
     """Move production back to the previous production version (or to ``to``)."""
     why = _need_reason(reason)
+    reconcile(lc, name)
     current = lc.registry.resolve(name, "production")
     if to is None:
         if current is None:
@@ -95,17 +179,118 @@ def rollback(lc: Lifecycle, name: str, *, to: str | int | None = None, reason: s
     else:
         target = str(to)
     info = lc.registry.version(name, target)
-    if info.tags.get(RETIRED_TAG) == "true":
-        raise RegistryError(f"{name} version {info.version} is retired: roll back to another")
+    if is_retired(info.tags):
+        raise RegistryError(
+            f"{name} version {info.version} is retired: it can never be rolled back to; "
+            "pass --to VERSION with a live version"
+        )
     if info.version == current:
         raise RegistryError(f"{name} version {current} is already @production: pick another")
-    return lc.audit.move_alias(
+
+    def move() -> None:
+        _refuse_retired(lc, name, info.version, "rolled back to")
+        lc.registry.set_alias(name, "production", info.version)
+
+    event = lc.audit.move_alias(
         action="rollback",
         model=name,
         alias="production",
         to_version=info.version,
         reason=why,
         current=lambda: lc.registry.resolve(name, "production"),
-        move=lambda: lc.registry.set_alias(name, "production", info.version),
+        move=move,
         details={"explicit_target": to is not None},
     )
+    _log_metrics(lc, event)
+    return event
+
+
+class _Moved(Exception):
+    """The alias left the version between reading it and taking the lock: nothing to remove."""
+
+
+def remove_alias(
+    lc: Lifecycle,
+    name: str,
+    alias: str,
+    *,
+    reason: str,
+    only_if: str | None = None,
+    action: str = "unset",
+) -> AuditEvent | None:
+    """Remove ``alias`` (e.g. discard a challenger), audited; None when it was not set.
+
+    :param only_if: remove it only while it still points at this version.
+    """
+    why = _need_reason(reason)
+    check_alias(alias)
+
+    def move() -> None:
+        live = lc.registry.resolve(name, alias)
+        if live is None or (only_if is not None and live != str(only_if)):
+            raise _Moved
+        lc.registry.delete_alias(name, alias)
+
+    try:
+        return lc.audit.move_alias(
+            action=action,
+            model=name,
+            alias=alias,
+            to_version=None,
+            reason=why,
+            current=lambda: lc.registry.resolve(name, alias),
+            move=move,
+            details={"version": only_if} if only_if is not None else {},
+        )
+    except _Moved:
+        return None
+
+
+def retire(lc: Lifecycle, name: str, version: str | int, *, reason: str) -> AuditEvent:
+    """Retire a version for good: tag it, audit a ``retire`` row, then remove its aliases.
+
+    Tags: ``tradai.retired=true`` plus ``tradai.retired_reason``/``_at``/``_by``. The tag is
+    set first (with the ``retire`` row, in one audited step), so a version is never served
+    once retirement began; each alias removal is its own audited move to None. Serving then
+    falls back to ``@fallback``. Retiring an already-retired version only finishes removing
+    aliases it still holds; with none left it is an error.
+
+    :returns: the ``retire`` row.
+    """
+    why = _need_reason(reason)
+    reconcile(lc, name)
+    info = lc.registry.version(name, version)
+    if is_retired(info.tags) and not info.aliases:
+        raise RegistryError(
+            f"{name} version {info.version} is already retired "
+            f"({info.tags.get(RETIRED_REASON_TAG, 'no reason recorded')}): nothing to do"
+        )
+    tags = {
+        RETIRED_TAG: "true",
+        RETIRED_REASON_TAG: why,
+        RETIRED_AT_TAG: datetime.now(UTC).isoformat(timespec="seconds"),
+        RETIRED_BY_TAG: current_actor(),
+    }
+    event = lc.audit.record(
+        action="retire",
+        model=name,
+        reason=why,
+        from_version=info.version,
+        apply=lambda: lc.registry.set_tags(name, info.version, tags),
+        details={"version": info.version, "aliases": list(info.aliases)},
+    )
+    for alias in info.aliases:
+        remove_alias(lc, name, alias, reason=why, only_if=info.version, action="retire")
+    return event
+
+
+def _log_metrics(lc: Lifecycle, event: AuditEvent) -> None:
+    """ModelVersion/RollbackCount on the new production version's run (best effort)."""
+    if event.alias != "production" or event.to_version is None:
+        return
+    from tradai_strategy.lifecycle.lifecycle_metrics import log_production_change
+
+    try:
+        log_production_change(lc, event.model, event.to_version)
+    except Exception as err:  # the move is done and audited; metrics must not undo it
+        logger.warning("could not log lifecycle metrics for %s: %s", event.model, err)

@@ -1,10 +1,12 @@
 """Append-only audit trail of alias moves: one sqlite row per event, beside the MLflow store.
 
-Every alias move goes through :meth:`AuditTrail.move_alias`: inside one ``BEGIN IMMEDIATE``
-transaction of the audit database the row is inserted, the alias is moved, then the row is
-committed. So concurrent moves are serialized (the second waits for the first), a move that
-fails leaves no row, and a row is only committed after its move happened. Triggers refuse
-UPDATE and DELETE on the table.
+Every alias move goes through :meth:`AuditTrail.move_alias` (and every other registry change
+through :meth:`AuditTrail.record`): inside one ``BEGIN IMMEDIATE`` transaction of the audit
+database the row is inserted, the change is made, then the row is committed. So concurrent
+moves are serialized (the second waits for the first), a move that fails leaves no row, and a
+row is only committed after its move happened. A process killed between the move and the
+commit leaves a moved alias with no row: :func:`tradai_strategy.lifecycle.promotion.reconcile`
+finds and records those on the next start. Triggers refuse UPDATE and DELETE on the table.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 AUDIT_DB = "tradai_audit.sqlite"
+FAULT_ENV = "TRADAI_FAULT_INJECT"  # test-only, see _fault_point
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS events (
@@ -87,44 +90,41 @@ class AuditTrail:
     def _connect(self) -> sqlite3.Connection:
         return sqlite3.connect(self.path, timeout=60, isolation_level=None)
 
-    def move_alias(
+    def record(
         self,
         *,
         action: str,
         model: str,
-        alias: str,
-        to_version: str,
         reason: str,
-        current: Callable[[], str | None],
-        move: Callable[[], object],
+        alias: str | None = None,
+        from_version: str | Callable[[], str | None] | None = None,
+        to_version: str | None = None,
+        apply: Callable[[], object] | None = None,
         details: dict[str, Any] | None = None,
     ) -> AuditEvent:
-        """Serialize, read the alias's current version, move it and commit the event row.
+        """Serialize, insert one event row, run ``apply`` and commit; all or nothing.
 
-        :param current: reads the version the alias points at now (inside the lock).
-        :param move: moves the alias; if it raises, no row is written.
+        :param from_version: a value, or a callable read inside the lock (an alias's
+            current version).
+        :param apply: the registry change the row describes; if it raises, no row is written.
         """
         con = self._connect()
         try:
             con.execute("BEGIN IMMEDIATE")
-            previous = current()
-            row = (
-                datetime.now(UTC).isoformat(timespec="milliseconds"),
-                current_actor(),
-                action,
-                model,
-                alias,
-                previous,
-                to_version,
-                reason,
-                json.dumps(details or {}, sort_keys=True),
+            previous = from_version() if callable(from_version) else from_version
+            event = self.insert(
+                con,
+                action=action,
+                model=model,
+                reason=reason,
+                alias=alias,
+                from_version=previous,
+                to_version=to_version,
+                details=details,
             )
-            cur = con.execute(
-                "INSERT INTO events (time, actor, action, model, alias, from_version, "
-                "to_version, reason, details) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                row,
-            )
-            move()
+            if apply is not None:
+                apply()
+                _fault_point()
             con.execute("COMMIT")
         except BaseException:
             if con.in_transaction:
@@ -132,18 +132,94 @@ class AuditTrail:
             raise
         finally:
             con.close()
-        return AuditEvent(
-            int(cur.lastrowid or 0),
-            row[0],
-            row[1],
+        return event
+
+    @staticmethod
+    def insert(
+        con: sqlite3.Connection,
+        *,
+        action: str,
+        model: str,
+        reason: str,
+        alias: str | None,
+        from_version: str | None,
+        to_version: str | None,
+        details: dict[str, Any] | None = None,
+    ) -> AuditEvent:
+        """Insert one row on ``con`` (inside the caller's transaction; it commits)."""
+        row = (
+            datetime.now(UTC).isoformat(timespec="milliseconds"),
+            current_actor(),
             action,
             model,
             alias,
-            previous,
+            from_version,
             to_version,
             reason,
-            details or {},
+            json.dumps(details or {}, sort_keys=True),
         )
+        cur = con.execute(
+            "INSERT INTO events (time, actor, action, model, alias, from_version, "
+            "to_version, reason, details) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            row,
+        )
+        return _event((int(cur.lastrowid or 0), *row))
+
+    def move_alias(
+        self,
+        *,
+        action: str,
+        model: str,
+        alias: str,
+        to_version: str | None,
+        reason: str,
+        current: Callable[[], str | None],
+        move: Callable[[], object],
+        details: dict[str, Any] | None = None,
+    ) -> AuditEvent:
+        """Serialize, read the alias's current version, move it and commit the event row.
+
+        :param to_version: the version the alias will point at; None: the alias is removed.
+        :param current: reads the version the alias points at now (inside the lock).
+        :param move: moves the alias; if it raises, no row is written.
+        """
+        return self.record(
+            action=action,
+            model=model,
+            reason=reason,
+            alias=alias,
+            from_version=current,
+            to_version=to_version,
+            apply=move,
+            details=details,
+        )
+
+    def locked(self) -> sqlite3.Connection:
+        """A connection holding the write lock (``BEGIN IMMEDIATE``): the caller commits.
+
+        Reconciliation reads the live aliases under this lock, so it never mistakes a move
+        in progress (moved, row not yet committed) for an interrupted one.
+        """
+        con = self._connect()
+        con.execute("BEGIN IMMEDIATE")
+        return con
+
+    def last_alias_rows(
+        self, con: sqlite3.Connection | None = None
+    ) -> dict[tuple[str, str], AuditEvent]:
+        """The newest event per (model, alias) among rows that name an alias."""
+        own = con is None
+        con = con or self._connect()
+        try:
+            rows = con.execute(
+                "SELECT * FROM events WHERE id IN "
+                "(SELECT MAX(id) FROM events WHERE alias IS NOT NULL GROUP BY model, alias)"
+            ).fetchall()
+        finally:
+            if own:
+                con.close()
+        events = [_event(r) for r in rows]
+        return {(e.model, str(e.alias)): e for e in events}
 
     def events(self, model: str | None = None) -> list[AuditEvent]:
         """All events (of ``model``), oldest first."""
@@ -157,7 +233,18 @@ class AuditTrail:
             rows = con.execute(query + " ORDER BY id", params).fetchall()
         finally:
             con.close()
-        return [
-            AuditEvent(r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7], r[8], json.loads(r[9]))
-            for r in rows
-        ]
+        return [_event(r) for r in rows]
+
+
+def _event(r: tuple[Any, ...]) -> AuditEvent:
+    return AuditEvent(r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7], r[8], json.loads(r[9]))
+
+
+def _fault_point() -> None:
+    """Test-only crash injection: ``TRADAI_FAULT_INJECT=after_alias_move`` kills the process
+    (exit 137, like SIGKILL) right after a registry change, before its audit row commits.
+
+    Never set it outside tests: it exists to prove that :func:`reconcile` repairs the trail.
+    """
+    if os.environ.get(FAULT_ENV) == "after_alias_move":
+        os._exit(137)

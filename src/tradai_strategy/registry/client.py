@@ -50,6 +50,29 @@ def _info(mv: Any, alias_map: dict[str, str]) -> VersionInfo:
     )
 
 
+def check_reachable(uri: str, timeout: float = 3.0) -> None:
+    """For an ``http(s)://`` tracking URI, one TCP connect (``timeout`` s) to its host/port.
+
+    MLflow's own client retries a dead server for minutes (``MLFLOW_HTTP_REQUEST_MAX_RETRIES``
+    with exponential backoff); this fails in seconds with the fix instead.
+    """
+    import socket
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(uri)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        return
+    port = parts.port or (443 if parts.scheme == "https" else 80)
+    try:
+        with socket.create_connection((parts.hostname, port), timeout=timeout):
+            pass
+    except OSError as err:
+        raise RegistryError(
+            f"tracking server {uri} unreachable ({err.strerror or err}): start it or pass "
+            "--tracking-uri"
+        ) from None
+
+
 def check_alias(alias: str) -> str:
     """``alias`` if TradAI knows it, else a :class:`RegistryError` listing the known ones."""
     if alias not in ALIASES:
@@ -67,12 +90,30 @@ class RegistryClient:
         from mlflow import MlflowClient
 
         self.uri = store.tracking_uri(tracking_uri)
+        check_reachable(self.uri)
         self.client: MlflowClient = MlflowClient(tracking_uri=self.uri, registry_uri=self.uri)
 
     # --- reading ---
+    def _registered(self) -> list[Any]:
+        found: list[Any] = []
+        token = None
+        while True:
+            page = self.client.search_registered_models(max_results=1000, page_token=token)
+            found.extend(page)
+            token = page.token
+            if not token:
+                return found
+
     def models(self) -> list[str]:
         """Names of all registered models, sorted."""
-        return sorted(m.name for m in self.client.search_registered_models())
+        return sorted(m.name for m in self._registered())
+
+    def all_aliases(self) -> dict[str, dict[str, str]]:
+        """Model -> (alias -> version) for every registered model, in one search."""
+        return {
+            str(m.name): {str(k): str(v) for k, v in (m.aliases or {}).items()}
+            for m in self._registered()
+        }
 
     def _model(self, name: str) -> Any:
         from mlflow.exceptions import MlflowException
@@ -119,6 +160,17 @@ class RegistryClient:
                 f"(tradai promote {name} VERSION --to {alias})"
             )
         return self.version(name, found)
+
+    def run_metrics(self, run_id: str | None) -> dict[str, float]:
+        """Latest value of each metric of a version's run; {} without a run (or when deleted)."""
+        from mlflow.exceptions import MlflowException
+
+        if not run_id:
+            return {}
+        try:
+            return {str(k): float(v) for k, v in self.client.get_run(run_id).data.metrics.items()}
+        except MlflowException:
+            return {}
 
     # --- writing ---
     def set_alias(self, name: str, alias: str, version: str | int) -> str | None:

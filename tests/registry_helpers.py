@@ -1,0 +1,64 @@
+"""A real sqlite MLflow registry with cheap versions (a run with metrics, no training)."""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+from pathlib import Path
+
+from typer.testing import CliRunner
+
+from tradai_strategy.cli import app
+from tradai_strategy.lifecycle.promotion import Lifecycle
+
+runner = CliRunner()
+_TEMPLATES: dict[str, Path] = {}
+
+
+def make_store(
+    tmp_path: Path,
+    name: str,
+    statuses: list[str],
+    metrics: list[dict[str, float]] | None = None,
+) -> str:
+    """Register ``name`` versions 1..n, version i tagged ``statuses[i-1]``, each on its own
+    MLflow run carrying ``metrics[i-1]``; return the sqlite URI of ``tmp_path/mlflow.db``.
+
+    Creating an MLflow database (its migrations) takes seconds: each distinct store is built
+    once per test session and copied.
+    """
+    key = repr((name, statuses, metrics))
+    if key not in _TEMPLATES:
+        folder = Path(tempfile.mkdtemp(prefix="tradai-registry-"))
+        _build(folder, name, statuses, metrics)
+        _TEMPLATES[key] = folder / "mlflow.db"
+    shutil.copyfile(_TEMPLATES[key], tmp_path / "mlflow.db")
+    return f"sqlite:///{tmp_path / 'mlflow.db'}"
+
+
+def _build(
+    tmp_path: Path, name: str, statuses: list[str], metrics: list[dict[str, float]] | None
+) -> None:
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    lc = Lifecycle.open(uri)
+    client = lc.registry.client
+    client.create_registered_model(name)
+    exp = client.create_experiment("tests", artifact_location=(tmp_path / "art").as_uri())
+    for i, status in enumerate(statuses):
+        run_id = client.create_run(exp).info.run_id
+        for key, value in (metrics[i] if metrics else {}).items():
+            client.log_metric(run_id, key, value)
+        mv = client.create_model_version(name, f"runs:/{run_id}/model", run_id=run_id)
+        lc.registry.set_tags(name, mv.version, {"tradai.validation_status": status})
+
+
+def cli(uri: str, *args: str) -> tuple[int, str]:
+    """Run ``tradai ARGS --tracking-uri URI``; exit code and whitespace-collapsed output."""
+    res = runner.invoke(app, [*args, "--tracking-uri", uri])
+    return res.exit_code, " ".join(res.output.split())
+
+
+def cli_stdout(uri: str, *args: str) -> tuple[int, str]:
+    """Like :func:`cli` but only stdout, verbatim (for --json and Prometheus text)."""
+    res = runner.invoke(app, [*args, "--tracking-uri", uri])
+    return res.exit_code, res.stdout
