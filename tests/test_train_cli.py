@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 from pathlib import Path
 
 import pytest
@@ -10,9 +11,11 @@ from freqai_helpers import SMALL_LGBM, STRATEGIES, TEST_STRATEGIES, timerange
 from typer.testing import CliRunner
 
 from tradai_strategy.cli import app
+from tradai_strategy.cli_train import PHASES, _run_quietly
 from tradai_strategy.config.builder import StrategyMeta, build_training_config
 from tradai_strategy.data.synthetic import write_synthetic_data
-from tradai_strategy.lifecycle.train import git_commit, oos_metrics
+from tradai_strategy.lifecycle.train import TrainResult, git_commit, oos_metrics
+from tradai_strategy.logs import quiet_logging
 from tradai_strategy.registry.client import RegistryClient
 
 PAIRS = ["BTC/USDT", "ETH/USDT"]
@@ -68,6 +71,12 @@ def test_train_registers_a_version_with_tags_and_metrics(tmp_path: Path) -> None
     )
     assert res.exit_code == 0, res.output
     assert "registered rad version 1" in res.output
+    # quiet console: phase lines and the summary; freqtrade's log records in train.log
+    assert "✓ lookahead pre-flight" in res.output and " - INFO - " not in res.output
+    run_dir = next((tmp_path / "user_data" / "tradai_runs").glob("train-cli-*"))
+    log = (run_dir / "train.log").read_text()
+    assert "freqtrade.optimize.backtesting - INFO" in log and "Using config:" in log
+    assert "full log" in res.output and not list(run_dir.parent.glob("train-*.log"))
     reg = RegistryClient(uri)
     v = reg.version("rad", 1)
     tags = v.tags
@@ -115,6 +124,46 @@ def test_train_refuses_a_lookahead_feature_before_training(tmp_path: Path) -> No
     assert "--skip-leakage-check" in out
     assert not (tmp_path / "user_data" / "models" / "train-leak").exists()
     assert not (tmp_path / "mlflow.db").exists() or RegistryClient(uri).models() == []
+    # the full log is kept and named in the error; the console has no log records
+    (log,) = (tmp_path / "user_data" / "tradai_runs").glob("train-*.log")
+    assert f"(full log: {log})" in out and " - INFO - " not in out
+    assert "Using resolved strategy LookaheadShiftStrategy" in log.read_text()
+    # --verbose: the log records on the console, no log file
+    log.unlink()
+    res = runner.invoke(app, [*_args(cfg, data, tmp_path, uri, "LookaheadShiftStrategy"), "-v"])
+    assert res.exit_code == 1, res.output
+    assert "- INFO - Using resolved strategy LookaheadShiftStrategy" in res.output
+    assert "full log" not in res.output
+    assert not list((tmp_path / "user_data" / "tradai_runs").glob("train-*.log"))
+
+
+def test_quiet_run_shows_one_line_per_phase_and_captures_everything(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    def run(progress, value: int) -> TrainResult:  # a flow reporting its phases
+        for phase in PHASES:
+            progress(phase)
+            logging.getLogger("freqtrade.optimize.backtesting").info("noisy %s", phase)
+            print(f"freqtrade table during {phase}")
+            logging.getLogger("lightgbm").warning("a warning")
+        return TrainResult("m", str(value), "run", {}, {}, tmp_path)
+
+    root = logging.getLogger()
+    before = (list(root.handlers), root.level, logging.root.manager.disable)
+    with quiet_logging():  # the phases' own quiet_logging must not hide records from the log
+        result = _run_quietly(run, tmp_path / "t.log", value=7)
+        assert logging.root.manager.disable == logging.INFO  # restored on the way out
+    assert (list(root.handlers), root.level, logging.root.manager.disable) == before
+    assert result.version == "7"
+    out = capsys.readouterr()
+    done = [ln.split(" ", 1)[1].rsplit(" ", 2)[0] for ln in out.out.splitlines() if "✓" in ln]
+    assert done == list(PHASES)
+    assert "noisy" not in out.out + out.err and "freqtrade table" not in out.out + out.err
+    log = (tmp_path / "t.log").read_text()
+    for phase in PHASES:
+        assert f"freqtrade.optimize.backtesting - INFO - noisy {phase}" in log
+        assert f"freqtrade table during {phase}" in log
+    assert log.count("lightgbm - WARNING - a warning") == 4
 
 
 def test_oos_metrics_pooled_rank_ic_and_icir() -> None:

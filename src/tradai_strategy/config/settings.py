@@ -1,13 +1,48 @@
-"""The ``freqai.tradai`` block: TradAI's own settings inside a FreqAI config."""
+"""TradAI's settings: the run mode (:class:`TradingMode`) and the ``freqai.tradai`` block of a
+FreqAI config (:class:`TradAISettings`)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from enum import StrEnum
 from typing import Any, Literal, cast
 
 from freqtrade.exchange import timeframe_to_minutes
 
 from tradai_strategy.config.errors import TradAIConfigError
+
+
+class TradingMode(StrEnum):
+    """What one TradAI process does: ``train`` (walk-forward training -> registered version)
+    or one of freqtrade's own run modes."""
+
+    TRAIN = "train"
+    BACKTEST = "backtest"
+    HYPEROPT = "hyperopt"
+    DRY_RUN = "dry-run"
+    LIVE = "live"
+
+    @classmethod
+    def parse(cls, value: str | None, source: str = "TRADING_MODE") -> TradingMode:
+        """``value`` as a mode (case-insensitive, ``dry_run`` = ``dry-run``); a
+        :class:`TradAIConfigError` listing the valid values otherwise."""
+        valid = ", ".join(m.value for m in cls)
+        text = (value or "").strip().lower().replace("_", "-")
+        if not text:
+            raise TradAIConfigError(f"{source} is not set: set it to one of {valid}")
+        try:
+            return cls(text)
+        except ValueError:
+            raise TradAIConfigError(
+                f"{source}={value!r} is not a trading mode: use one of {valid}"
+            ) from None
+
+    @property
+    def default_config(self) -> str:
+        """The config file used when none is given."""
+        live = self in (TradingMode.DRY_RUN, TradingMode.LIVE)
+        return "configs/inference.json" if live else "configs/train.json"
+
 
 Estimator = Literal["lightgbm", "catboost"]
 ESTIMATORS: tuple[Estimator, ...] = ("lightgbm", "catboost")

@@ -5,10 +5,15 @@ are downloaded once into a local cache (``<cache>/<Name>/v<version>/``), the bun
 is checked against the version's ``tradai.manifest_sha256`` tag and every artifact against
 the manifest, and only then are the native model and the skops pipelines loaded.
 
+A retired version (tag ``tradai.retired`` = ``true``) is never served: when the alias is
+unset or names a retired version, :func:`serving_version` picks ``@fallback`` (unless that is
+retired too); with neither, :class:`NoServableVersionError`.
+
 Errors are split by what the caller should do about them: :class:`ModelNotFoundError` (the
-URI names nothing: a configuration error), :class:`RegistryUnavailableError` (the registry
-cannot be reached: keep serving what is cached) and ``TradAIDataError`` (a corrupted or
-incompatible bundle).
+URI names nothing: a configuration error), :class:`NoServableVersionError` (nothing may be
+served now: stop predicting until a version is promoted), :class:`RegistryUnavailableError`
+(the registry cannot be reached: keep serving what is cached) and ``TradAIDataError`` (a
+corrupted or incompatible bundle).
 """
 
 from __future__ import annotations
@@ -20,7 +25,7 @@ import shutil
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from freqtrade.exceptions import OperationalException
 
@@ -28,8 +33,13 @@ from tradai_strategy.config.errors import TradAIConfigError, TradAIDataError
 from tradai_strategy.freqai.bundle import MANIFEST, ModelBundle, load_bundle
 from tradai_strategy.freqai.bundle_io import sha256_file
 
+if TYPE_CHECKING:
+    from tradai_strategy.registry.client import RegistryClient, VersionInfo
+
 logger = logging.getLogger(__name__)
 
+RETIRED_TAG = "tradai.retired"  # same tag as lifecycle.promotion.RETIRED_TAG
+FALLBACK = "fallback"
 MANIFEST_TAG = "tradai.manifest_sha256"
 SERVED_FILE = "served.json"
 _URI_RE = re.compile(r"^models:/(?P<name>[^/@]+)(?:@(?P<alias>[^/]+)|/(?P<version>\d+))$")
@@ -38,6 +48,10 @@ _NOT_FOUND = {"RESOURCE_DOES_NOT_EXIST", "INVALID_PARAMETER_VALUE", "NOT_FOUND"}
 
 class ModelNotFoundError(TradAIConfigError):
     """The model URI names no registered model, alias or version."""
+
+
+class NoServableVersionError(ModelNotFoundError):
+    """Neither the alias nor ``@fallback`` names a version that may be served."""
 
 
 class RegistryUnavailableError(OperationalException):
@@ -67,6 +81,56 @@ class ModelRef:
         return f"models:/{self.name}/{version}"
 
 
+def is_retired(info: VersionInfo) -> bool:
+    """True when the version carries ``tradai.retired=true``."""
+    return info.tags.get(RETIRED_TAG, "").strip().lower() == "true"
+
+
+def _version_info(registry: RegistryClient, name: str, version: str, aliases: dict) -> VersionInfo:
+    from tradai_strategy.registry.client import VersionInfo
+
+    mv = registry.client.get_model_version(name, version)
+    return VersionInfo(
+        name=str(mv.name),
+        version=str(mv.version),
+        aliases=tuple(sorted(a for a, v in aliases.items() if v == str(mv.version))),
+        tags=dict(mv.tags or {}),
+        description=str(mv.description or ""),
+        created_ms=int(mv.creation_timestamp or 0),
+        run_id=mv.run_id,
+    )
+
+
+def choose_serving(
+    registry: RegistryClient, name: str, alias: str = "production"
+) -> tuple[VersionInfo | None, list[str]]:
+    """The version to serve for ``@alias`` and why each skipped candidate was skipped.
+
+    :returns: ``(version or None, notes)``; ``notes`` is empty when ``@alias`` itself is
+        served, else one line per skipped alias (``"@production is retired (version 3)"``).
+    """
+    aliases = registry.aliases(name)
+    notes: list[str] = []
+    for candidate in dict.fromkeys((alias, FALLBACK)):
+        version = aliases.get(candidate)
+        if version is None:
+            notes.append(f"alias {candidate} not found" if candidate == alias else "no @fallback")
+            continue
+        info = _version_info(registry, name, version, aliases)
+        if not is_retired(info):
+            return info, notes
+        notes.append(f"@{candidate} is retired (version {version})")
+    return None, notes
+
+
+def serving_version(
+    registry: RegistryClient, name: str, alias: str = "production"
+) -> VersionInfo | None:
+    """The version to serve: ``@alias`` unless unset or retired, then ``@fallback`` unless
+    retired, else None."""
+    return choose_serving(registry, name, alias)[0]
+
+
 def _find_bundle(root: Path) -> Path | None:
     """The pyfunc's ``bundle`` artifact folder inside a downloaded model version."""
     found = sorted(root.rglob(MANIFEST)) if root.is_dir() else []
@@ -89,41 +153,91 @@ class RegistryBundleLoader:
         self.cache_dir = Path(cache_dir) / self.ref.name
         self.tracking_uri = default_uri(tracking_uri)
         self.pairs = list(pairs) if pairs is not None else None
+        #: why the last :meth:`resolve` did not serve the URI's own alias (None: it did)
+        self.note: str | None = None
 
     def _client(self) -> Any:
         from mlflow import MlflowClient
 
         return MlflowClient(tracking_uri=self.tracking_uri, registry_uri=self.tracking_uri)
 
+    def _registry(self) -> RegistryClient:
+        from tradai_strategy.registry.client import RegistryClient, RegistryError
+
+        try:
+            return RegistryClient(self.tracking_uri)
+        except RegistryError as err:  # the tracking server does not answer
+            raise RegistryUnavailableError(f"registry: {err}") from None
+        except Exception as err:
+            msg = " ".join(str(err).split())[:300]
+            raise RegistryUnavailableError(f"registry: {type(err).__name__}: {msg}") from None
+
     def _call(self, what: str, fn: Any, *args: Any) -> Any:
         from mlflow.exceptions import MlflowException
 
+        from tradai_strategy.registry.client import RegistryError
+
         try:
             return fn(*args)
+        except RegistryError as err:
+            raise self._not_found(what, str(err)) from None
         except MlflowException as err:
             if err.error_code in _NOT_FOUND:
-                raise ModelNotFoundError(
-                    f"{self.ref.uri} not found in the registry at {self.tracking_uri} "
-                    f"({what}: {' '.join(str(err.message).split())}): register a bundle with "
-                    "`tradai bundle register` or fix freqai.tradai model_uri/tracking_uri"
-                ) from None
+                raise self._not_found(what, str(err.message)) from None
             raise RegistryUnavailableError(f"{what}: {' '.join(str(err).split())[:300]}") from None
         except Exception as err:  # connection refused, DNS, timeouts, sqlite locked ...
             msg = " ".join(str(err).split())[:300]
             raise RegistryUnavailableError(f"{what}: {type(err).__name__}: {msg}") from None
 
+    def _not_found(self, what: str, message: str) -> ModelNotFoundError:
+        return ModelNotFoundError(
+            f"{self.ref.uri} not found in the registry at {self.tracking_uri} "
+            f"({what}: {' '.join(message.split())}): register a bundle with "
+            "`tradai bundle register` or fix freqai.tradai model_uri/tracking_uri"
+        )
+
     def resolve(self) -> tuple[str, str | None]:
-        """``(version, expected manifest sha256 or None)`` the URI points at now."""
-        client = self._client()
+        """``(version, expected manifest sha256 or None)`` to serve for the URI now.
+
+        An alias falls back to ``@fallback`` when it is unset or retired (:attr:`note` says
+        why); a retired or unservable alias/version raises :class:`NoServableVersionError`.
+        """
+        registry = self._registry()
         if self.ref.alias:
-            mv = self._call(
-                "alias lookup", client.get_model_version_by_alias, self.ref.name, self.ref.alias
+            info, notes = self._call(
+                "alias lookup", choose_serving, registry, self.ref.name, self.ref.alias
             )
-        else:
-            mv = self._call(
-                "version lookup", client.get_model_version, self.ref.name, self.ref.version
+            if info is None:
+                self.note = "; ".join(notes)
+                raise NoServableVersionError(
+                    f"{self.ref.uri}: nothing to serve ({self.note}): promote a version "
+                    f"(tradai promote {self.ref.name} VERSION --to {self.ref.alias}), set "
+                    "@fallback, or register a bundle with `tradai bundle register`"
+                )
+            self.note = (
+                f"{'; '.join(notes)}: serving @fallback version {info.version}" if notes else None
+            )
+            return info.version, info.tags.get(MANIFEST_TAG)
+        mv = self._call(
+            "version lookup", registry.client.get_model_version, self.ref.name, self.ref.version
+        )
+        if (mv.tags or {}).get(RETIRED_TAG, "").strip().lower() == "true":
+            raise NoServableVersionError(
+                f"{self.ref.uri} is retired ({RETIRED_TAG}=true) and is never served: "
+                "use an alias or another version"
             )
         return str(mv.version), (mv.tags or {}).get(MANIFEST_TAG)
+
+    def retired(self, version: str) -> bool:
+        """True when ``version`` is retired now; False when it is not or the registry cannot
+        tell (unreachable: keep serving what is cached)."""
+        try:
+            mv = self._call(
+                "version lookup", self._client().get_model_version, self.ref.name, version
+            )
+        except OperationalException:
+            return False
+        return (mv.tags or {}).get(RETIRED_TAG, "").strip().lower() == "true"
 
     def fetch(self, version: str, manifest_sha: str | None) -> ModelBundle:
         """Download (unless cached) and load a version's bundle, verified."""
@@ -178,6 +292,10 @@ class RegistryBundleLoader:
         self.cache_dir.mkdir(parents=True, exist_ok=True)
         record = {"model_uri": self.ref.uri, "version": version, "manifest_sha256": manifest_sha}
         (self.cache_dir / SERVED_FILE).write_text(json.dumps(record))
+
+    def forget(self) -> None:
+        """Drop the served-version record (its version may no longer be served)."""
+        (self.cache_dir / SERVED_FILE).unlink(missing_ok=True)
 
     def last_served(self) -> tuple[str, str | None] | None:
         path = self.cache_dir / SERVED_FILE

@@ -1,0 +1,8 @@
+"""``python -m tradai_strategy``: the container entry point (see :mod:`.entrypoint`)."""
+
+import sys
+
+from tradai_strategy.entrypoint import main
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,26 @@
+"""Where the TradAI checkout keeps freqtrade's user_data (strategies, freqaimodels shims)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+
+def project_user_data() -> Path:
+    """The repository's user_data folder, searched from the current folder upwards."""
+    for base in (Path.cwd(), *Path.cwd().parents):
+        cand = base / "user_data" / "strategies" / "RadStrategy.py"
+        if cand.exists():
+            return cand.parents[1]
+    raise FileNotFoundError(
+        "user_data/strategies/RadStrategy.py not found from the current folder: run the demo "
+        "from the TradAI checkout (make demo)"
+    )
+
+
+def freqaimodels_path() -> Path | None:
+    """The checkout's freqaimodels shims (so ``--freqaimodel TrainingPredictionModel`` & co.
+    resolve), or None outside a checkout (freqtrade then searches its own folders)."""
+    try:
+        return project_user_data() / "freqaimodels"
+    except FileNotFoundError:
+        return None
