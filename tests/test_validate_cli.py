@@ -81,6 +81,13 @@ def _mlflow_run(tmp: Path) -> Any:
     return run
 
 
+def mlflow_artifacts(tmp: Path, run_id: str, folder: str) -> list[str]:
+    import mlflow
+
+    client = mlflow.MlflowClient(tracking_uri=f"sqlite:///{tmp / 'mlflow.db'}")
+    return [a.path for a in client.list_artifacts(run_id, folder)]
+
+
 def test_planted_signal_passes(tmp_path: Path) -> None:
     code, output, report = _run(tmp_path, "planted")
     assert code == 0, output
@@ -95,6 +102,10 @@ def test_planted_signal_passes(tmp_path: Path) -> None:
     assert run.data.tags["tradai.leakage_check"] == "ok"
     assert run.data.params["cv"] == "cpcv" and run.data.params["purge"] == "21"
     assert run.data.metrics["rank_ic"] == pytest.approx(summary["rank_ic"])
+    html = tmp_path / "report.html"  # the HTML report lands beside the JSON by default
+    assert "verdict" in html.read_text().lower()
+    artifacts = mlflow_artifacts(tmp_path, run.info.run_id, "report")
+    assert artifacts == ["report/report.html"]
 
 
 def test_random_walk_fails_as_too_weak(tmp_path: Path) -> None:

@@ -14,7 +14,9 @@ err_console = Console(stderr=True)
 
 def fail(msg: str, code: int = 2) -> NoReturn:
     """Print ``error: <msg>`` on stderr and exit with ``code`` (2: bad input)."""
-    err_console.print(f"[bold red]error:[/] {msg}", highlight=False, soft_wrap=True)
+    from rich.markup import escape
+
+    err_console.print(f"[bold red]error:[/] {escape(msg)}", highlight=False, soft_wrap=True)
     raise typer.Exit(code)
 
 

@@ -176,17 +176,63 @@ def validate(
     json_out: Annotated[
         Path | None, typer.Option("--json", help="Also write the full report as JSON here.")
     ] = None,
+    model: Annotated[
+        str | None,
+        typer.Option(
+            "--model",
+            help="Registered model name: validate this version's strategy/config and tag it "
+            "tradai.validation_status=passed/failed (the promotion gate). Needs --version.",
+        ),
+    ] = None,
+    version: Annotated[
+        str | None, typer.Option("--version", help="Version of --model to validate and tag.")
+    ] = None,
+    min_ic: Annotated[float, typer.Option(help="Verdict: least validation RankIC.")] = 0.03,
+    min_ic_tstat: Annotated[float, typer.Option(help="Verdict: least IC t-statistic.")] = 2.0,
+    max_sharpe_gap: Annotated[
+        float, typer.Option(help="Verdict: largest train - validation Sharpe (per period).")
+    ] = 0.5,
+    max_seed_ic_std: Annotated[
+        float, typer.Option(help="Verdict: largest std of the IC over seeds.")
+    ] = 0.02,
+    min_dsr: Annotated[float, typer.Option(help="Verdict: least deflated Sharpe ratio.")] = 0.95,
+    report_out: Annotated[
+        Path | None,
+        typer.Option(
+            "--report",
+            help="HTML report path (default: beside --json, else "
+            "USERDIR/tradai_runs/validate-STRATEGY-TIME/validation_report.html).",
+        ),
+    ] = None,
+    split_runs: Annotated[
+        bool,
+        typer.Option(
+            "--split-runs", help="Also log one nested MLflow run per split (~0.2 s each)."
+        ),
+    ] = False,
+    no_report: Annotated[
+        bool, typer.Option("--no-report", help="Do not write the HTML report.")
+    ] = False,
 ) -> None:
     """Cross-validate the strategy's FreqAI model (purged walk-forward or CPCV) on its own
     features and targets; report per-split and per-path metrics and the verdict (IC strength
-    and significance, train-vs-validation Sharpe gap, seed stability, deflated Sharpe)."""
+    and significance, train-vs-validation Sharpe gap, seed stability, deflated Sharpe).
+    With --model/--version the verdict is written on that registered version's tags
+    (timerange default: the version's training range)."""
     from freqtrade.exceptions import OperationalException
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
 
     from tradai_strategy.data.freqtrade_runner import FreqtradeRunError, resolve_config
+    from tradai_strategy.validation.overfitting import Thresholds
     from tradai_strategy.validation.pipeline import run_validation
     from tradai_strategy.validation.runner import DEFAULT_METRICS, ValidationSettings
 
+    if model is not None and version is None:
+        fail("--model needs --version: name the registered version to validate and tag")
+    if version is not None and model is None:
+        fail("--version needs --model: name the registered model")
+    if model is not None and no_tracking:
+        fail("--no-tracking cannot be used with --model: the version's tags name the MLflow run")
     args = freqtrade_args(
         config, strategy, strategy_path=strategy_path, datadir=datadir, userdir=userdir
     )
@@ -200,32 +246,57 @@ def validate(
         transient=True,
     )
     bar = progress.add_task("fitting", total=None)
+    options: dict[str, Any] = {
+        "cv": cv,
+        "n_groups": n_groups,
+        "k": k,
+        "purge": purge,
+        "embargo": embargo,
+        "seeds": seeds,
+        "jobs": jobs,
+        "cost": cost,
+        "n_trials": n_trials,
+        "metrics": _names(metrics) or DEFAULT_METRICS,
+        "thresholds": Thresholds(
+            min_ic=min_ic,
+            min_ic_tstat=min_ic_tstat,
+            max_sharpe_gap=max_sharpe_gap,
+            max_seed_ic_std=max_seed_ic_std,
+            min_dsr=min_dsr,
+        ),
+    }
+    run_kw: dict[str, Any] = {
+        "pairs": pair_list,
+        "skip_leakage_check": skip_leakage_check,
+        "progress": lambda done, total: progress.update(bar, completed=done, total=total),
+        "notify": lambda msg: err_console.print(msg, highlight=False, soft_wrap=True),
+    }
+    run_id: str | None = None
+    tagged: dict[str, str] = {}
     try:
-        settings = ValidationSettings(
-            cv=cv,  # type: ignore[arg-type]  # checked in ValidationSettings
-            n_groups=n_groups,
-            k=k,
-            purge=purge,
-            embargo=embargo,
-            seeds=seeds,
-            jobs=jobs,
-            cost=cost,
-            n_trials=n_trials,
-            metrics=_names(metrics) or DEFAULT_METRICS,
-        )
-        with quiet_logging():
-            cfg = resolve_config(args)
+        if model is not None and version is not None:
+            from tradai_strategy.lifecycle.gate import validate_and_tag
+
             with progress:
-                report = run_validation(
-                    cfg,
-                    settings,
-                    pairs=pair_list,
+                gate = validate_and_tag(
+                    args,
+                    model,
+                    version,
+                    tracking_uri=tracking_uri,
                     timerange=timerange,
-                    datadir=datadir,
-                    skip_leakage_check=skip_leakage_check,
-                    progress=lambda done, total: progress.update(bar, completed=done, total=total),
-                    notify=lambda msg: err_console.print(msg, highlight=False, soft_wrap=True),
+                    split_runs=split_runs,
+                    **options,
+                    **run_kw,
                 )
+            report, run_id, tagged = gate.report, gate.run_id, gate.tags
+        else:
+            settings = ValidationSettings(**options)
+            with quiet_logging():
+                cfg = resolve_config(args)
+                with progress:
+                    report = run_validation(
+                        cfg, settings, timerange=timerange, datadir=datadir, **run_kw
+                    )
     except (FreqtradeRunError, OperationalException, ValueError) as err:
         fail(" ".join(str(err).split()))
         return
@@ -234,12 +305,50 @@ def validate(
         json_out.parent.mkdir(parents=True, exist_ok=True)
         json_out.write_text(json.dumps(report.to_dict(), indent=2) + "\n")
         console.print(f"wrote {json_out}", highlight=False)
-    if not no_tracking:
+    if run_id is None and not no_tracking:
         from tradai_strategy.validation.tracking import log_report
 
-        run_id = log_report(report, tracking_uri)
+        run_id = log_report(report, tracking_uri, split_runs=split_runs)
+    if run_id is not None:
         console.print(f"MLflow run {run_id}", highlight=False)
+    if not no_report:
+        html = _write_html(report, report_out, json_out, args, run_id, tracking_uri)
+        console.print(f"wrote {html}", highlight=False)
+    if tagged:
+        status = tagged["tradai.validation_status"]
+        console.print(
+            f"{model} version {version}: tradai.validation_status={status}", highlight=False
+        )
     raise typer.Exit(0 if report.verdict.passed else 1)
+
+
+def _write_html(
+    report: ValidationReport,
+    out: Path | None,
+    json_out: Path | None,
+    args: dict[str, Any],
+    run_id: str | None,
+    tracking_uri: str | None,
+) -> Path:
+    """The HTML report (engineer C's page), also logged to the MLflow run when there is one."""
+    import time
+
+    from tradai_strategy.reports.model_report import write_validation_report
+
+    if out is None and json_out is not None:
+        out = json_out.with_suffix(".html")
+    if out is None:
+        stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
+        folder = f"validate-{report.settings.get('strategy')}-{stamp}"
+        out = Path(args.get("user_data_dir") or "user_data") / "tradai_runs" / folder
+        out = out / "validation_report.html"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    path = write_validation_report(report, out)
+    if run_id is not None:
+        from tradai_strategy.registry.client import RegistryClient
+
+        RegistryClient(tracking_uri).client.log_artifact(run_id, str(path), "report")
+    return path
 
 
 def register(app: typer.Typer) -> None:
