@@ -9,13 +9,17 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import math
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from tradai_strategy.logs import quiet_logging
+
+logger = logging.getLogger(__name__)
 
 TRAINING_MODEL = "TrainingPredictionModel"
 TAG_PREFIX = "tradai."
@@ -141,16 +145,26 @@ def train_and_register(
     tracking_uri: str | None = None,
     freqaimodel_path: Path | None = None,
     validation_status: str = "pending",
+    report: bool = True,
+    progress: Callable[[str], None] | None = None,
 ) -> TrainResult:
     """Train, bundle and register one model version.
 
     :param args: freqtrade parsed arguments (config, strategy, strategy_path, datadir,
         user_data_dir), e.g. from :func:`tradai_strategy.cli_common.freqtrade_args`.
+    :param report: write the version's HTML report (``<run_dir>/report.html``, also logged
+        to the run under ``report/``); its path is ``TrainResult.extra["report"]``.
+    :param progress: called with each phase's name as it starts (lookahead pre-flight,
+        training backtest, bundle, register, report).
     """
     from tradai_strategy.data.freqtrade_runner import backtest, resolve_config
     from tradai_strategy.freqai.bundle import bundle_from_model_dir, read_manifest
     from tradai_strategy.registry.bundle_registry import register_bundle
     from tradai_strategy.registry.client import RegistryClient
+
+    def step(phase: str) -> None:
+        if progress is not None:
+            progress(phase)
 
     started = time.time()
     with quiet_logging():
@@ -159,6 +173,7 @@ def train_and_register(
     summary = "skipped"
     if not skip_leakage_check:
         with quiet_logging():
+            step("lookahead pre-flight")
             summary = preflight(cfg, timerange)
     freqai = cfg.get("freqai") or {}
     identifier = str(freqai.get("identifier") or "tradai")
@@ -168,6 +183,7 @@ def train_and_register(
     derived = run_dir / "train_overrides.json"
     derived.write_text(json.dumps({"freqai": {"save_backtest_models": True}}, indent=2) + "\n")
     with quiet_logging():
+        step("training backtest")
         result = backtest(
             [*args["config"], str(derived)],
             strategy,
@@ -184,6 +200,7 @@ def train_and_register(
     metrics_path = model_dir / "tradai_metrics.json"
     ic_file = json.loads(metrics_path.read_text()) if metrics_path.is_file() else {}
     metrics = {**backtest_metrics(result.stats), **oos_metrics(ic_file)}
+    step("bundle")
     bundle = bundle_from_model_dir(model_dir, run_dir / "bundle", strategy=strategy)
     manifest = read_manifest(bundle)
     pairs = sorted(manifest["pairs"])
@@ -203,6 +220,7 @@ def train_and_register(
         VALIDATION_TAG: validation_status,
     }
     run_tags = {**tags, LEAKAGE_SKIPPED_TAG: "skipped" if skip_leakage_check else "passed"}
+    step("register")
     version = register_bundle(bundle, name, tracking_uri=tracking_uri, tags=run_tags)
     reg = RegistryClient(tracking_uri)
     info = reg.version(name, version)
@@ -210,7 +228,58 @@ def train_and_register(
     _log_run(reg, run_id, metrics, freqai, timerange, result.results_path, started)
     reg.set_tags(name, version, tags)
     reg.set_description(name, version, f"{strategy} trained on {tags['tradai.data_range']}")
-    return TrainResult(name, version, run_id, metrics, tags, run_dir, summary)
+    extra: dict[str, Any] = {}
+    # the report's inputs and the report itself come after the version is complete: if
+    # they fail, the version stands (the error is logged; `tradai report` can redo it)
+    try:
+        _log_oos(reg, run_id, cfg, model_dir, run_dir, timerange)
+        if report:
+            step("report")
+            extra["report"] = _write_report(name, version, run_dir, tracking_uri)
+    except Exception as err:
+        logger.warning("TradAI: the report of %s v%s failed: %s", name, version, err)
+    return TrainResult(name, version, run_id, metrics, tags, run_dir, summary, extra=extra)
+
+
+def _log_oos(
+    reg: Any,
+    run_id: str,
+    cfg: dict[str, Any],
+    model_dir: Path,
+    run_dir: Path,
+    timerange: str | None,
+) -> None:
+    """The OOS metrics, prediction table and feature history (``oos/``) for the report."""
+    from tradai_strategy.reports.train_artifacts import write_oos_artifacts
+
+    with quiet_logging():
+        folder = write_oos_artifacts(cfg, model_dir, run_dir / "oos", timerange)
+    reg.client.log_artifacts(run_id, str(folder), artifact_path="oos")
+    mae = oos_mae(folder / "predictions.parquet")
+    if mae is not None:
+        # the monitoring baseline: live MAE / this > 1.5 is the error-drift trigger
+        reg.client.log_metric(run_id, "oos_mae", mae)
+
+
+def oos_mae(path: Path) -> float | None:
+    """Mean absolute error of the out-of-sample predictions (rows with ``do_predict == 1``
+    and a realised target) in ``predictions.parquet``; None without such rows."""
+    import pandas as pd
+
+    if not path.is_file():
+        return None
+    table = pd.read_parquet(path, columns=["prediction", "realised", "do_predict"])
+    table = table[(table["do_predict"] == 1)].dropna(subset=["prediction", "realised"])
+    if table.empty:
+        return None
+    return float((table["prediction"] - table["realised"]).abs().mean())
+
+
+def _write_report(name: str, version: str, run_dir: Path, tracking_uri: str | None) -> Path:
+    """The version's HTML report in the run folder (also logged under ``report/``)."""
+    from tradai_strategy.reports.model_report import build_report
+
+    return build_report(name, version, out=run_dir / "report.html", tracking_uri=tracking_uri)
 
 
 def _log_run(

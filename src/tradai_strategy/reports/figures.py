@@ -1,0 +1,256 @@
+"""Plotly figures of the report. Each builder takes plain tables and returns a figure, or
+``None`` when its input is empty (the page then says "no data")."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import plotly.graph_objects as go
+from plotly.subplots import make_subplots
+
+#: points drawn in a scatter at most (an evenly spaced subsample beyond)
+MAX_POINTS = 4000
+
+
+def _layout(fig: go.Figure, title: str, height: int = 380, **kw: Any) -> go.Figure:
+    fig.update_layout(
+        title={"text": title, "x": 0.01},
+        template="plotly_white",
+        height=height,
+        margin={"l": 60, "r": 20, "t": 50, "b": 45},
+        legend={"orientation": "h", "y": -0.18},
+        **kw,
+    )
+    return fig
+
+
+def equity_figure(curve: pd.DataFrame, currency: str = "") -> go.Figure | None:
+    """Equity (top) and drawdown in percent (bottom) over time."""
+    if curve.empty:
+        return None
+    fig = make_subplots(rows=2, cols=1, shared_xaxes=True, row_heights=[0.68, 0.32])
+    fig.add_trace(go.Scatter(x=curve["date"], y=curve["equity"], mode="lines", name="equity"), 1, 1)
+    fig.add_trace(
+        go.Scatter(
+            x=curve["date"],
+            y=curve["drawdown"] * 100,
+            mode="lines",
+            fill="tozeroy",
+            name="drawdown %",
+            line={"color": "#d62728"},
+        ),
+        2,
+        1,
+    )
+    fig.update_yaxes(title_text=f"equity {currency}".strip(), row=1, col=1)
+    fig.update_yaxes(title_text="drawdown %", row=2, col=1)
+    return _layout(fig, "Backtest equity and drawdown", height=460)
+
+
+def window_ic_figure(oos: dict[str, Any]) -> go.Figure | None:
+    """Per-window out-of-sample RankIC bars, one colour per pair."""
+    fig = go.Figure()
+    for pair, payload in sorted((oos.get("pairs") or {}).items()):
+        for lab in payload.get("labels", []):
+            if lab.get("kind") != "regression":
+                continue
+            windows = [w for w in lab.get("windows", []) if w.get("rank_ic") is not None]
+            if not windows:
+                continue
+            fig.add_trace(
+                go.Bar(
+                    x=[w["start"][:10] for w in windows],
+                    y=[w["rank_ic"] for w in windows],
+                    name=f"{pair} {lab['label']}",
+                    customdata=[[w["stop"][:10], w["n"]] for w in windows],
+                    hovertemplate="window %{x} to %{customdata[0]}<br>RankIC %{y:.3f}"
+                    "<br>rows %{customdata[1]}<extra></extra>",
+                )
+            )
+    if not fig.data:
+        return None
+    fig.update_xaxes(title_text="window start", type="category")
+    fig.update_yaxes(title_text="RankIC (overlapping labels)")
+    return _layout(fig, "Out-of-sample RankIC per walk-forward window", barmode="group")
+
+
+def rolling_ic_figure(daily: pd.DataFrame, rolling: pd.DataFrame, window: int) -> go.Figure | None:
+    """Daily IC (markers) and its rolling mean (lines) per pair."""
+    if daily.empty:
+        return None
+    fig = go.Figure()
+    for pair in daily.columns:
+        fig.add_trace(
+            go.Scatter(
+                x=daily.index,
+                y=daily[pair],
+                mode="markers",
+                name=f"{pair} daily",
+                marker={"size": 5, "opacity": 0.45},
+            )
+        )
+        fig.add_trace(
+            go.Scatter(x=rolling.index, y=rolling[pair], mode="lines", name=f"{pair} {window}-day")
+        )
+    fig.add_hline(y=0, line={"color": "#888", "width": 1})
+    fig.update_yaxes(title_text="Spearman IC")
+    return _layout(fig, f"Daily out-of-sample IC and its {window}-day rolling mean")
+
+
+def decay_figure(decay: pd.DataFrame, source: str) -> go.Figure | None:
+    """RankIC by forward horizon (candles), with ±1 standard error when known."""
+    if decay.empty or not np.isfinite(decay["ic"]).any():
+        return None
+    err = decay["se"] if "se" in decay and np.isfinite(decay["se"]).any() else None
+    fig = go.Figure(
+        go.Bar(
+            x=[str(h) for h in decay["horizon"]],
+            y=decay["ic"],
+            error_y={"type": "data", "array": err} if err is not None else None,
+            name="RankIC",
+        )
+    )
+    fig.update_xaxes(title_text="forward horizon (candles)", type="category")
+    fig.update_yaxes(title_text="non-overlapping RankIC")
+    return _layout(fig, f"IC decay by horizon ({source})")
+
+
+def path_sharpe_figure(paths: list[dict[str, Any]]) -> go.Figure | None:
+    """Distribution of the backtest paths' annualised portfolio Sharpe (CPCV)."""
+    raw = [p.get("portfolio_sharpe_annual") for p in paths]
+    values = [float(v) for v in raw if isinstance(v, int | float) and np.isfinite(v)]
+    if not values:
+        return None
+    fig = go.Figure(go.Histogram(x=values, nbinsx=min(30, max(5, len(values))), name="paths"))
+    fig.add_vline(x=float(np.median(values)), line={"dash": "dash"}, annotation_text="median")
+    fig.update_xaxes(title_text="annualised portfolio Sharpe of a backtest path")
+    fig.update_yaxes(title_text="paths")
+    return _layout(fig, f"Sharpe ratio over {len(values)} backtest path(s)")
+
+
+def importance_figure(top: pd.Series, bottom: pd.Series) -> go.Figure | None:
+    """Horizontal bars: the most and the least important features (share of total gain)."""
+    if top.empty:
+        return None
+    heights = [len(top), max(1, len(bottom))]
+    fig = make_subplots(
+        rows=2,
+        cols=1,
+        row_heights=heights,
+        vertical_spacing=0.12,
+        subplot_titles=(f"{len(top)} most important", f"{len(bottom)} least important"),
+    )
+    for row, part in ((1, top), (2, bottom)):
+        if part.empty:
+            continue
+        fig.add_trace(
+            go.Bar(x=part.values * 100, y=part.index, orientation="h", showlegend=False), row, 1
+        )
+        fig.update_yaxes(autorange="reversed", row=row, col=1)
+        fig.update_xaxes(title_text="share of importance %", row=row, col=1)
+    height = 200 + 20 * sum(heights)
+    return _layout(fig, "Feature importance (mean share over pairs)", height=height)
+
+
+def importance_drift_figure(drift: pd.DataFrame, rho: float, n: int = 20) -> go.Figure | None:
+    """Largest changes of importance share between two versions."""
+    if drift.empty:
+        return None
+    part = drift.head(n)
+    colors = ["#2ca02c" if d >= 0 else "#d62728" for d in part["delta"]]
+    fig = go.Figure(
+        go.Bar(
+            x=part["delta"] * 100,
+            y=part.index,
+            orientation="h",
+            marker={"color": colors},
+            customdata=np.c_[part["old"] * 100, part["new"] * 100],
+            hovertemplate="%{y}<br>old %{customdata[0]:.2f}% new %{customdata[1]:.2f}%"
+            "<extra></extra>",
+        )
+    )
+    fig.update_yaxes(autorange="reversed")
+    fig.update_xaxes(title_text="change of importance share (percentage points)")
+    title = f"Importance drift (rank correlation {rho:+.2f})"
+    return _layout(fig, title, height=140 + 22 * len(part))
+
+
+def drift_heatmap(matrix: pd.DataFrame) -> go.Figure | None:
+    """Feature x day heatmap of the KS statistic against the reference window."""
+    if matrix.empty:
+        return None
+    fig = go.Figure(
+        go.Heatmap(
+            z=matrix.to_numpy(dtype=float),
+            x=[str(pd.Timestamp(d).date()) for d in matrix.columns],
+            y=list(matrix.index),
+            zmin=0,
+            zmax=1,
+            colorscale="YlOrRd",
+            colorbar={"title": {"text": "KS"}},
+        )
+    )
+    title = "Feature drift: daily KS against the first training window"
+    return _layout(fig, title, 160 + 18 * len(matrix))
+
+
+def scatter_figure(table: pd.DataFrame) -> go.Figure | None:
+    """Prediction vs realised forward return, one colour per pair."""
+    if table.empty:
+        return None
+    fig = go.Figure()
+    per_pair = max(1, MAX_POINTS // max(1, table["pair"].nunique()))
+    for pair, rows in table.groupby("pair", sort=True):
+        if len(rows) > per_pair:
+            rows = rows.iloc[np.linspace(0, len(rows) - 1, per_pair).round().astype(int)]
+        fig.add_trace(
+            go.Scatter(
+                x=rows["prediction"],
+                y=rows["realised"],
+                mode="markers",
+                name=str(pair),
+                marker={"size": 4, "opacity": 0.5},
+            )
+        )
+    fig.update_xaxes(title_text="prediction")
+    fig.update_yaxes(title_text="realised forward return")
+    return _layout(fig, "Prediction vs realised (out of sample)", height=440)
+
+
+def timeline_figure(events: pd.DataFrame) -> go.Figure | None:
+    """Lifecycle events (trained, promoted, rolled back, retired...) on a time axis."""
+    if events.empty:
+        return None
+    fig = go.Figure()
+    for action, rows in events.groupby("action", sort=False):
+        fig.add_trace(
+            go.Scatter(
+                x=rows["time"],
+                y=[str(action)] * len(rows),
+                mode="markers+text",
+                text=[f"v{v}" for v in rows["version"]],
+                textposition="top center",
+                name=str(action),
+                marker={"size": 12},
+                customdata=rows[["detail"]].to_numpy(),
+                hovertemplate="%{x}<br>%{text}: %{customdata[0]}<extra></extra>",
+            )
+        )
+    fig.update_yaxes(type="category")
+    return _layout(fig, "Lifecycle timeline", height=320)
+
+
+def compare_ic_figure(daily: dict[str, pd.Series], window: int) -> go.Figure | None:
+    """Rolling daily IC (mean over pairs) of two versions."""
+    series = {k: v for k, v in daily.items() if not v.empty}
+    if not series:
+        return None
+    fig = go.Figure()
+    for label, s in series.items():
+        roll = s.rolling(window, min_periods=max(1, window // 2)).mean()
+        fig.add_trace(go.Scatter(x=roll.index, y=roll, mode="lines", name=label))
+    fig.add_hline(y=0, line={"color": "#888", "width": 1})
+    fig.update_yaxes(title_text=f"{window}-day mean daily IC")
+    return _layout(fig, "Daily IC of the two versions")
