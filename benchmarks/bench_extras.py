@@ -19,6 +19,7 @@ SECTIONS: dict[str, tuple[str, str, str]] = {
     "cpcv": ("bench_cpcv", "run_cpcv_bench", "markdown_section"),
     "inference": ("bench_inference", "run_inference_bench", "render_markdown"),
     "hyperopt": ("bench_hyperopt", "run_hyperopt_bench", "render_markdown"),
+    "drift": ("bench_drift", "run_drift_bench", "render_markdown"),
 }
 
 

@@ -42,6 +42,12 @@ open to close with the candle's volatility (always ``high >= max(open, close)`` 
 ``low <= min(open, close)``); volume (base currency) grows with ``|r_t|`` and follows a
 daily cycle peaking around 15:00 UTC.
 
+Scenario options: ``regime=Regime(start, vol, drift)`` (:mod:`.synthetic_signal`) plants a
+volatility/drift change at a known date, leaving earlier candles byte-identical;
+``clustering=False`` replaces the GARCH volatility with the constant ``sigma_bar``, a calm
+background against which such a change stands out (GARCH clustering alone moves volatility
+features' 20-day distributions by KS 0.2-0.4).
+
 Determinism: every random draw comes from ``numpy.random.Generator(PCG64)`` streams seeded
 by ``SeedSequence(seed, blake2b(pair, timeframe, start))``, so equal inputs give
 byte-identical frames, different pairs differ, and a longer ``days`` extends the same path.
@@ -66,6 +72,7 @@ from freqtrade.exchange import timeframe_to_minutes, timeframe_to_prev_date
 from tradai_strategy.data.synthetic_signal import (
     DEFAULT_STRENGTH,
     SIGNAL_WINDOW,
+    Regime,
     check_strength,
     ideal_ic,
     simulate_log_returns,
@@ -74,6 +81,7 @@ from tradai_strategy.data.synthetic_signal import (
 __all__ = [
     "DEFAULT_STRENGTH",
     "SIGNAL_WINDOW",
+    "Regime",
     "Signal",
     "generate_ohlcv",
     "ideal_ic",
@@ -169,6 +177,8 @@ def generate_ohlcv(
     signal: Signal = "none",
     start: str | pd.Timestamp = "2024-01-01",
     strength: float = DEFAULT_STRENGTH,
+    regime: Regime | None = None,
+    clustering: bool = True,
 ) -> pd.DataFrame:
     """Synthetic candles for one pair, deterministic in all arguments.
 
@@ -188,6 +198,12 @@ def generate_ohlcv(
         Open time of the first candle (UTC if naive), on a candle boundary.
     strength : float
         Mean-reversion strength for ``'planted'`` (ignored for ``'none'``).
+    regime : Regime, optional
+        A planted regime change (volatility multiple and/or drift from a given date);
+        candles before its start are unchanged.
+    clustering : bool
+        ``False`` replaces the GARCH volatility by the constant ``sigma_bar`` (same draws):
+        a calm background against which a planted regime change stands out.
 
     Returns
     -------
@@ -209,7 +225,12 @@ def generate_ohlcv(
     price0, hourly_vol, quote_volume = _pair_profile(base)
     sigma_bar = hourly_vol * math.sqrt(minutes / 60.0)
 
-    ret, sigma = simulate_log_returns(rng_ret, n, sigma_bar, signal == "planted", strength)
+    ret, sigma = simulate_log_returns(
+        rng_ret, n, sigma_bar, signal == "planted", strength, clustering
+    )
+    dates = pd.date_range(ts, periods=n, freq=pd.Timedelta(minutes=minutes), unit="ms")
+    if regime is not None:
+        ret, sigma = regime.apply(dates, ret, sigma)
     logp = math.log(price0) + np.cumsum(ret)
     close = np.exp(logp)
     open_ = np.concatenate(([price0], close[:-1]))
@@ -219,7 +240,6 @@ def generate_ohlcv(
     high = np.maximum.reduce([open_ * np.exp(up), open_, close])
     low = np.minimum.reduce([open_ * np.exp(down), open_, close])
 
-    dates = pd.date_range(ts, periods=n, freq=pd.Timedelta(minutes=minutes), unit="ms")
     mid_hour = (dates.hour + dates.minute / 60.0 + minutes / 120.0).to_numpy(dtype=np.float64)
     season = np.exp(0.35 * np.cos(2.0 * np.pi * (mid_hour - 15.0) / 24.0))
     activity = 0.4 + 0.75 * np.abs(ret) / sigma_bar
@@ -248,6 +268,8 @@ def write_synthetic_data(
     start: str | pd.Timestamp = "2024-01-01",
     strength: float = DEFAULT_STRENGTH,
     trading_mode: str = "spot",
+    regime: Regime | None = None,
+    clustering: bool = True,
 ) -> list[Path]:
     """Write one freqtrade feather file per pair with freqtrade's own data handler.
 
@@ -255,7 +277,7 @@ def write_synthetic_data(
     ----------
     pairs : sequence of str
         Pairs to generate; futures pairs (``trading_mode='futures'``) need ``:SETTLE``.
-    timeframe, days, seed, signal, start, strength
+    timeframe, days, seed, signal, start, strength, regime, clustering
         As in :func:`generate_ohlcv`.
     datadir : pathlib.Path or str
         Freqtrade data directory (futures files go to ``<datadir>/futures``).
@@ -278,7 +300,17 @@ def write_synthetic_data(
             fix = "add ':SETTLE', e.g. 'BTC/USDT:USDT'" if futures else "drop the ':SETTLE' part"
             raise ValueError(f"pair: {pair!r} does not fit trading_mode={trading_mode!r}; {fix}")
     frames = {
-        p: generate_ohlcv(p, timeframe, days, seed, signal, start=start, strength=strength)
+        p: generate_ohlcv(
+            p,
+            timeframe,
+            days,
+            seed,
+            signal,
+            start=start,
+            strength=strength,
+            regime=regime,
+            clustering=clustering,
+        )
         for p in pairs
     }
     root = Path(datadir)

@@ -27,9 +27,11 @@ from __future__ import annotations
 
 import functools
 import math
+from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
+import pandas as pd
 from scipy import signal as sps
 from scipy import stats
 
@@ -144,7 +146,7 @@ def oracle_feature(close: npt.ArrayLike, window: int = SIGNAL_WINDOW) -> FloatAr
 
 
 def garch_innovations(
-    rng: np.random.Generator, n: int, sigma_bar: float
+    rng: np.random.Generator, n: int, sigma_bar: float, clustering: bool = True
 ) -> tuple[FloatArray, FloatArray]:
     """Innovations ``eps`` and conditional volatilities ``sigma`` of a GARCH(1,1)-t process.
 
@@ -157,6 +159,9 @@ def garch_innovations(
         Number of candles.
     sigma_bar : float
         Unconditional standard deviation per candle; the recursion starts there.
+    clustering : bool
+        ``False``: constant volatility ``sigma_bar`` (same draws ``z``, no GARCH), a calm
+        background for scenario tests of a planted regime change.
 
     Returns
     -------
@@ -165,6 +170,9 @@ def garch_innovations(
         0.1 s per million candles.
     """
     z = rng.standard_t(STUDENT_NU, size=n) * math.sqrt((STUDENT_NU - 2.0) / STUDENT_NU)
+    if not clustering:
+        flat = np.full(n, float(sigma_bar))
+        return flat * z, flat
     coef = (GARCH_ALPHA * z * z + GARCH_BETA).tolist()
     omega = sigma_bar**2 * (1.0 - GARCH_ALPHA - GARCH_BETA)
     var = [0.0] * n
@@ -177,7 +185,12 @@ def garch_innovations(
 
 
 def simulate_log_returns(
-    rng: np.random.Generator, n: int, sigma_bar: float, planted: bool, strength: float
+    rng: np.random.Generator,
+    n: int,
+    sigma_bar: float,
+    planted: bool,
+    strength: float,
+    clustering: bool = True,
 ) -> tuple[FloatArray, FloatArray]:
     """Log returns and conditional volatilities of ``n`` candles after ``BURN_IN`` candles.
 
@@ -193,13 +206,15 @@ def simulate_log_returns(
         Add the planted mean-reversion drift (same innovations either way).
     strength : float
         Mean-reversion strength ``kappa``.
+    clustering : bool
+        GARCH volatility clustering (default) or constant volatility.
 
     Returns
     -------
     tuple of numpy.ndarray
         ``(r, sigma)`` of length ``n``.
     """
-    eps, sigma = garch_innovations(rng, n + BURN_IN, sigma_bar)
+    eps, sigma = garch_innovations(rng, n + BURN_IN, sigma_bar, clustering)
     ret = apply_planted_signal(eps, strength) if planted else eps
     return ret[BURN_IN:], sigma[BURN_IN:]
 
@@ -245,3 +260,45 @@ def ideal_ic(horizon: int, strength: float = DEFAULT_STRENGTH) -> float:
     label = forward_mean_return(close, horizon)
     ok = np.isfinite(feat) & np.isfinite(label)
     return float(stats.spearmanr(feat[ok], label[ok]).statistic)
+
+
+@dataclass(frozen=True)
+class Regime:
+    """A planted regime change: from ``start`` on, every candle's log return becomes
+    ``vol * r_t + drift`` (and its volatility ``vol * sigma_t``).
+
+    Candles before ``start`` are byte-identical to the market without the regime (same
+    innovations), so the date of the change is known exactly. Used by the drift scenario
+    tests: ``vol=2.5`` widens the range/volatility features' distributions.
+    """
+
+    start: str | pd.Timestamp
+    vol: float = 1.0
+    drift: float = 0.0
+
+    def check(self) -> pd.Timestamp:
+        """The start as a UTC timestamp; one-line ``ValueError`` on a bad field."""
+        try:
+            ts = pd.Timestamp(self.start)
+        except (TypeError, ValueError):
+            ts = pd.NaT
+        if ts is pd.NaT:
+            raise ValueError(f"regime.start: cannot parse {self.start!r}; use e.g. '2024-03-01'")
+        if not (isinstance(self.vol, int | float) and math.isfinite(self.vol) and self.vol > 0):
+            raise ValueError(f"regime.vol: must be a number > 0, got {self.vol!r} (1 = unchanged)")
+        ok = isinstance(self.drift, int | float) and math.isfinite(self.drift)
+        if not ok or abs(self.drift) > 0.05:
+            raise ValueError(
+                f"regime.drift: must be a log return per candle in [-0.05, 0.05], got "
+                f"{self.drift!r} (0 = unchanged)"
+            )
+        return ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")
+
+    def apply(
+        self, dates: pd.DatetimeIndex, ret: FloatArray, sigma: FloatArray
+    ) -> tuple[FloatArray, FloatArray]:
+        """``(ret, sigma)`` with the regime applied from ``start`` on (new arrays)."""
+        after = np.asarray(dates >= self.check())
+        ret = np.where(after, self.vol * ret + self.drift, ret)
+        sigma = np.where(after, self.vol * sigma, sigma)
+        return ret, sigma

@@ -5,6 +5,12 @@ predict. Nothing is trained. In dry-run/live the alias is checked at most once p
 ``reload_check_seconds`` of candle time and a new version is swapped in without a restart
 (logged); an unreachable registry leaves the cached version serving (alert logged); with
 no loadable version the strategy gets ``do_predict = 0`` and a "no model ready" log line.
+
+In dry-run/live (never in backtests) each new prediction is written to the prediction log
+(:mod:`tradai_strategy.monitoring.live_log`: ``freqai.tradai.prediction_log*`` keys) with its
+realised target once the label horizon has passed; with ``freqai.tradai.shadow_alias`` the
+alias's version predicts beside the served one (role ``shadow``), logged only, never traded.
+A logging or shadow failure is logged and never stops the served predictions.
 """
 
 from __future__ import annotations
@@ -15,11 +21,12 @@ from typing import Any
 
 import pandas as pd
 from freqtrade.configuration import TimeRange
+from freqtrade.enums import RunMode
 from freqtrade.freqai.data_kitchen import FreqaiDataKitchen
 from freqtrade.freqai.freqai_interface import IFreqaiModel
 
 from tradai_strategy.data.prediction_table import DATE
-from tradai_strategy.freqai.bundle import ModelBundle
+from tradai_strategy.freqai.bundle import ModelBundle, PairModel
 from tradai_strategy.freqai.bundle_client import RegistryBundleLoader
 from tradai_strategy.freqai.bundle_predict import (
     ServingSettings,
@@ -59,6 +66,32 @@ class TradAIMLflowModel(IFreqaiModel):
         )
         self._columns: dict[str, list[str]] = {}  # pair -> last computed feature columns
         self._history: dict[str, pd.DataFrame] = {}  # pair -> predictions served (live)
+        self.plog: Any = None  # LivePredictionLogger in dry-run/live
+        self.shadow: ModelWatcher | None = None
+        if self.config.get("runmode") in (RunMode.DRY_RUN, RunMode.LIVE):
+            self._start_monitoring(loader)
+
+    def _start_monitoring(self, loader: RegistryBundleLoader) -> None:
+        """Prediction log and shadow model (dry-run/live only); failures only logged."""
+        from tradai_strategy.monitoring.live_log import (
+            LivePredictionLogger,
+            LogSettings,
+            ShadowLoader,
+            ShadowWatcher,
+        )
+
+        settings = LogSettings.from_config(self.config)
+        if settings.enabled:
+            self.plog = LivePredictionLogger(settings, loader.ref.name)
+        if settings.shadow_alias:
+            shadow = ShadowLoader(
+                f"models:/{loader.ref.name}@{settings.shadow_alias}",
+                Path(self.full_path) / "registry_cache",
+                self.serving.tracking_uri,
+            )
+            self.shadow = ShadowWatcher(
+                shadow, self.serving.reload_check_seconds, self.serving.registry_timeout_seconds
+            )
 
     # ---- backtest --------------------------------------------------------------------
     def start_backtesting(
@@ -132,10 +165,36 @@ class TradAIMLflowModel(IFreqaiModel):
             if frame.empty:  # the same candle again (another pass over the pairlist)
                 return history
         rows = prediction_rows(model, frame, self.serving.with_di)
+        self._monitor(pair, model, rows, frame, dataframe)
         if history is not None and len(history):
             rows = pd.concat([history, rows], ignore_index=True)
         self._history[pair] = rows.tail(len(dataframe)).reset_index(drop=True)
         return self._history[pair]
+
+    def _monitor(
+        self,
+        pair: str,
+        model: PairModel,
+        rows: pd.DataFrame,
+        frame: pd.DataFrame,
+        candles: pd.DataFrame,
+    ) -> None:
+        """Log the new champion rows, the shadow's rows and realised targets (never raises)."""
+        if self.plog is None:
+            return
+        served = self.watcher.current
+        self.plog.predictions(pair, served.version if served else "?", model, rows, "champion")
+        if self.shadow is not None:
+            try:
+                self.shadow.tick(pd.Timestamp(candles[DATE].iloc[-1]))
+                current = self.shadow.current
+                if current is not None and pair in current.bundle.models:
+                    other = current.bundle.model(pair)
+                    shadow_rows = prediction_rows(other, frame, False)
+                    self.plog.predictions(pair, current.version, other, shadow_rows, "shadow")
+            except Exception as err:  # the shadow must never disturb the served model
+                logger.error("TradAI: shadow prediction for %s failed (%s)", pair, err)
+        self.plog.realised(pair, candles)
 
     def _accept(self, bundle: ModelBundle) -> None:
         """Refuse a new version the running strategy cannot feed (raises)."""
@@ -158,4 +217,6 @@ class TradAIMLflowModel(IFreqaiModel):
 
     def _on_stop(self) -> None:
         self.watcher.close()
+        if self.shadow is not None:
+            self.shadow.close()
         super()._on_stop()

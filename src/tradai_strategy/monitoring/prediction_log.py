@@ -1,0 +1,204 @@
+"""The prediction log: every dry-run/live prediction and, once known, its realised target.
+
+A local sqlite file (default ``<userdir>/tradai_predictions.sqlite``, WAL mode) with one
+row per (model, version, role, pair, candle time). ``role`` is ``champion`` (the served
+model, used for trading) or ``shadow`` (a challenger predicting beside it, not traded).
+Times are the candle's open time, stored as UTC epoch milliseconds.
+
+Realised targets are filled later with :meth:`PredictionLog.record_realised` (rows
+``time, pair, realised``); :func:`realised_from_candles` computes them from candles with the
+strategy's own label (forward mean return over ``label_period_candles``), only for candles
+whose horizon has passed. ``TradAIMLflowModel`` does both on every new live candle.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from tradai_strategy.monitoring import MonitoringError
+from tradai_strategy.validation.labels import forward_mean_return
+
+FILENAME = "tradai_predictions.sqlite"
+ROLES = ("champion", "shadow")
+_LOG_COLUMNS = ("time", "pair", "model", "version", "prediction")
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS predictions (
+    time_ms    INTEGER NOT NULL,
+    pair       TEXT    NOT NULL,
+    model      TEXT    NOT NULL,
+    version    TEXT    NOT NULL,
+    role       TEXT    NOT NULL DEFAULT 'champion',
+    prediction REAL,
+    realised   REAL,
+    PRIMARY KEY (model, version, role, pair, time_ms)
+);
+CREATE INDEX IF NOT EXISTS predictions_model_time ON predictions (model, time_ms);
+CREATE INDEX IF NOT EXISTS predictions_pair_time ON predictions (pair, time_ms);
+"""
+
+
+def default_prediction_log_path(userdir: str | Path) -> Path:
+    """``<userdir>/tradai_predictions.sqlite``."""
+    return Path(userdir) / FILENAME
+
+
+def _to_ms(values: pd.Series, what: str) -> np.ndarray:
+    try:
+        stamps = pd.to_datetime(values, utc=True)
+    except (TypeError, ValueError) as err:
+        raise MonitoringError(f"{what}: column 'time' is not timestamps ({err})") from None
+    if stamps.isna().any():
+        raise MonitoringError(f"{what}: column 'time' has empty values: every row needs a time")
+    epoch = pd.Timestamp(0, tz="UTC")
+    return np.asarray((stamps - epoch) // pd.Timedelta(milliseconds=1), dtype=np.int64)
+
+
+def _require(rows: pd.DataFrame, columns: tuple[str, ...], what: str) -> None:
+    missing = [c for c in columns if c not in rows.columns]
+    if missing:
+        raise MonitoringError(
+            f"{what}: missing column(s) {', '.join(missing)} (need {', '.join(columns)})"
+        )
+
+
+class PredictionLog:
+    """sqlite-backed prediction log; see the module docstring."""
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        with self._connect() as con:
+            con.execute("PRAGMA journal_mode=WAL")
+            con.executescript(_SCHEMA)
+
+    @contextmanager
+    def _connect(self) -> Iterator[sqlite3.Connection]:
+        con = sqlite3.connect(self.path, timeout=10)
+        try:
+            with con:  # commit or roll back
+                yield con
+        finally:
+            con.close()
+
+    def log(self, rows: pd.DataFrame) -> int:
+        """Insert (or replace) predictions: columns time, pair, model, version, prediction
+        and optionally role (default ``champion``). Returns the number of rows written."""
+        _require(rows, _LOG_COLUMNS, "prediction log rows")
+        if rows.empty:
+            return 0
+        roles = rows["role"] if "role" in rows.columns else pd.Series("champion", index=rows.index)
+        bad = sorted(set(roles) - set(ROLES))
+        if bad:
+            raise MonitoringError(f"role {bad[0]!r} is not one of {', '.join(ROLES)}")
+        data = list(
+            zip(
+                _to_ms(rows["time"], "prediction log rows").tolist(),
+                rows["pair"].astype(str),
+                rows["model"].astype(str),
+                rows["version"].astype(str),
+                roles.astype(str),
+                pd.to_numeric(rows["prediction"], errors="coerce").astype(float),
+                strict=True,
+            )
+        )
+        with self._connect() as con:
+            con.executemany(
+                "INSERT INTO predictions (time_ms, pair, model, version, role, prediction) "
+                "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (model, version, role, pair, time_ms) "
+                "DO UPDATE SET prediction = excluded.prediction",
+                [(t, p, m, v, r, None if np.isnan(x) else x) for t, p, m, v, r, x in data],
+            )
+        return len(data)
+
+    def record_realised(self, rows: pd.DataFrame) -> int:
+        """Set ``realised`` on every logged row of the same pair and time (all models and
+        roles). Columns time, pair, realised; NaN realised values are skipped. Returns the
+        number of log rows updated."""
+        _require(rows, ("time", "pair", "realised"), "realised rows")
+        values = pd.to_numeric(rows["realised"], errors="coerce").to_numpy(float)
+        keep = ~np.isnan(values)
+        if not keep.any():
+            return 0
+        ms = _to_ms(rows["time"], "realised rows")[keep]
+        pairs = rows["pair"].astype(str).to_numpy()[keep]
+        with self._connect() as con:
+            cur = con.executemany(
+                "UPDATE predictions SET realised = ? WHERE pair = ? AND time_ms = ?",
+                zip(values[keep].tolist(), pairs.tolist(), ms.tolist(), strict=True),
+            )
+            return int(cur.rowcount)
+
+    def frame(
+        self,
+        model: str | None = None,
+        since: pd.Timestamp | None = None,
+        *,
+        role: str | None = None,
+    ) -> pd.DataFrame:
+        """Logged rows sorted by time: time (UTC), pair, model, version, role, prediction,
+        realised (NaN until known)."""
+        where: list[str] = []
+        params: list[object] = []
+        if model is not None:
+            where.append("model = ?")
+            params.append(model)
+        if role is not None:
+            where.append("role = ?")
+            params.append(role)
+        if since is not None:
+            where.append("time_ms >= ?")
+            start = pd.Timestamp(since)
+            start = start.tz_localize("UTC") if start.tzinfo is None else start
+            params.append(int(start.value // 1_000_000))
+        sql = "SELECT time_ms, pair, model, version, role, prediction, realised FROM predictions"
+        if where:
+            sql += " WHERE " + " AND ".join(where)
+        sql += " ORDER BY time_ms, pair, model, version, role"
+        with self._connect() as con:
+            out = pd.read_sql_query(sql, con, params=params)
+        out.insert(0, "time", pd.to_datetime(out.pop("time_ms"), unit="ms", utc=True))
+        for col in ("prediction", "realised"):
+            out[col] = out[col].astype(float)
+        return out
+
+    def prune(self, retention_days: int = 30, *, now: pd.Timestamp | None = None) -> int:
+        """Delete rows older than ``retention_days`` before ``now`` (default: the wall clock).
+        Returns the number of rows deleted."""
+        if retention_days <= 0:
+            raise MonitoringError(f"retention_days: must be > 0, got {retention_days}")
+        ref = pd.Timestamp.now(tz="UTC") if now is None else pd.Timestamp(now)
+        if ref.tzinfo is None:
+            ref = ref.tz_localize("UTC")
+        cutoff = int((ref - pd.Timedelta(days=retention_days)).value // 1_000_000)
+        with self._connect() as con:
+            cur = con.execute("DELETE FROM predictions WHERE time_ms < ?", (cutoff,))
+            return int(cur.rowcount)
+
+
+def realised_from_candles(
+    candles: pd.DataFrame, horizon: int, *, pair: str, date: str = "date"
+) -> pd.DataFrame:
+    """Realised targets (``time, pair, realised``) of the candles whose horizon has passed.
+
+    ``realised`` is the strategy's label ``mean(close[t+1..t+h]) / close[t] - 1`` (see
+    :func:`tradai_strategy.validation.labels.forward_mean_return`); the last ``horizon``
+    candles have no realised value yet and are left out.
+    """
+    _require(candles, (date, "close"), "candles")
+    values = forward_mean_return(candles["close"].to_numpy(float), horizon)
+    out = pd.DataFrame(
+        {
+            "time": pd.to_datetime(candles[date], utc=True).to_numpy(),
+            "pair": pair,
+            "realised": values,
+        }
+    )
+    out["time"] = pd.to_datetime(out["time"], utc=True)
+    return out.dropna(subset=["realised"]).reset_index(drop=True)
