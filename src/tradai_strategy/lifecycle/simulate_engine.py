@@ -1,0 +1,309 @@
+"""The day-by-day replay behind :func:`tradai_strategy.lifecycle.simulate.simulate_policy`.
+
+Each UTC day of ``[start, end)`` is one decision point ``T`` (00:00 of the day):
+
+1. Information: a row's label (it reads ``close[t + h]``) is known once that candle has
+   closed, at ``date + (h + 1) candles <= T``; a day's IC enters the watched series once
+   every row of that day is labelled. Features of rows opened before ``T`` are known.
+2. Triggers, at most one action a day, in the order of ``tradai retrain --check``
+   (:mod:`.simulate_decide`): retirement (the 30-day rolling IC below ``ic_retire_below``
+   for ``ic_retire_days`` days), auto-rollback (error-drift ratio above ``drift_ratio``,
+   once per model, to the ``@fallback``), the end of a shadow test, IC decay (below
+   ``ic_retrain_below`` for ``ic_retrain_days`` days), the schedule (``interval``), then
+   feature drift (in any pair, at least ``drift_min_share`` of the features with a KS between
+   the served model's training rows and the last ``drift_window_days`` above ``ks_retrain``).
+   IC and drift retrains wait ``cooldown_hours`` after the previous attempt.
+   The IC series restarts at each deployment.
+3. Retrain: one estimator per pair on the trailing ``train_period_days`` of labelled rows
+   (purged: every label closed by ``T``). Gate: the same estimator fitted on the window
+   without its newest ``holdout_fraction`` (purged again) must reach ``min_gate_ic`` on that
+   holdout (its MAE there is the baseline of the error-drift ratio); the full-window model is
+   then promoted (``auto_promote``) or staged for a shadow test, else the served model is
+   kept.
+4. The served model predicts the day's rows (strictly out of sample).
+
+The baseline arm never retrains: the model trained at ``start`` predicts every day.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+import pandas as pd
+
+from tradai_strategy.config.errors import TradAIDataError
+from tradai_strategy.lifecycle.policy import RetrainPolicy
+from tradai_strategy.lifecycle.simulate_decide import decide
+from tradai_strategy.lifecycle.simulate_report import Replay, SimEvent
+from tradai_strategy.lifecycle.simulate_rules import SimSettings, check_range, utc_day
+from tradai_strategy.validation.runner import PairData
+
+Progress = Callable[[int, int], None]
+DAY = pd.Timedelta(days=1)
+
+
+@dataclass
+class _Model:
+    """A trained candidate: one estimator per pair, its training window and gate numbers."""
+
+    version: int
+    estimators: list[Any]
+    trained_at: pd.Timestamp
+    train_masks: list[npt.NDArray[np.bool_]]
+    gate_ic: float
+    baseline_mae: float
+    rolled_back_from: bool = False  # auto-rollback fires at most once per model
+
+
+class _Engine:
+    """State of one replay; :func:`replay` drives it day by day."""
+
+    def __init__(
+        self, data: Sequence[PairData], rules: RetrainPolicy, settings: SimSettings
+    ) -> None:
+        from freqtrade.exchange import timeframe_to_minutes
+
+        self.data, self.rules, self.s = data, rules, settings
+        step = pd.Timedelta(minutes=timeframe_to_minutes(settings.timeframe))
+        self.step = step
+        self.dates = [pd.DatetimeIndex(p.dates) for p in data]
+        # the label of the row opened at t reads close[t + h]: known when that candle closes
+        self.label_end = [d + (settings.horizon + 1) * step for d in self.dates]
+        self.days_of = [d.normalize() for d in self.dates]
+        self.events: list[SimEvent] = []
+        self.next_version = 1
+        self.stack: list[_Model] = []  # production history, the served model on top
+        self.current: _Model | None = None
+        self.first_trained = pd.Timestamp(0, tz="UTC")
+        self.day_ic: dict[pd.Timestamp, float] = {}  # daily IC of the served predictions
+        self.acted: set[tuple[int, pd.Timestamp]] = set()  # IC-decay runs already acted on
+        self.deployed_at = pd.Timestamp(0, tz="UTC")
+        self.last_attempt: pd.Timestamp | None = None
+        self.challenger: tuple[_Model, pd.Timestamp] | None = None  # staged model, since
+        self.policy_pred = [np.full(len(p.X), np.nan) for p in data]
+        self.version = [np.full(len(p.X), np.nan) for p in data]
+
+    # ---- training -----------------------------------------------------------------------
+    def _fit(self, pair: int, rows: npt.NDArray[np.bool_], seed: int) -> Any:
+        from tradai_strategy.freqai.estimators import build_estimator, fit_estimator
+
+        p = self.data[pair]
+        model = build_estimator(self.s.estimator, p.task, self.s.params, seed, self.s.threads)
+        data = {
+            "train_features": p.X[rows],
+            "train_labels": p.y[rows],
+            "train_weights": np.ones(int(rows.sum())),
+        }
+        return fit_estimator(model, data, early_stopping_rounds=0)
+
+    def predict_rows(
+        self, pair: int, model: _Model, rows: npt.NDArray[np.bool_]
+    ) -> npt.NDArray[Any]:
+        """``model``'s predictions for the given rows of pair number ``pair``."""
+        return self._predict(pair, model.estimators[pair], rows)
+
+    def _predict(self, pair: int, model: Any, rows: npt.NDArray[np.bool_]) -> npt.NDArray[Any]:
+        from tradai_strategy.validation.fitting import predict_scores
+
+        if not rows.any():
+            return np.empty(0)
+        return predict_scores(model, self.data[pair].X[rows], self.data[pair].task)[0]
+
+    def train(self, at: pd.Timestamp) -> _Model:
+        """Candidate trained on the purged window ending at ``at``, with its gate numbers."""
+        from tradai_strategy.validation.ic import spearman_ic
+
+        begin = at - pd.Timedelta(days=self.s.train_period_days)
+        estimators, masks, hold_pred, hold_real = [], [], [], []
+        for i, p in enumerate(self.data):
+            window = np.asarray((self.dates[i] >= begin) & (self.label_end[i] <= at))
+            n = int(window.sum())
+            if n < self.s.min_train_rows:
+                raise TradAIDataError(
+                    f"{p.pair}: only {n} labelled rows in the training window "
+                    f"{begin:%Y-%m-%d}..{at:%Y-%m-%d}: raise train_period_days or add candles"
+                )
+            idx = np.flatnonzero(window)
+            cut = idx[int(len(idx) * (1.0 - self.s.holdout_fraction))]
+            hold = window & (np.arange(len(window)) >= cut)
+            gate_rows = window & np.asarray(self.label_end[i] <= self.dates[i][cut])
+            gate_model = self._fit(i, gate_rows, self.s.seed + self.next_version)
+            hold_pred.append(self._predict(i, gate_model, hold))
+            hold_real.append(p.realised[hold])
+            estimators.append(self._fit(i, window, self.s.seed + self.next_version))
+            masks.append(window)
+        pred, real = np.concatenate(hold_pred), np.concatenate(hold_real)
+        ok = np.isfinite(pred) & np.isfinite(real)
+        mae = float(np.mean(np.abs(pred[ok] - real[ok]))) if ok.any() else float("nan")
+        model = _Model(
+            version=self.next_version,
+            estimators=estimators,
+            trained_at=at,
+            train_masks=masks,
+            gate_ic=spearman_ic(pred, real).ic,
+            baseline_mae=mae,
+        )
+        self.next_version += 1
+        return model
+
+    # ---- serving ------------------------------------------------------------------------
+    def deploy(self, model: _Model | None, day: pd.Timestamp) -> None:
+        """Serve ``model`` (None: nothing, flat) from ``day`` on."""
+        self.current = model
+        self.deployed_at = day
+        for i in range(len(self.data)):
+            rows = np.asarray(self.dates[i] >= day)
+            if model is None:
+                self.policy_pred[i][rows] = np.nan
+                self.version[i][rows] = np.nan
+            else:
+                self.policy_pred[i][rows] = self._predict(i, model.estimators[i], rows)
+                self.version[i][rows] = model.version
+        self._score_days(day)
+
+    def predict_all(self, model: _Model) -> list[npt.NDArray[np.float64]]:
+        out = []
+        for i in range(len(self.data)):
+            pred = np.full(len(self.data[i].X), np.nan)
+            pred[:] = self._predict(i, model.estimators[i], np.ones(len(pred), dtype=bool))
+            out.append(pred)
+        return out
+
+    def fallback(self) -> _Model | None:
+        """The production model before the served one (the ``@fallback``), if any."""
+        return self.stack[-2] if len(self.stack) >= 2 else None
+
+    def promote(self, model: _Model, day: pd.Timestamp) -> None:
+        self.stack.append(model)
+        self.deploy(model, day)
+
+    def step_back(self, day: pd.Timestamp) -> _Model | None:
+        """Drop the served model (rolled back or retired); serve the one below, if any."""
+        if self.stack:
+            self.stack.pop()
+        below = self.stack[-1] if self.stack else None
+        self.deploy(below, day)
+        return below
+
+    # ---- monitoring ---------------------------------------------------------------------
+    def complete_before(self, at: pd.Timestamp) -> pd.Timestamp:
+        """Start of the first day not yet fully labelled at ``at``."""
+        return (at - self.s.horizon * self.step).normalize()
+
+    def served(self, begin: pd.Timestamp, end: pd.Timestamp) -> pd.DataFrame:
+        """Served predictions and realised values of the rows in ``[begin, end)``."""
+        frames = []
+        for i, p in enumerate(self.data):
+            rows = np.asarray((self.dates[i] >= begin) & (self.dates[i] < end))
+            rows &= np.isfinite(self.policy_pred[i])
+            if rows.any():
+                frames.append(
+                    pd.DataFrame(
+                        {
+                            "date": self.dates[i][rows],
+                            "pred": self.policy_pred[i][rows],
+                            "realised": p.realised[rows],
+                        }
+                    )
+                )
+        if not frames:
+            return pd.DataFrame(
+                {"date": pd.DatetimeIndex([], tz="UTC"), "pred": [], "realised": []}
+            )
+        return pd.concat(frames, ignore_index=True).sort_values("date", kind="stable")
+
+    def _score_days(self, day: pd.Timestamp) -> None:
+        """Daily IC of every served day from ``day`` on (called when the served model changes;
+        :meth:`watched_ic` only reads the days whose labels have closed)."""
+        from tradai_strategy.monitoring.decay import daily_ic
+
+        self.day_ic = {d: v for d, v in self.day_ic.items() if d < day}
+        fresh = self.served(day, pd.Timestamp.max.tz_localize("UTC"))
+        if len(fresh):
+            self.day_ic.update(daily_ic(fresh, pred="pred", realised="realised").items())
+
+    def watched_days(self, begin: pd.Timestamp, end: pd.Timestamp) -> pd.Series:
+        """Daily IC of the served predictions on the days in ``[begin, end)``."""
+        days = [d for d in self.day_ic if begin <= d < end]
+        return pd.Series([self.day_ic[d] for d in days], index=pd.DatetimeIndex(days), dtype=float)
+
+    def watched_ic(self, at: pd.Timestamp) -> pd.Series:
+        """Daily IC of the served model since its deployment: complete days known at ``at``."""
+        return self.watched_days(self.deployed_at, self.complete_before(at))
+
+    def error_ratio(self, at: pd.Timestamp) -> float:
+        """Error-drift ratio of the served model (labelled rows since deployment)."""
+        from tradai_strategy.monitoring.decay import error_drift_ratio
+
+        cur = self.current
+        if cur is None or not np.isfinite(cur.baseline_mae) or cur.baseline_mae <= 0:
+            return float("nan")
+        known = self.served(self.deployed_at, at - self.s.horizon * self.step)
+        if known.empty:
+            return float("nan")
+        errors = pd.Series(
+            np.abs(known["pred"] - known["realised"]).to_numpy(),
+            index=pd.DatetimeIndex(known["date"]),
+        )
+        return error_drift_ratio(errors, cur.baseline_mae, window_days=self.rules.error_window_days)
+
+    def drift(self, at: pd.Timestamp) -> str | None:
+        """Reason naming the worst feature when, in any pair, at least ``drift_min_share`` of the
+        features have a KS above ``ks_retrain``."""
+        from tradai_strategy.monitoring.drift import feature_drift
+
+        if self.current is None:
+            return None
+        worst: tuple[float, str] | None = None
+        begin = at - pd.Timedelta(days=self.rules.drift_window_days)
+        for i, p in enumerate(self.data):
+            recent = np.asarray((self.dates[i] >= begin) & (self.dates[i] < at))
+            ref = self.current.train_masks[i]
+            if recent.sum() < 2 or ref.sum() < 2:
+                continue
+            table = feature_drift(
+                pd.DataFrame(p.X[ref], columns=p.features),
+                pd.DataFrame(p.X[recent], columns=p.features),
+                warn=self.rules.ks_warn,
+                critical=self.rules.ks_retrain,
+            )
+            crit = table[table["level"] == "critical"]
+            if len(crit) and len(crit) >= self.rules.drift_min_share * len(table):
+                name = str(crit["ks"].idxmax())
+                ks = float(crit["ks"].max())
+                if worst is None or ks > worst[0]:
+                    worst = (ks, f"drift: {p.pair} {name} KS {ks:.3f} > {self.rules.ks_retrain}")
+        return None if worst is None else worst[1]
+
+
+def replay(
+    data: Sequence[PairData],
+    rules: RetrainPolicy,
+    settings: SimSettings,
+    start: str | pd.Timestamp,
+    end: str | pd.Timestamp,
+    progress: Progress | None = None,
+) -> Replay:
+    """Run the policy over ``[start, end)`` (UTC days); see the module docstring."""
+    t0, t1 = utc_day(start, "--from"), utc_day(end, "--to")
+    check_range(data, t0, t1, settings)
+    eng = _Engine(data, rules, settings)
+    first = eng.train(t0)
+    eng.first_trained = t0
+    eng.promote(first, t0)
+    baseline = eng.predict_all(first)
+    eng.events.append(
+        SimEvent(t0, "promoted", f"initial model, holdout IC {first.gate_ic:+.3f}", first.version)
+    )
+    days = list(pd.date_range(t0, t1 - DAY, freq="D"))
+    for n, day in enumerate(days):
+        if n > 0:
+            decide(eng, day)
+        if progress:
+            progress(n + 1, len(days))
+    in_range = [np.asarray((d >= t0) & (d < t1)) for d in eng.dates]
+    return Replay(eng.events, eng.policy_pred, baseline, eng.version, in_range, days)
