@@ -1,5 +1,6 @@
 """``tradai hyperopt``: Optuna search over the FreqAI model's parameters (and, optionally, its
-training window and label horizon), scored out of sample on purged walk-forward splits.
+training window and label horizon), scored out of sample on purged walk-forward or
+combinatorial purged (CPCV) splits.
 
 Exit codes: 0 done, 2 bad input (one line naming the option and the fix). Heavy imports stay
 inside the command function so ``tradai --help`` stays fast.
@@ -56,11 +57,22 @@ def hyperopt(
     study: Annotated[str, typer.Option("--study", help="Study name.")] = "tradai-hyperopt",
     workers: Annotated[int, typer.Option(help="Worker processes sharing the study.")] = 1,
     metric: Annotated[str, typer.Option(help="Objective: ic (rank IC) or sharpe.")] = "ic",
-    pruner: Annotated[str, typer.Option(help="median, hyperband or none.")] = "median",
+    pruner: Annotated[
+        str,
+        typer.Option(
+            help="median or hyperband (on the running mean over splits), wilcoxon (paired "
+            "test against the best trial, per split and pair) or none."
+        ),
+    ] = "median",
     space: Annotated[
         Path | None, typer.Option(help="TOML/JSON file overriding the search space.")
     ] = None,
-    n_splits: Annotated[int, typer.Option(help="Purged walk-forward splits.")] = 4,
+    cv: Annotated[
+        str, typer.Option(help="Splits: walkforward (purged, expanding) or cpcv (combinatorial).")
+    ] = "walkforward",
+    n_splits: Annotated[int, typer.Option(help="Walk-forward splits.")] = 4,
+    n_groups: Annotated[int, typer.Option(help="CPCV groups N.")] = 6,
+    k: Annotated[int, typer.Option("--k", help="CPCV test groups per split (C(N, k) splits).")] = 2,
     purge: Annotated[
         int | None, typer.Option(help="Purge in bars (default: label_period_candles).")
     ] = None,
@@ -69,6 +81,13 @@ def hyperopt(
     out: Annotated[
         Path, typer.Option(help="Best parameters as a config fragment (.json or .toml).")
     ] = Path("hyperopt_best.json"),
+    heartbeat: Annotated[
+        int,
+        typer.Option(
+            help="Seconds between heartbeats of a running trial on sqlite/postgresql storage; "
+            "a trial silent for twice that long (killed run) is failed and not counted. 0: off."
+        ),
+    ] = 30,
     tracking_uri: Annotated[
         str | None, typer.Option(help="MLflow tracking URI (default: ./mlflow.db).")
     ] = None,
@@ -77,8 +96,9 @@ def hyperopt(
     ] = False,
 ) -> None:
     """Tune the FreqAI model with Optuna: mean out-of-sample IC (or Sharpe) over purged
-    walk-forward splits, pruned split by split; resumable on a shared storage; reports PBO
-    and the Deflated Sharpe ratio over the trials and writes the best parameters."""
+    walk-forward or CPCV splits, pruned split by split; resumable on a shared storage (trials
+    of a killed run are failed by their stale heartbeat and not counted); reports PBO and the
+    Deflated Sharpe ratio over the trials and writes the best parameters."""
     from tradai_strategy.data.freqtrade_runner import FreqtradeRunError, resolve_config
     from tradai_strategy.hyperopt.data import prepare_data
     from tradai_strategy.hyperopt.output import best_fragment, write_best
@@ -102,8 +122,9 @@ def hyperopt(
             metric=metric,  # type: ignore[arg-type]  # checked in HyperoptSettings
             pruner=pruner,  # type: ignore[arg-type]
             cost=cost,
+            heartbeat=heartbeat,
         )
-        open_storage(storage)  # a bad URL fails before the features are built
+        open_storage(storage, heartbeat)  # a bad URL fails before the features are built
         with quiet_logging():
             cfg = resolve_config(args)
             from tradai_strategy.config.settings import TradAISettings
@@ -114,6 +135,9 @@ def hyperopt(
                 cfg,
                 search,
                 n_splits=n_splits,
+                cv=cv,  # type: ignore[arg-type]  # checked in prepare_data
+                n_groups=n_groups,
+                k=k,
                 purge=purge,
                 embargo=embargo,
                 pairs=pair_list,
@@ -128,11 +152,17 @@ def hyperopt(
                 logger = start_parent(
                     tracking_uri,
                     study,
-                    {"trials": trials, "metric": metric, "pruner": pruner, "workers": workers},
+                    {
+                        "trials": trials,
+                        "metric": metric,
+                        "pruner": pruner,
+                        "workers": workers,
+                        "cv": cv,
+                    },
                 )
                 callbacks.append(logger)
             err_console.print(
-                f"{len(data.get(None).pairs)} pair(s), {data.get(None).n_splits} splits, "
+                f"{len(data.get(None).pairs)} pair(s), {data.get(None).n_splits} {cv} splits, "
                 f"{len(search)} dimension(s): {', '.join(search)}",
                 highlight=False,
             )
@@ -153,6 +183,12 @@ def hyperopt(
         f"{result.wall_seconds:.1f} s",
         highlight=False,
     )
+    if result.stale:
+        console.print(
+            f"failed as stale (killed run, not counted): trial(s) "
+            f"{', '.join(map(str, result.stale))}",
+            highlight=False,
+        )
     console.print(
         f"best trial {result.best_number}: {result.metric} {_f(result.best_value)} "
         f"{result.best_params}",

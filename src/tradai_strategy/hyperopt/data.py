@@ -2,7 +2,9 @@
 
 Features and targets are built the way ``tradai validate`` builds them
 (:func:`~tradai_strategy.freqai.features.build_features` then
-:func:`~tradai_strategy.validation.runner.prepare_pair`), split by a purged walk-forward CV.
+:func:`~tradai_strategy.validation.runner.prepare_pair`), split by a purged walk-forward CV
+(oldest, cheapest split first) or by combinatorial purged CV (``C(N, k)`` splits, every one
+training on ``N - k`` groups).
 When the search space tunes ``label_period_candles`` every candidate horizon is prepared here
 once, so trials only fit. Everything is picklable: worker processes receive it as is.
 """
@@ -13,7 +15,7 @@ import copy
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import numpy.typing as npt
@@ -22,9 +24,11 @@ from tradai_strategy.config.errors import TradAIConfigError, TradAIDataError
 from tradai_strategy.config.settings import TradAISettings
 from tradai_strategy.hyperopt.space import Space
 from tradai_strategy.validation.runner import PairData, prepare_pair
-from tradai_strategy.validation.splitters import PurgedWalkForwardCV
+from tradai_strategy.validation.splitters import CombinatorialPurgedCV, PurgedWalkForwardCV
 
 Split = tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]
+CVKind = Literal["walkforward", "cpcv"]
+CV_KINDS: tuple[str, ...] = ("walkforward", "cpcv")
 
 
 @dataclass
@@ -50,6 +54,7 @@ class HyperoptData:
     base_params: dict[str, Any]
     default_horizon: int
     by_horizon: dict[int, Prepared]
+    cv: str = "walkforward"
 
     def get(self, horizon: int | None) -> Prepared:
         return self.by_horizon[self.default_horizon if horizon is None else int(horizon)]
@@ -80,16 +85,34 @@ def prepare_data(
     pairs: Sequence[str] | None = None,
     timerange: str | None = None,
     datadir: Path | None = None,
+    cv: CVKind = "walkforward",
+    n_groups: int = 6,
+    k: int = 2,
 ) -> HyperoptData:
-    """Features, labels and purged walk-forward splits of every pair (and horizon).
+    """Features, labels and purged splits of every pair (and horizon).
 
-    ``purge`` defaults to the label horizon and is never shorter than it.
+    ``cv="walkforward"``: ``n_splits`` expanding-window splits; ``cv="cpcv"``: combinatorial
+    purged CV over ``n_groups`` groups with ``k`` test groups (``train_period_days`` cannot
+    be searched then: CPCV trains on both sides of the test groups). ``purge`` defaults to
+    the label horizon and is never shorter than it.
 
     :raises TradAIConfigError: bad settings or space.
     :raises TradAIDataError: missing candles, too few rows for the splits.
     """
     from tradai_strategy.freqai.features import build_features, load_candles, load_strategy
 
+    if cv not in CV_KINDS:
+        raise TradAIConfigError(f"--cv {cv!r} is unknown: use walkforward or cpcv")
+    if cv == "cpcv" and "train_period_days" in space:
+        raise TradAIConfigError(
+            "search space train_period_days needs --cv walkforward (CPCV trains on both sides "
+            "of its test groups); remove it from the --space file or use walkforward"
+        )
+    try:
+        _splitter(cv, n_splits, n_groups, k, max(purge or 0, 0), embargo)
+    except ValueError as err:
+        flags = "--n-groups/--k" if cv == "cpcv" else "--n-splits"
+        raise TradAIConfigError(f"{flags}: {err}") from None
     tradai = TradAISettings.from_config(config)
     chosen = list(pairs or config.get("exchange", {}).get("pair_whitelist", []))
     if not chosen:
@@ -109,11 +132,13 @@ def prepare_data(
         for pair in chosen:
             frame = build_features(cfg, strategy, pair, candles).frame
             pd_ = prepare_pair(frame, pair, horizon, timeframe)
-            cv = PurgedWalkForwardCV(
-                n_splits, purge=gap, embargo=embargo, label_end=pd_.label_end(gap, timeframe)
-            )
+            ends = pd_.label_end(gap, timeframe)
             try:
-                splits.append(list(cv.split(pd_.X, pd_.y)))
+                splits.append(
+                    list(
+                        _splitter(cv, n_splits, n_groups, k, gap, embargo, ends).split(pd_.X, pd_.y)
+                    )
+                )
             except ValueError as err:
                 raise TradAIDataError(f"{pair} ({len(pd_.X)} rows): {err}") from None
             data.append(pd_)
@@ -125,4 +150,13 @@ def prepare_data(
         base_params=dict(config["freqai"].get("model_training_parameters", {})),
         default_horizon=tradai.label_period_candles,
         by_horizon=by_horizon,
+        cv=cv,
     )
+
+
+def _splitter(
+    cv: str, n_splits: int, n_groups: int, k: int, purge: int, embargo: int, ends: Any = None
+) -> PurgedWalkForwardCV | CombinatorialPurgedCV:
+    if cv == "cpcv":
+        return CombinatorialPurgedCV(n_groups, k, purge=purge, embargo=embargo, label_end=ends)
+    return PurgedWalkForwardCV(n_splits, purge=purge, embargo=embargo, label_end=ends)

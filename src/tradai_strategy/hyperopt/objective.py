@@ -4,16 +4,19 @@ Every split fits the estimator (one thread, as ``tradai validate`` does, through
 :func:`~tradai_strategy.validation.fitting.fit_one`) on each pair and scores its test rows on
 the non-overlapping label grid. ``ic`` is the Spearman rank IC of the predictions with the
 realised label, ``sharpe`` the per-period Sharpe ratio of the sign-of-prediction strategy
-net of ``cost``. The running mean after each split is reported to the trial so a pruner can
-stop a bad configuration early; a NaN score is returned as is (optuna marks the trial failed
-and the study goes on).
+net of ``cost``. After each split the trial reports either the running mean over splits
+(median/hyperband pruners: the value converges to the objective) or every pair's score of
+that split as its own instance, step ``split * n_pairs + pair`` (optuna's WilcoxonPruner
+pairs those with the best trial's scores on the same instances). A NaN score is returned as
+is (optuna marks the trial failed and the study goes on).
 """
 
 from __future__ import annotations
 
 import math
+import warnings
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Literal
 
 import numpy as np
@@ -25,8 +28,8 @@ from tradai_strategy.validation.metrics import rank_ic, sharpe_ratio, sign_strat
 
 Metric = Literal["ic", "sharpe"]
 METRICS: tuple[str, ...] = ("ic", "sharpe")
-#: called after split ``step`` with the running mean; returns True to stop (prune)
-Reporter = Callable[[float, int], bool]
+#: called after each split with the evaluation so far; returns True to stop (prune)
+Reporter = Callable[["Evaluation"], bool]
 
 
 @dataclass
@@ -37,6 +40,8 @@ class Evaluation:
     split_scores: list[float]
     returns: list[float]
     pruned: bool = False
+    #: score of every pair in every split evaluated so far (``[split][pair]``)
+    pair_scores: list[list[float]] = field(default_factory=list)
 
 
 def _mean(values: list[float]) -> float:
@@ -59,6 +64,7 @@ def evaluate(
     days = window.get("train_period_days")
     scores: list[float] = []
     returns: list[float] = []
+    by_pair: list[list[float]] = []
     for j in range(prep.n_splits):
         per_pair = []
         for p, pd_ in enumerate(prep.pairs):
@@ -79,10 +85,12 @@ def evaluate(
             else:
                 per_pair.append(sharpe_ratio(net))
         scores.append(_mean(per_pair))
-        running = _mean(scores)
-        if reporter is not None and math.isfinite(running) and reporter(running, j):
-            return Evaluation(running, scores, returns, pruned=True)
-    return Evaluation(_mean(scores), scores, returns)
+        by_pair.append(per_pair)
+        partial = Evaluation(_mean(scores), scores, returns, pair_scores=by_pair)
+        if reporter is not None and math.isfinite(partial.value) and reporter(partial):
+            partial.pruned = True
+            return partial
+    return Evaluation(_mean(scores), scores, returns, pair_scores=by_pair)
 
 
 def suggest(trial: Any, space: Space) -> dict[str, Any]:
@@ -98,15 +106,26 @@ class Objective:
     space: Space
     metric: Metric = "ic"
     cost: float = 0.0
+    #: report each (split, pair) score as an instance (WilcoxonPruner) instead of the mean
+    per_instance: bool = False
 
     def __call__(self, trial: Any) -> float:
         import optuna
 
         values = suggest(trial, self.space)
 
-        def report(value: float, step: int) -> bool:
-            trial.report(value, step)
-            return bool(trial.should_prune())
+        def report(partial: Evaluation) -> bool:
+            j = len(partial.split_scores) - 1
+            if self.per_instance:
+                row = partial.pair_scores[j]
+                for p, score in enumerate(row):
+                    if math.isfinite(score):
+                        trial.report(score, j * len(row) + p)
+            else:
+                trial.report(partial.value, j)
+            with warnings.catch_warnings():  # WilcoxonPruner is experimental
+                warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+                return bool(trial.should_prune())
 
         ev = evaluate(self.data, values, self.metric, cost=self.cost, reporter=report)
         trial.set_user_attr("split_scores", [float(s) for s in ev.split_scores])
