@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
 from pathlib import Path
 from typing import Annotated
@@ -10,6 +11,7 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
+from tradai_strategy import cli_status
 from tradai_strategy.cli_common import fail
 
 app = typer.Typer(
@@ -20,7 +22,9 @@ app = typer.Typer(
 data_app = typer.Typer(help="Market data helpers.", no_args_is_help=True)
 config_app = typer.Typer(help="Config generation.", no_args_is_help=True)
 metrics_app = typer.Typer(
-    help="Out-of-sample metrics of a training backtest.", no_args_is_help=True
+    help="Lifecycle metrics in Prometheus text (no subcommand); `show`: a backtest's OOS IC.",
+    invoke_without_command=True,
+    callback=cli_status.metrics_root,
 )
 app.add_typer(data_app, name="data")
 app.add_typer(config_app, name="config")
@@ -131,11 +135,16 @@ def demo(
     days: Annotated[int, typer.Option(help="Days of synthetic candles.")] = 150,
     signal: Annotated[str, typer.Option(help="Synthetic signal: none or planted.")] = "planted",
 ) -> None:
-    """End-to-end: synthetic (or TRADAI_REAL_DATA) candles -> training backtest -> IC table."""
-    from tradai_strategy.demo import run_demo
+    """End-to-end lifecycle on synthetic (or TRADAI_REAL_DATA) candles: train -> validate ->
+    promote -> inference backtest (TradAIMLflowModel) -> status -> report."""
+    from tradai_strategy.demo import DemoStepFailed, run_demo
 
+    if signal not in ("none", "planted"):
+        fail(f"--signal {signal!r} is unknown: use none or planted")
     try:
         run_demo(workdir, days=days, signal=signal, console=console)
+    except DemoStepFailed as err:
+        fail(str(err), code=1)
     except Exception as err:
         from freqtrade.exceptions import OperationalException
 
@@ -179,6 +188,8 @@ cli_compare.register(app)
 
 
 def main() -> None:
+    # MLflow's per-download progress bars drown the command's own output
+    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
     app()
 
 
