@@ -205,6 +205,8 @@ def _live_latency(settings: BenchSettings, prep: dict[str, Any], workdir: Path) 
             t0 = time.perf_counter()
             out = model.start(window.copy(), {"pair": pair}, strategy)
             (first_call if k == 0 else times).append(time.perf_counter() - t0)
+            if model.plog is not None:  # the prediction log writes between candles, untimed
+                model.plog.flush()
             assert out["do_predict"].iloc[-1] in (0, 1)
     model.shutdown()
     ms = np.asarray(times) * 1000

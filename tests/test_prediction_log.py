@@ -214,6 +214,7 @@ def test_backtest_never_logs_and_log_failures_never_stop_predictions(tmp_path, s
     with caplog.at_level(logging.WARNING):
         live_step(strategy, candles.iloc[:300], "BTC/USDT")
         live_step(strategy, candles.iloc[:301], "BTC/USDT")
+    model.plog.flush()  # the writes run on a background thread
     # an unset shadow alias: no shadow rows, one clear line, no fallback model shadowed
     assert set(PredictionLog(path).frame("Rad")["role"]) == {"champion"}
     assert caplog.text.count("no shadow predictions (models:/Rad@staging: alias not set") == 1

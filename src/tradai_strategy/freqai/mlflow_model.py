@@ -216,6 +216,8 @@ class TradAIMLflowModel(IFreqaiModel):
         return pred, do_predict
 
     def _on_stop(self) -> None:
+        if self.plog is not None:
+            self.plog.close()
         self.watcher.close()
         if self.shadow is not None:
             self.shadow.close()

@@ -7,13 +7,16 @@ candle, logged with role ``shadow``, never used for trading; no fallback when it
 
 Realised targets are filled on every new candle from the candles themselves
 (:func:`~tradai_strategy.monitoring.prediction_log.realised_from_candles`, the strategy's
-label over ``label_period_candles``). Nothing here may stop a prediction: every failure is
-logged and swallowed.
+label over ``label_period_candles``). Nothing here may stop or slow a prediction: the
+writes run in order on one background thread (:meth:`LivePredictionLogger.flush` waits for
+them), and every failure is logged and swallowed.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -98,11 +101,28 @@ class LivePredictionLogger:
         self.model_name = model_name
         self.log: PredictionLog | None = None
         self._last_prune: pd.Timestamp | None = None
+        self._realised_until: dict[str, pd.Timestamp] = {}  # per pair: newest time realised
+        self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="tradai-plog")
         self._failing: set[str] = set()  # what is failing now: logged once per streak
         try:
             self.log = PredictionLog(settings.path)
         except Exception as err:
             logger.error("TradAI: prediction log %s unusable (%s): not logging", settings.path, err)
+
+    def _submit(self, what: str, fn: Any, *args: Any) -> None:
+        """Queue one write (in order, off the prediction path)."""
+        if self.log is None:
+            return
+        with contextlib.suppress(RuntimeError):  # closed: the bot is stopping
+            self._writer.submit(self._guard, what, fn, *args)
+
+    def flush(self) -> None:
+        """Wait until every queued write is done."""
+        self._writer.submit(lambda: None).result()
+
+    def close(self) -> None:
+        """Finish the queued writes and stop the writer thread."""
+        self._writer.shutdown(wait=True)
 
     def _guard(self, what: str, fn: Any, *args: Any) -> None:
         if self.log is None:
@@ -119,7 +139,7 @@ class LivePredictionLogger:
         self, pair: str, version: str, model: PairModel, rows: pd.DataFrame, role: str
     ) -> None:
         """Log ``rows`` (prediction-table rows) after the model's training end."""
-        self._guard("log predictions", self._write, pair, version, model, rows, role)
+        self._submit("log predictions", self._write, pair, version, model, rows.copy(), role)
 
     def _write(
         self, pair: str, version: str, model: PairModel, rows: pd.DataFrame, role: str
@@ -144,13 +164,21 @@ class LivePredictionLogger:
 
     def realised(self, pair: str, candles: pd.DataFrame) -> None:
         """Fill realised targets of logged rows whose horizon has passed; prune daily."""
-        self._guard("record realised targets", self._realise, pair, candles)
+        # plain arrays (cheap to take; freqtrade may change its frame later)
+        recent = (candles[DATE].to_numpy(copy=True), candles["close"].to_numpy(copy=True))
+        self._submit("record realised targets", self._realise, pair, recent)
 
-    def _realise(self, pair: str, candles: pd.DataFrame) -> None:
+    def _realise(self, pair: str, recent: tuple[Any, Any]) -> None:
         assert self.log is not None
+        candles = pd.DataFrame({DATE: recent[0], "close": recent[1]})
+        done = self._realised_until.get(pair)
+        if done is not None:  # only the candles whose horizon passed since the last call
+            dates = pd.to_datetime(candles[DATE], utc=True)
+            candles = candles.iloc[int(dates.searchsorted(done, side="right")) :]
         rows = realised_from_candles(candles, self.settings.horizon, pair=pair)
         if not rows.empty:
             self.log.record_realised(rows)
+            self._realised_until[pair] = rows["time"].max()
         last = pd.Timestamp(candles[DATE].iloc[-1])
         last = last.tz_localize("UTC") if last.tzinfo is None else last
         if self._last_prune is None or last - self._last_prune >= pd.Timedelta(days=1):

@@ -81,6 +81,9 @@ class PredictionLog:
     @contextmanager
     def _connect(self) -> Iterator[sqlite3.Connection]:
         con = sqlite3.connect(self.path, timeout=10)
+        # WAL + NORMAL: no fsync per commit (a crash can lose the last rows, never corrupt
+        # the file); a live bot writes here on every candle
+        con.execute("PRAGMA synchronous=NORMAL")
         try:
             with con:  # commit or roll back
                 yield con
