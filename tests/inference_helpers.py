@@ -160,3 +160,32 @@ class MlflowServer:
                 self.proc.kill()
                 self.proc.wait(timeout=10)
         self.log.close()
+
+
+TINY_LGBM = {"n_estimators": 30, "learning_rate": 0.1, "num_leaves": 7, "min_child_samples": 40}
+
+
+def registered_small_bundle(tmp: Path, data: Path, identifier: str) -> tuple[Path, str]:
+    """A small RadStrategy training run (days 40-50, 20-day windows) on ``data``, its bundle
+    registered as ``Rad`` v1 ``@production`` in ``tmp/mlflow.db``; returns (bundle, uri)."""
+    from freqai_helpers import run_training_backtest, timerange
+
+    from tradai_strategy.freqai.bundle import bundle_from_model_dir
+    from tradai_strategy.registry.bundle_registry import register_bundle
+
+    _, _, model_dir = run_training_backtest(
+        tmp,
+        data,
+        identifier=identifier,
+        tr=timerange(40, 50),
+        meta_overrides={
+            "train_period_days": 20,
+            "backtest_period_days": 10,
+            "model_training_parameters": TINY_LGBM,
+        },
+        config_edit=lambda c: c["freqai"].update(save_backtest_models=True),
+    )
+    bundle = bundle_from_model_dir(model_dir, tmp / "bundle", strategy="RadStrategy")
+    uri = f"sqlite:///{tmp / 'mlflow.db'}"
+    assert register_bundle(bundle, "Rad", alias="production", tracking_uri=uri) == "1"
+    return bundle, uri

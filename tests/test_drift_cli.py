@@ -9,23 +9,21 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from freqai_helpers import STRATEGIES, run_training_backtest, timerange
-from inference_helpers import inference_config, write_config
+from freqai_helpers import STRATEGIES, timerange
+from inference_helpers import inference_config, registered_small_bundle, write_config
 from scipy import stats
 from typer.testing import CliRunner
 
 from tradai_strategy.cli import app
 from tradai_strategy.data.synthetic import Regime, write_synthetic_data
-from tradai_strategy.freqai.bundle import ModelBundle, bundle_from_model_dir, load_bundle
+from tradai_strategy.freqai.bundle import ModelBundle, load_bundle
 from tradai_strategy.monitoring import MonitoringError
 from tradai_strategy.monitoring.reference import load_reference
-from tradai_strategy.registry.bundle_registry import register_bundle
 
 pytestmark = pytest.mark.e2e
 PAIRS = ["BTC/USDT", "ETH/USDT"]
 CHANGE_DAY = 75  # volatility x3 from 2024-03-16 on
 CALM = timerange(45, 70)  # ends before the change
-TINY = {"n_estimators": 30, "learning_rate": 0.1, "num_leaves": 7, "min_child_samples": 40}
 runner = CliRunner()
 
 
@@ -39,21 +37,7 @@ def reg(tmp_path_factory: pytest.TempPathFactory) -> dict:
         PAIRS, "1h", 100, seed=5, signal="planted", datadir=data, clustering=False,
         regime=Regime(change, vol=3.0),
     )  # fmt: skip
-    _, _, model_dir = run_training_backtest(
-        tmp,
-        data,
-        identifier="drift-train",
-        tr=timerange(40, 50),
-        meta_overrides={
-            "train_period_days": 20,
-            "backtest_period_days": 10,
-            "model_training_parameters": TINY,
-        },
-        config_edit=lambda c: c["freqai"].update(save_backtest_models=True),
-    )
-    bundle = bundle_from_model_dir(model_dir, tmp / "bundle", strategy="RadStrategy")
-    uri = f"sqlite:///{tmp / 'mlflow.db'}"
-    assert register_bundle(bundle, "Rad", alias="production", tracking_uri=uri) == "1"
+    bundle, uri = registered_small_bundle(tmp, data, "drift-train")
     cfg = inference_config(tmp, data, {"type": "mlflow", "model_uri": "models:/Rad@production"})
     return {"tmp": tmp, "data": data, "bundle": bundle, "uri": uri, "cfg": write_config(tmp, cfg)}
 

@@ -105,36 +105,20 @@ def test_realised_from_candles_matches_strategy_label() -> None:
 
 # ---- the live hook in TradAIMLflowModel (dry-run), with a shadow challenger ----------------
 LABEL = "&-s_close"
-TINY = {"n_estimators": 30, "learning_rate": 0.1, "num_leaves": 7, "min_child_samples": 40}
 
 
 @pytest.fixture(scope="module")
 def served(tmp_path_factory: pytest.TempPathFactory) -> dict:
     """One small training run; its bundle registered twice: v1 @production, v2 @challenger."""
-    from freqai_helpers import run_training_backtest, timerange
+    from inference_helpers import registered_small_bundle
 
     from tradai_strategy.data.synthetic import write_synthetic_data
-    from tradai_strategy.freqai.bundle import bundle_from_model_dir
     from tradai_strategy.registry.bundle_registry import register_bundle
 
     tmp = tmp_path_factory.mktemp("live-log")
     data = tmp / "data"
     write_synthetic_data(["BTC/USDT", "ETH/USDT"], "1h", 80, seed=3, signal="planted", datadir=data)
-    _, _, model_dir = run_training_backtest(
-        tmp,
-        data,
-        identifier="live-log",
-        tr=timerange(40, 50),
-        meta_overrides={
-            "train_period_days": 20,
-            "backtest_period_days": 10,
-            "model_training_parameters": TINY,
-        },
-        config_edit=lambda c: c["freqai"].update(save_backtest_models=True),
-    )
-    bundle = bundle_from_model_dir(model_dir, tmp / "bundle", strategy="RadStrategy")
-    uri = f"sqlite:///{tmp / 'mlflow.db'}"
-    assert register_bundle(bundle, "Rad", alias="production", tracking_uri=uri) == "1"
+    bundle, uri = registered_small_bundle(tmp, data, "live-log")
     assert register_bundle(bundle, "Rad", alias="challenger", tracking_uri=uri) == "2"
     return {"tmp": tmp, "data": data, "uri": uri}
 
