@@ -64,3 +64,15 @@ StrategyPathOpt = Annotated[Path | None, typer.Option(help="Folder holding the s
 DatadirOpt = Annotated[Path | None, typer.Option(help="freqtrade data folder.")]
 UserdirOpt = Annotated[Path | None, typer.Option(help="freqtrade user_data folder.")]
 TimerangeOpt = Annotated[str | None, typer.Option(help="Candles to use, e.g. 20250101-20250701.")]
+TrackingUriOpt = Annotated[
+    str | None,
+    typer.Option(
+        help="MLflow tracking URI (default: MLFLOW_TRACKING_URI, else sqlite:///mlflow.db)."
+    ),
+]
+PairsOpt = Annotated[
+    str | None, typer.Option(help="Comma-separated pairs (default: the whitelist).")
+]
+CostOpt = Annotated[
+    float, typer.Option(help="Trading cost per unit of position change (0.001 = 10 bp).")
+]

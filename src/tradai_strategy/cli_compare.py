@@ -19,6 +19,7 @@ from tradai_strategy.cli_common import (
     DatadirOpt,
     StrategyOpt,
     StrategyPathOpt,
+    TrackingUriOpt,
     UserdirOpt,
     console,
     err_console,
@@ -102,9 +103,7 @@ def compare(
     offline: Annotated[
         bool, typer.Option("--offline", help="Use generated markets instead of the exchange API.")
     ] = False,
-    tracking_uri: Annotated[
-        str | None, typer.Option(help="MLflow tracking URI (default sqlite:///mlflow.db).")
-    ] = None,
+    tracking_uri: TrackingUriOpt = None,
     min_delta: Annotated[
         float, typer.Option(help="Least mean daily IC gain to recommend the new version.")
     ] = 0.01,

@@ -17,8 +17,10 @@ import typer
 from tradai_strategy.cli_common import (
     ConfigOpt,
     DatadirOpt,
+    PairsOpt,
     StrategyOpt,
     StrategyPathOpt,
+    TrackingUriOpt,
     UserdirOpt,
     console,
     err_console,
@@ -41,9 +43,7 @@ def hyperopt(
     datadir: DatadirOpt = None,
     userdir: UserdirOpt = None,
     timerange: Annotated[str | None, typer.Option(help="Candles to use.")] = None,
-    pairs: Annotated[
-        str | None, typer.Option(help="Comma-separated pairs (default: the whitelist).")
-    ] = None,
+    pairs: PairsOpt = None,
     trials: Annotated[
         int, typer.Option("--trials", help="Total trials of the study (resumed runs add the rest).")
     ] = 100,
@@ -88,9 +88,7 @@ def hyperopt(
             "a trial silent for twice that long (killed run) is failed and not counted. 0: off."
         ),
     ] = 30,
-    tracking_uri: Annotated[
-        str | None, typer.Option(help="MLflow tracking URI (default: ./mlflow.db).")
-    ] = None,
+    tracking_uri: TrackingUriOpt = None,
     no_tracking: Annotated[
         bool, typer.Option("--no-tracking", help="Do not log the trials to MLflow.")
     ] = False,

@@ -12,7 +12,7 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from tradai_strategy.cli_common import fail
+from tradai_strategy.cli_common import TrackingUriOpt, fail
 
 console = Console()
 
@@ -126,9 +126,7 @@ def bundle_register(
     path: Annotated[Path, typer.Argument(help="Bundle folder (tradai bundle build).")],
     name: Annotated[str, typer.Option(help="Registered model name, e.g. the strategy.")],
     alias: Annotated[str | None, typer.Option(help="Point this alias at the new version.")] = None,
-    tracking_uri: Annotated[
-        str | None, typer.Option(help="MLflow tracking URI (default: ./mlflow.db).")
-    ] = None,
+    tracking_uri: TrackingUriOpt = None,
 ) -> None:
     """Log a bundle to MLflow as a pyfunc model and register a new version."""
     from freqtrade.exceptions import OperationalException

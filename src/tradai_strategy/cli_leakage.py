@@ -17,6 +17,7 @@ from rich.table import Table
 from tradai_strategy.cli_common import (
     ConfigOpt,
     DatadirOpt,
+    PairsOpt,
     StrategyOpt,
     StrategyPathOpt,
     TimerangeOpt,
@@ -59,9 +60,7 @@ def check_leakage(
     datadir: DatadirOpt = None,
     userdir: UserdirOpt = None,
     timerange: TimerangeOpt = None,
-    pairs: Annotated[
-        str | None, typer.Option(help="Comma-separated pairs (default: the whitelist).")
-    ] = None,
+    pairs: PairsOpt = None,
     samples: Annotated[int, typer.Option(help="Cut points per pair.")] = 20,
     seed: Annotated[int, typer.Option(help="Seed of the cut sampling.")] = 0,
     json_out: Annotated[

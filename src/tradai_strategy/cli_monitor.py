@@ -19,6 +19,7 @@ from tradai_strategy.cli_common import (
     StrategyOpt,
     StrategyPathOpt,
     TimerangeOpt,
+    TrackingUriOpt,
     UserdirOpt,
     console,
     fail,
@@ -104,9 +105,7 @@ def drift(
     bundle: Annotated[
         Path | None, typer.Option(help="Check a local bundle folder instead of the registry.")
     ] = None,
-    tracking_uri: Annotated[
-        str | None, typer.Option(help="MLflow tracking URI (default sqlite:///mlflow.db).")
-    ] = None,
+    tracking_uri: TrackingUriOpt = None,
     days: Annotated[float, typer.Option(help="Current window: the last N days of candles.")] = 20,
     warn: Annotated[float, typer.Option(help="KS above this: warn.")] = 0.1,
     critical: Annotated[float, typer.Option(help="KS above this: critical (retrain).")] = 0.2,

@@ -17,16 +17,13 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 from rich.table import Table
 
-from tradai_strategy.cli_common import console, err_console, fail
+from tradai_strategy.cli_common import TrackingUriOpt, console, err_console, fail
 from tradai_strategy.logs import quiet_logging
 
 if TYPE_CHECKING:
     from tradai_strategy.lifecycle.promotion import Lifecycle
     from tradai_strategy.registry.audit import AuditEvent
 
-TrackingUri = Annotated[
-    str | None, typer.Option(help="MLflow tracking URI (default sqlite:///mlflow.db).")
-]
 AuditDb = Annotated[
     str | None, typer.Option(help="Audit database (default: beside the MLflow store).")
 ]
@@ -86,7 +83,7 @@ def promote(
     force: Annotated[
         bool, typer.Option("--force", help="Skip the validation gate (reason recorded).")
     ] = False,
-    tracking_uri: TrackingUri = None,
+    tracking_uri: TrackingUriOpt = None,
     audit_db: AuditDb = None,
 ) -> None:
     """Point an alias (production by default) at a version whose validation passed."""
@@ -103,7 +100,7 @@ def rollback(
         str | None, typer.Option("--to", help="Version (default: the previous production).")
     ] = None,
     reason: Reason = "",
-    tracking_uri: TrackingUri = None,
+    tracking_uri: TrackingUriOpt = None,
     audit_db: AuditDb = None,
 ) -> None:
     """Return production to the previous production version, or to --to VERSION."""
@@ -116,7 +113,7 @@ def rollback(
 
 def audit(
     model: Annotated[str | None, typer.Option(help="Only this model's events.")] = None,
-    tracking_uri: TrackingUri = None,
+    tracking_uri: TrackingUriOpt = None,
     audit_db: AuditDb = None,
     as_json: Annotated[bool, typer.Option("--json", help="Machine-readable JSON.")] = False,
 ) -> None:

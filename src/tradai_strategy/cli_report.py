@@ -11,7 +11,7 @@ from typing import Annotated
 
 import typer
 
-from tradai_strategy.cli_common import console, err_console, fail
+from tradai_strategy.cli_common import TrackingUriOpt, console, err_console, fail
 
 
 def report(
@@ -35,9 +35,7 @@ def report(
     out: Annotated[Path, typer.Option("--out", "-o", help="HTML file to write.")] = Path(
         "report.html"
     ),
-    tracking_uri: Annotated[
-        str | None, typer.Option(help="MLflow tracking URI (default sqlite:///mlflow.db).")
-    ] = None,
+    tracking_uri: TrackingUriOpt = None,
     audit_db: Annotated[
         Path | None,
         typer.Option(help="Audit trail database (default: tradai_audit.sqlite beside the store)."),

@@ -21,7 +21,9 @@ from rich.table import Table
 
 from tradai_strategy.cli_common import (
     ConfigOpt,
+    CostOpt,
     DatadirOpt,
+    PairsOpt,
     StrategyPathOpt,
     UserdirOpt,
     err_console,
@@ -143,9 +145,7 @@ def simulate(
     strategy_path: StrategyPathOpt = None,
     datadir: DatadirOpt = None,
     userdir: UserdirOpt = None,
-    pairs: Annotated[
-        str | None, typer.Option(help="Comma-separated pairs (default: the whitelist).")
-    ] = None,
+    pairs: PairsOpt = None,
     train_days: Annotated[
         float | None,
         typer.Option(help="Training window in days (default: freqai.train_period_days)."),
@@ -157,9 +157,7 @@ def simulate(
         float | None,
         typer.Option(help="Holdout IC a candidate needs (default: the policy's ic_retrain_below)."),
     ] = None,
-    cost: Annotated[
-        float, typer.Option(help="Trading cost per unit of position change (0.001 = 10 bp).")
-    ] = 0.001,
+    cost: CostOpt = 0.001,
     json_out: Annotated[
         Path | None, typer.Option("--json", help="Also write events and metrics as JSON here.")
     ] = None,

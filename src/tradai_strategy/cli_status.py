@@ -13,8 +13,8 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 from rich.table import Table
 
-from tradai_strategy.cli_common import console
-from tradai_strategy.cli_promote import AuditDb, Reason, TrackingUri, registry_session
+from tradai_strategy.cli_common import TrackingUriOpt, console
+from tradai_strategy.cli_promote import AuditDb, Reason, registry_session
 
 if TYPE_CHECKING:
     from tradai_strategy.lifecycle.status import VersionStatus
@@ -73,7 +73,7 @@ def _table(rows: list[VersionStatus], empty: list[str]) -> Table:
 def status(
     model: Annotated[str | None, typer.Option(help="Only this model.")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Machine-readable JSON.")] = False,
-    tracking_uri: TrackingUri = None,
+    tracking_uri: TrackingUriOpt = None,
     audit_db: AuditDb = None,
 ) -> None:
     """Per model: production/staging/challenger/fallback versions, age, last metrics, health.
@@ -117,7 +117,7 @@ def retire(
     name: Annotated[str, typer.Argument(help="Registered model name.")],
     version: Annotated[str, typer.Argument(help="Version to retire for good.")],
     reason: Reason = "",
-    tracking_uri: TrackingUri = None,
+    tracking_uri: TrackingUriOpt = None,
     audit_db: AuditDb = None,
 ) -> None:
     """Retire a version: never promoted, rolled back to or served again; its aliases go.
@@ -150,7 +150,7 @@ def metrics_root(
         Path | None,
         typer.Option(help="Write to this file (node_exporter textfile collector) instead."),
     ] = None,
-    tracking_uri: TrackingUri = None,
+    tracking_uri: TrackingUriOpt = None,
     audit_db: AuditDb = None,
 ) -> None:
     """Lifecycle metrics in Prometheus text format (no subcommand); `show`: OOS metrics.

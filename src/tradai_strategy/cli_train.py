@@ -22,6 +22,7 @@ from tradai_strategy.cli_common import (
     StrategyOpt,
     StrategyPathOpt,
     TimerangeOpt,
+    TrackingUriOpt,
     UserdirOpt,
     console,
     fail,
@@ -149,9 +150,7 @@ def train(
         str | None,
         typer.Option("--model-name", help="Registered model name (default tradai-STRATEGY)."),
     ] = None,
-    tracking_uri: Annotated[
-        str | None, typer.Option(help="MLflow tracking URI (default sqlite:///mlflow.db).")
-    ] = None,
+    tracking_uri: TrackingUriOpt = None,
     verbose: Annotated[
         bool,
         typer.Option(

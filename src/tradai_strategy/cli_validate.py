@@ -19,10 +19,13 @@ from rich.table import Table
 
 from tradai_strategy.cli_common import (
     ConfigOpt,
+    CostOpt,
     DatadirOpt,
+    PairsOpt,
     StrategyOpt,
     StrategyPathOpt,
     TimerangeOpt,
+    TrackingUriOpt,
     UserdirOpt,
     err_console,
     fail,
@@ -140,9 +143,7 @@ def validate(
     datadir: DatadirOpt = None,
     userdir: UserdirOpt = None,
     timerange: TimerangeOpt = None,
-    pairs: Annotated[
-        str | None, typer.Option(help="Comma-separated pairs (default: the whitelist).")
-    ] = None,
+    pairs: PairsOpt = None,
     cv: Annotated[str, typer.Option(help="walkforward or cpcv.")] = "cpcv",
     n_groups: Annotated[int, typer.Option(help="CPCV groups N / walk-forward test blocks.")] = 6,
     k: Annotated[int, typer.Option("--k", help="CPCV test groups per split.")] = 2,
@@ -150,9 +151,7 @@ def validate(
     embargo: Annotated[int, typer.Option(help="Embargo in bars after each test group.")] = 5,
     seeds: Annotated[int, typer.Option(help="Seeds per split (stability check).")] = 10,
     jobs: Annotated[int, typer.Option(help="Worker processes (0: one per core).")] = 0,
-    cost: Annotated[
-        float, typer.Option(help="Trading cost per unit of position change (0.001 = 10 bp).")
-    ] = 0.001,
+    cost: CostOpt = 0.001,
     n_trials: Annotated[
         int, typer.Option(help="Configurations tried so far (deflates the Sharpe ratio).")
     ] = 1,
@@ -163,9 +162,7 @@ def validate(
             "sortino, turnover, net_return (default: all)."
         ),
     ] = "",
-    tracking_uri: Annotated[
-        str | None, typer.Option(help="MLflow tracking URI (default: ./mlflow.db).")
-    ] = None,
+    tracking_uri: TrackingUriOpt = None,
     no_tracking: Annotated[
         bool, typer.Option("--no-tracking", help="Do not log the run to MLflow.")
     ] = False,
