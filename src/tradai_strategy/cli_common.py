@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+import numbers
 from pathlib import Path
 from typing import Annotated, Any, NoReturn
 
@@ -12,12 +14,24 @@ console = Console()
 err_console = Console(stderr=True)
 
 
-def fail(msg: str, code: int = 2) -> NoReturn:
-    """Print ``error: <msg>`` on stderr and exit with ``code`` (2: bad input)."""
+def print_error(msg: str) -> None:
+    """Print ``error: <msg>`` on stderr (red label, ``msg`` markup-escaped)."""
     from rich.markup import escape
 
     err_console.print(f"[bold red]error:[/] {escape(msg)}", highlight=False, soft_wrap=True)
+
+
+def fail(msg: str, code: int = 2) -> NoReturn:
+    """Print ``error: <msg>`` on stderr and exit with ``code`` (2: bad input)."""
+    print_error(msg)
     raise typer.Exit(code)
+
+
+def fmt_num(value: Any, fmt: str) -> str:
+    """``format(value, fmt)``, or ``-`` for a missing (None, not a number) or non-finite value."""
+    if not isinstance(value, numbers.Real) or not math.isfinite(value):
+        return "-"
+    return format(value, fmt)
 
 
 def freqtrade_args(

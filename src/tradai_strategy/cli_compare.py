@@ -7,9 +7,8 @@ version, option or file and the fix). Heavy imports stay inside the command func
 from __future__ import annotations
 
 import json
-import math
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.table import Table
@@ -24,6 +23,7 @@ from tradai_strategy.cli_common import (
     console,
     err_console,
     fail,
+    fmt_num,
     freqtrade_args,
 )
 
@@ -39,14 +39,8 @@ ROWS = {
 }
 
 
-def _f(value: Any, fmt: str) -> str:
-    if value is None or (isinstance(value, float) and not math.isfinite(value)):
-        return "-"
-    return format(value, fmt)
-
-
 def _p(value: float) -> str:
-    return _f(value, ".2g" if 0 <= value < 1e-3 else ".4f")
+    return fmt_num(value, ".2g" if 0 <= value < 1e-3 else ".4f")
 
 
 def render(result: Comparison) -> None:
@@ -63,18 +57,21 @@ def render(result: Comparison) -> None:
         dfmt = "+.0f" if key == "trade_count" else ("+.2%" if "%" in fmt else fmt)
         table.add_row(
             label,
-            _f(old.metrics.get(key), fmt),
-            _f(new.metrics.get(key), fmt),
-            _f(deltas[key], dfmt),
+            fmt_num(old.metrics.get(key), fmt),
+            fmt_num(new.metrics.get(key), fmt),
+            fmt_num(deltas[key], dfmt),
         )
     t = result.test
     table.add_row(
-        "mean daily IC", _f(t.ic_old, "+.4f"), _f(t.ic_new, "+.4f"), _f(t.delta_ic, "+.4f")
+        "mean daily IC",
+        fmt_num(t.ic_old, "+.4f"),
+        fmt_num(t.ic_new, "+.4f"),
+        fmt_num(t.delta_ic, "+.4f"),
     )
     console.print(table)
     console.print(
         f"paired t-test on {t.n_days} days of IC ({result.n_rows} candles both predicted, "
-        f"label {result.label}): t = {_f(t.t_stat, '+.2f')}, p = {_p(t.p_value)}; "
+        f"label {result.label}): t = {fmt_num(t.t_stat, '+.2f')}, p = {_p(t.p_value)}; "
         f"Wilcoxon p = {_p(t.wilcoxon_p)}",
         highlight=False,
         soft_wrap=True,

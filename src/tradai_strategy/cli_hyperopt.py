@@ -8,7 +8,6 @@ inside the command function so ``tradai --help`` stays fast.
 
 from __future__ import annotations
 
-import math
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -25,15 +24,10 @@ from tradai_strategy.cli_common import (
     console,
     err_console,
     fail,
+    fmt_num,
     freqtrade_args,
 )
 from tradai_strategy.logs import quiet_logging
-
-
-def _f(value: Any, fmt: str = "+.4f") -> str:
-    if not isinstance(value, int | float) or not math.isfinite(value):
-        return "-"
-    return format(value, fmt)
 
 
 def hyperopt(
@@ -188,14 +182,14 @@ def hyperopt(
             highlight=False,
         )
     console.print(
-        f"best trial {result.best_number}: {result.metric} {_f(result.best_value)} "
+        f"best trial {result.best_number}: {result.metric} {fmt_num(result.best_value, '+.4f')} "
         f"{result.best_params}",
         highlight=False,
         soft_wrap=True,
     )
     console.print(
-        f"selection luck: PBO {_f(o.get('pbo'), '.2f')}, best Sharpe/period "
-        f"{_f(o.get('best_sharpe'), '+.3f')}, DSR {_f(o.get('dsr'), '.3f')} over "
+        f"selection luck: PBO {fmt_num(o.get('pbo'), '.2f')}, best Sharpe/period "
+        f"{fmt_num(o.get('best_sharpe'), '+.3f')}, DSR {fmt_num(o.get('dsr'), '.3f')} over "
         f"{round(o.get('n_complete', 0))} complete trial(s)",
         highlight=False,
     )

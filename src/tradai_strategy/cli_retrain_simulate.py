@@ -28,6 +28,7 @@ from tradai_strategy.cli_common import (
     UserdirOpt,
     err_console,
     fail,
+    fmt_num,
     freqtrade_args,
 )
 from tradai_strategy.logs import quiet_logging
@@ -46,12 +47,6 @@ _COLOURS = {
     "rolled back": "magenta",
     "retired": "red",
 }
-
-
-def _f(value: Any, fmt: str) -> str:
-    if value is None or (isinstance(value, float) and not math.isfinite(value)):
-        return "-"
-    return format(value, fmt)
 
 
 def render_result(result: SimulationResult, out: Console) -> None:
@@ -97,12 +92,13 @@ def render_result(result: SimulationResult, out: Console) -> None:
         ("retirements", "retirements", "d"),
     ]
     for label, key, fmt in rows:
-        table.add_row(label, _f(getattr(p, key), fmt), _f(getattr(b, key), fmt))
+        table.add_row(label, fmt_num(getattr(p, key), fmt), fmt_num(getattr(b, key), fmt))
     out.print(table)
     diff = p.pooled_ic - b.pooled_ic
     se = math.hypot(p.pooled_ic_se, b.pooled_ic_se)
     out.print(
-        f"policy - never retrain: pooled IC {_f(diff, '+.4f')} (about {_f(diff / se, '+.1f')} "
+        f"policy - never retrain: pooled IC {fmt_num(diff, '+.4f')} "
+        f"(about {fmt_num(diff / se, '+.1f')} "
         "standard errors, both arms on the same rows, so only indicative)",
         highlight=False,
         soft_wrap=True,

@@ -101,7 +101,6 @@ def render_result(result: TrainResult, log: Path | None = None) -> None:
 
 def _run_quietly(run: Callable[..., TrainResult], log: Path, **kwargs: Any) -> TrainResult:
     """``run`` with its logs and prints in ``log``; a phase display on the terminal."""
-    import inspect
     import sys
 
     from rich.console import Console
@@ -111,25 +110,17 @@ def _run_quietly(run: Callable[..., TrainResult], log: Path, **kwargs: Any) -> T
     out = Console(file=sys.stdout)  # the terminal: bound before stdout goes to the log
     with out.status("starting ...") as status:
         phases = PhaseDisplay(out, status)
-        if "progress" in inspect.signature(run).parameters:
-            kwargs["progress"] = phases
-        else:  # a train_and_register without phase reports: one line for the whole flow
-            phases(" -> ".join(PHASES))
         with capture_output(log):
-            result = run(**kwargs)
+            result = run(progress=phases, **kwargs)
         phases.finish()
     return result
 
 
 def _run_verbose(run: Callable[..., TrainResult], **kwargs: Any) -> TrainResult:
-    import inspect
-
     from tradai_strategy.logs import verbose_logging
 
-    if "progress" in inspect.signature(run).parameters:
-        kwargs["progress"] = PhaseDisplay(console)
     with verbose_logging():
-        return run(**kwargs)
+        return run(progress=PhaseDisplay(console), **kwargs)
 
 
 def train(
@@ -166,14 +157,13 @@ def train(
     Console: one line per phase and a summary table; full logs: <run folder>/train.log.
     """
     import os
-    import time
 
     from freqtrade.exceptions import OperationalException
 
     from tradai_strategy.config.errors import TradAIDataError
     from tradai_strategy.data.freqtrade_runner import FreqtradeRunError
     from tradai_strategy.lifecycle.train import LeakageFound, train_and_register
-    from tradai_strategy.project_paths import freqaimodels_path
+    from tradai_strategy.project_paths import freqaimodels_path, run_folder
     from tradai_strategy.registry.client import RegistryError
 
     args = freqtrade_args(
@@ -189,9 +179,8 @@ def train(
         "tracking_uri": tracking_uri,
         "freqaimodel_path": models_path,
     }
-    runs = Path(args.get("user_data_dir") or "user_data") / "tradai_runs"
-    stamp = f"{time.strftime('%Y%m%dT%H%M%SZ', time.gmtime())}-{os.getpid()}"
-    log: Path | None = None if verbose else runs / f"train-{stamp}.log"
+    stamped = run_folder(args.get("user_data_dir") or "user_data", "train")  # the log's name
+    log: Path | None = None if verbose else stamped.with_name(f"{stamped.name}-{os.getpid()}.log")
     where = f" (full log: {log})" if log else ""
     try:
         if log is None:

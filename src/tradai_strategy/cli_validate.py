@@ -29,6 +29,7 @@ from tradai_strategy.cli_common import (
     UserdirOpt,
     err_console,
     fail,
+    fmt_num,
     freqtrade_args,
 )
 from tradai_strategy.logs import quiet_logging
@@ -38,12 +39,6 @@ if TYPE_CHECKING:
 
 # a wide console when piped: the tables have a dozen numeric columns
 console = Console() if sys.stdout.isatty() else Console(width=150)
-
-
-def _f(value: Any, fmt: str = "+.3f") -> str:
-    if value is None or (isinstance(value, float) and not math.isfinite(value)):
-        return "-"
-    return format(value, fmt)
 
 
 #: table header and number format of each metric column
@@ -84,9 +79,9 @@ def render_report(report: ValidationReport, out: Console) -> None:
             str(j),
             str(rows[0]["test"]),
             *counts,
-            _f(_mean(rows, "train_rank_ic")),
-            *(_f(_mean(rows, c), COLUMNS[c][1]) for c in chosen),
-            _f(sum(r["fit_seconds"] for r in rows), ".2f"),
+            fmt_num(_mean(rows, "train_rank_ic"), "+.3f"),
+            *(fmt_num(_mean(rows, c), COLUMNS[c][1]) for c in chosen),
+            fmt_num(sum(r["fit_seconds"] for r in rows), ".2f"),
         )
     out.print(splits)
     paths = Table(title="Backtest paths (non-overlapping rows, all pairs)")
@@ -96,28 +91,31 @@ def render_report(report: ValidationReport, out: Console) -> None:
         paths.add_row(
             str(row["path"]),
             str(round(row["n"])),
-            *(_f(row[c], COLUMNS[c][1]) for c in chosen),
-            _f(row["portfolio_sharpe_annual"], "+.2f"),
+            *(fmt_num(row[c], COLUMNS[c][1]) for c in chosen),
+            fmt_num(row["portfolio_sharpe_annual"], "+.2f"),
         )
     out.print(paths)
     m = report.summary
     v = report.verdict.metrics
-    decay = ", ".join(f"h={h}: {_f(ic)}" for h, ic in report.ic_decay.items())
+    decay = ", ".join(f"h={h}: {fmt_num(ic, '+.3f')}" for h, ic in report.ic_decay.items())
     lines = [
-        f"RankIC {_f(m['rank_ic'], '+.4f')} +/- {_f(m['rank_ic_se'], '.4f')} "
-        f"(t = {_f(m['rank_ic_tstat'], '+.2f')}, n = {round(m['n_nonoverlapping'])} "
-        f"non-overlapping rows; split-demeaned {_f(m.get('rank_ic_demeaned'), '+.4f')}), "
-        f"IC {_f(m['ic'], '+.4f')}, ICIR {_f(m['icir'], '+.2f')}",
+        f"RankIC {fmt_num(m['rank_ic'], '+.4f')} +/- {fmt_num(m['rank_ic_se'], '.4f')} "
+        f"(t = {fmt_num(m['rank_ic_tstat'], '+.2f')}, n = {round(m['n_nonoverlapping'])} "
+        f"non-overlapping rows; split-demeaned {fmt_num(m.get('rank_ic_demeaned'), '+.4f')}), "
+        f"IC {fmt_num(m['ic'], '+.4f')}, ICIR {fmt_num(m['icir'], '+.2f')}",
         f"IC decay: {decay}",
-        f"Sharpe per period: train {_f(m['train_sharpe'])}, validation {_f(m['val_sharpe'])}; "
-        f"portfolio {_f(m['portfolio_sharpe'])} ({_f(m['portfolio_sharpe_annual'], '+.2f')} "
-        f"a year), PSR {_f(v.get('psr'), '.3f')}, DSR {_f(v.get('dsr'), '.3f')} "
+        f"Sharpe per period: train {fmt_num(m['train_sharpe'], '+.3f')}, "
+        f"validation {fmt_num(m['val_sharpe'], '+.3f')}; "
+        f"portfolio {fmt_num(m['portfolio_sharpe'], '+.3f')} "
+        f"({fmt_num(m['portfolio_sharpe_annual'], '+.2f')} "
+        f"a year), PSR {fmt_num(v.get('psr'), '.3f')}, DSR {fmt_num(v.get('dsr'), '.3f')} "
         f"({s.get('n_trials')} trial(s))",
-        f"seeds: IC std {_f(v.get('seed_ic_std'), '.4f')}; PBO over seeds "
-        f"{_f(m.get('pbo_over_seeds'), '.2f')} (informative)",
+        f"seeds: IC std {fmt_num(v.get('seed_ic_std'), '.4f')}; PBO over seeds "
+        f"{fmt_num(m.get('pbo_over_seeds'), '.2f')} (informative)",
         f"fits: {round(report.timings.get('n_fits', 0))} in "
-        f"{_f(report.timings.get('fit_wall_seconds'), '.1f')} s on {s.get('n_jobs')} worker(s) "
-        f"(sum of fit times {_f(report.timings.get('fit_seconds_sum'), '.1f')} s)",
+        f"{fmt_num(report.timings.get('fit_wall_seconds'), '.1f')} s "
+        f"on {s.get('n_jobs')} worker(s) "
+        f"(sum of fit times {fmt_num(report.timings.get('fit_seconds_sum'), '.1f')} s)",
     ]
     for line in lines:
         out.print(line, highlight=False, soft_wrap=True)
@@ -328,17 +326,15 @@ def _write_html(
     tracking_uri: str | None,
 ) -> Path:
     """The HTML report (engineer C's page), also logged to the MLflow run when there is one."""
-    import time
-
+    from tradai_strategy.project_paths import run_folder
     from tradai_strategy.reports.model_report import write_validation_report
 
     if out is None and json_out is not None:
         out = json_out.with_suffix(".html")
     if out is None:
-        stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
-        folder = f"validate-{report.settings.get('strategy')}-{stamp}"
-        out = Path(args.get("user_data_dir") or "user_data") / "tradai_runs" / folder
-        out = out / "validation_report.html"
+        userdir = args.get("user_data_dir") or "user_data"
+        folder = run_folder(userdir, f"validate-{report.settings.get('strategy')}")
+        out = folder / "validation_report.html"
     out.parent.mkdir(parents=True, exist_ok=True)
     path = write_validation_report(report, out)
     if run_id is not None:

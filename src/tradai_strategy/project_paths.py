@@ -2,7 +2,17 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
+
+#: UTC time stamp in run-folder names (``<prefix>-20250101T120000Z``)
+RUN_STAMP = "%Y%m%dT%H%M%SZ"
+
+
+def run_folder(userdir: str | Path, prefix: str) -> Path:
+    """``<userdir>/tradai_runs/<prefix>-<UTC time>`` (not created)."""
+    stamp = time.strftime(RUN_STAMP, time.gmtime())
+    return Path(userdir) / "tradai_runs" / f"{prefix}-{stamp}"
 
 
 def project_user_data() -> Path:

@@ -160,11 +160,17 @@ def load_backtest_predictions(
     return table[columns].reset_index(drop=True)
 
 
-def _realised(candles: pd.DataFrame, horizon: int) -> pd.Series:
+def close_series(candles: pd.DataFrame) -> pd.Series:
+    """The close price indexed by UTC candle time (sorted; a repeated time keeps its last)."""
     dates = pd.to_datetime(candles["date"], utc=True)
     close = pd.Series(candles["close"].to_numpy(dtype=float), index=pd.DatetimeIndex(dates))
-    close = close[~close.index.duplicated(keep="last")].sort_index()
-    return forward_mean_return(close, horizon)
+    return close[~close.index.duplicated(keep="last")].sort_index()
+
+
+def realised_returns(candles: pd.DataFrame, horizon: int) -> pd.Series:
+    """The realised target of each candle: :func:`forward_mean_return` of its close over
+    ``horizon`` candles (what ``&-s_close`` is trained on), indexed by UTC candle time."""
+    return forward_mean_return(close_series(candles), horizon)
 
 
 def pooled_oos_ic(
@@ -203,7 +209,7 @@ def pooled_oos_ic(
         rows = rows.sort_values("date")
         usable = rows["do_predict"].to_numpy() == 1
         pred = np.where(usable, rows[label].to_numpy(dtype=float), np.nan)
-        realised = _realised(candles_by_pair[str(pair)], horizon)
+        realised = realised_returns(candles_by_pair[str(pair)], horizon)
         dates = pd.DatetimeIndex(pd.to_datetime(rows["date"], utc=True))
         out[str(pair)] = non_overlapping_ic(pred, realised.reindex(dates).to_numpy(), horizon)
     return out

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from tradai_strategy.logs import quiet_logging
+from tradai_strategy.project_paths import run_folder
 
 logger = logging.getLogger(__name__)
 
@@ -178,7 +179,7 @@ def train_and_register(
     freqai = cfg.get("freqai") or {}
     identifier = str(freqai.get("identifier") or "tradai")
     userdir = Path(cfg["user_data_dir"])
-    run_dir = userdir / "tradai_runs" / f"{identifier}-{time.strftime('%Y%m%dT%H%M%SZ')}"
+    run_dir = run_folder(userdir, identifier)
     run_dir.mkdir(parents=True, exist_ok=True)
     derived = run_dir / "train_overrides.json"
     derived.write_text(json.dumps({"freqai": {"save_backtest_models": True}}, indent=2) + "\n")

@@ -242,14 +242,14 @@ def timeline_figure(events: pd.DataFrame) -> go.Figure | None:
     return _layout(fig, "Lifecycle timeline", height=320)
 
 
-def compare_ic_figure(daily: dict[str, pd.Series], window: int) -> go.Figure | None:
-    """Rolling daily IC (mean over pairs) of two versions."""
-    series = {k: v for k, v in daily.items() if not v.empty}
+def compare_ic_figure(rolling: dict[str, pd.Series], window: int) -> go.Figure | None:
+    """Rolling daily IC (mean over pairs) of two versions
+    (:func:`tradai_strategy.reports.oos_table.rolling_mean_ic` of each)."""
+    series = {k: v for k, v in rolling.items() if not v.empty}
     if not series:
         return None
     fig = go.Figure()
-    for label, s in series.items():
-        roll = s.rolling(window, min_periods=max(1, window // 2)).mean()
+    for label, roll in series.items():
         fig.add_trace(go.Scatter(x=roll.index, y=roll, mode="lines", name=label))
     fig.add_hline(y=0, line={"color": "#888", "width": 1})
     fig.update_yaxes(title_text=f"{window}-day mean daily IC")

@@ -37,22 +37,6 @@ REPORT_ARTIFACT_DIR = "report"
 
 
 # ---- optional functions of other modules (used when they are installed) -----------------
-def _ks_function() -> Any:
-    try:
-        from tradai_strategy.monitoring.drift import ks_statistic
-    except ImportError:
-        return None
-    return ks_statistic
-
-
-def _paired_test() -> tuple[Any, Any] | None:
-    try:
-        from tradai_strategy.validation.compare import paired_ic_test, recommend
-    except ImportError:
-        return None
-    return paired_ic_test, recommend
-
-
 # ---- sections -----------------------------------------------------------------------------
 def backtest_section(data: VersionData) -> Section:
     from tradai_strategy.reports.curves import equity_curve
@@ -151,14 +135,11 @@ def importance_sections(data: VersionData, other: VersionData | None) -> list[Se
 
 
 def drift_section(data: VersionData) -> Section:
+    from tradai_strategy.monitoring.drift import ks_statistic
     from tradai_strategy.reports.curves import drift_by_day
 
     sec = Section("drift", "Feature drift (feature x day KS)")
-    ks = _ks_function()
     history = data.features
-    if ks is None:
-        sec.missing = "no drift data (tradai_strategy.monitoring.drift is not available)"
-        return sec
     if history is None or history.empty or "window" not in history:
         sec.missing = "no drift data (no oos/feature_history.parquet on the version's run)"
         return sec
@@ -172,7 +153,7 @@ def drift_section(data: VersionData) -> Section:
         names = [f for f in ranked if f in history.columns][:DRIFT_FEATURES]
     else:
         names = [c for c in history.columns if str(c).startswith("%")][:DRIFT_FEATURES]
-    matrix = drift_by_day(reference, current, names, ks)
+    matrix = drift_by_day(reference, current, names, ks_statistic)
     sec.figure = fg.drift_heatmap(matrix)
     if not matrix.empty:
         n = float(current.groupby(current["date"].dt.floor("D"))["pair"].size().median())
@@ -190,7 +171,8 @@ def drift_section(data: VersionData) -> Section:
 
 
 def compare_section(data: VersionData, other: VersionData) -> Section:
-    from tradai_strategy.reports.oos_table import daily_ic
+    from tradai_strategy.reports.oos_table import daily_ic, rolling_mean_ic
+    from tradai_strategy.validation.compare import paired_ic_test, recommend
 
     sec = Section("compare", f"Version comparison: {data.label} vs {other.label}")
     keys = sorted(set(data.metrics) | set(other.metrics))
@@ -202,15 +184,12 @@ def compare_section(data: VersionData, other: VersionData) -> Section:
         daily[d.label] = (
             daily_ic(table).mean(axis=1) if table is not None and not table.empty else pd.Series()
         )
-    sec.figure = fg.compare_ic_figure(daily, ROLLING_DAYS)
-    test = _paired_test()
+    rolling = {label: rolling_mean_ic(s, ROLLING_DAYS) for label, s in daily.items()}
+    sec.figure = fg.compare_ic_figure(rolling, ROLLING_DAYS)
     new, old = daily[data.label], daily[other.label]
-    if test is None:
-        body += "<p>significance: not available (tradai_strategy.validation.compare missing)</p>"
-    elif new.empty or old.empty:
+    if new.empty or old.empty:
         body += "<p>significance: no daily IC for one of the versions</p>"
     else:
-        paired_ic_test, recommend = test
         res = paired_ic_test(new, old)
         body += kv_table(
             [

@@ -10,13 +10,17 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
+from typing import TypeVar
 
 import numpy as np
 import pandas as pd
 
+from tradai_strategy.freqai.prediction_files import close_series
+from tradai_strategy.monitoring import decay
 from tradai_strategy.strategy.base import RETURN_LABEL, forward_mean_return
-from tradai_strategy.validation.ic import spearman_ic
 from tradai_strategy.validation.metrics import ic_decay
+
+Frame = TypeVar("Frame", pd.DataFrame, pd.Series)
 
 COLUMNS = ("date", "pair", "prediction", "do_predict", "realised", "close")
 
@@ -38,10 +42,7 @@ def prediction_table(
         raise KeyError(f"{label!r} is not a column of the predictions ({list(predictions)})")
     parts = []
     for pair, rows in predictions.groupby("pair", sort=True):
-        candles = candles_by_pair[str(pair)]
-        dates = pd.DatetimeIndex(pd.to_datetime(candles["date"], utc=True))
-        close = pd.Series(candles["close"].to_numpy(dtype=float), index=dates)
-        close = close[~close.index.duplicated(keep="last")].sort_index()
+        close = close_series(candles_by_pair[str(pair)])
         realised = forward_mean_return(close, horizon)
         when = pd.DatetimeIndex(pd.to_datetime(rows["date"], utc=True))
         parts.append(
@@ -69,22 +70,23 @@ def usable(table: pd.DataFrame) -> pd.DataFrame:
 
 def daily_ic(table: pd.DataFrame) -> pd.DataFrame:
     """Spearman IC of prediction vs realised per UTC day and pair (index: day; one column
-    per pair). Days share overlapping labels: read the series as a trend, not a test."""
+    per pair): :func:`tradai_strategy.monitoring.decay.daily_ic` on each pair's usable rows.
+    Days share overlapping labels: read the series as a trend, not a test."""
     rows = usable(table)
     if rows.empty:
         return pd.DataFrame()
-    day = pd.DatetimeIndex(rows["date"]).floor("D")
-    out = {
-        (str(pair), d): spearman_ic(g["prediction"], g["realised"]).ic
-        for (pair, d), g in rows.groupby([rows["pair"], day], sort=True)
+    per_pair = {
+        str(pair): decay.daily_ic(g, pred="prediction", realised="realised")
+        for pair, g in rows.groupby("pair", sort=True)
     }
-    series = pd.Series(out, dtype=float)
-    series.index.names = ["pair", "day"]
-    return series.unstack("pair").sort_index()
+    out = pd.DataFrame(per_pair).sort_index()
+    out.columns.name = "pair"
+    return out
 
 
-def rolling_mean_ic(daily: pd.DataFrame, window_days: int = 7) -> pd.DataFrame:
-    """Rolling mean of the daily IC over ``window_days`` (at least half the days present)."""
+def rolling_mean_ic(daily: Frame, window_days: int = 7) -> Frame:
+    """Rolling mean of the daily IC over ``window_days`` (at least half the days present);
+    ``daily``: one column per pair, or one series."""
     if daily.empty:
         return daily
     return daily.rolling(window_days, min_periods=max(1, window_days // 2)).mean()

@@ -7,8 +7,8 @@ reason in :attr:`VersionData.notes`):
   out-of-sample metrics ``oos/tradai_metrics.json`` and prediction table
   ``oos/predictions.parquet``, the feature history ``oos/feature_history.parquet``
   (all logged by ``tradai train``);
-* the validation report JSON: the run's ``validation/validation_report.json``, else the
-  ``validation_report.json`` of the run named by the version tag ``tradai.validation_run_id``;
+* the validation report JSON: the ``validation_report.json`` of the validation run named by
+  the version tag ``tradai.validation_run_id``;
 * the registered model files (the bundle): native estimators for feature importance;
 * the audit trail beside the registry: promotions, rollbacks, retirements.
 """
@@ -25,7 +25,7 @@ import pandas as pd
 
 from tradai_strategy.registry.client import RegistryClient, VersionInfo
 
-VALIDATION_ARTIFACT = "validation/validation_report.json"
+VALIDATION_ARTIFACT = "validation_report.json"
 VALIDATION_RUN_TAG = "tradai.validation_run_id"
 OOS_FOLDER = "oos"
 METRICS_ARTIFACT = "tradai_metrics.json"
@@ -105,18 +105,13 @@ def _load_oos(data: VersionData, reg: RegistryClient, run_id: str, tmp: Path) ->
 
 
 def _load_validation(data: VersionData, reg: RegistryClient, run_id: str, tmp: Path) -> None:
-    if VALIDATION_ARTIFACT in _artifact_paths(reg, run_id, "validation"):
-        path = _download(reg, run_id, VALIDATION_ARTIFACT, tmp)
-        data.validation = json.loads(path.read_text())
-        return
+    # ``tradai validate`` logs the report on its own run, named by the version's tag
     other = data.info.tags.get(VALIDATION_RUN_TAG)
-    if other and "validation_report.json" in _artifact_paths(reg, other, ""):
-        data.validation = json.loads(
-            _download(reg, other, "validation_report.json", tmp).read_text()
-        )
+    if other and VALIDATION_ARTIFACT in _artifact_paths(reg, other, ""):
+        data.validation = json.loads(_download(reg, other, VALIDATION_ARTIFACT, tmp).read_text())
         return
     data.notes.append(
-        f"no validation report (run artifact {VALIDATION_ARTIFACT} or tag {VALIDATION_RUN_TAG})"
+        f"no validation report (no {VALIDATION_ARTIFACT} on the run of tag {VALIDATION_RUN_TAG})"
     )
 
 

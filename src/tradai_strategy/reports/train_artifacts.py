@@ -28,22 +28,19 @@ logger = logging.getLogger(__name__)
 _WINDOW_RE = re.compile(r"^sub-train-(?P<coin>.+)_(?P<ts>\d+)$")
 
 
-def load_candles(cfg: dict[str, Any], pairs: list[str], timerange: str | None) -> dict[str, Any]:
-    """The pairs' candles from the run's data folder (up to the end of ``timerange``)."""
-    from freqtrade.configuration import TimeRange
-    from freqtrade.data.history import load_pair_history
+def base_candles(
+    cfg: dict[str, Any], pairs: list[str], timerange: str | None
+) -> dict[str, pd.DataFrame]:
+    """The pairs' candles in the config's timeframe, from the run's data folder (up to the
+    end of ``timerange``; spot or futures candles as ``trading_mode`` says).
 
-    tr = TimeRange.parse_timerange(timerange) if timerange else None
-    return {
-        pair: load_pair_history(
-            pair,
-            str(cfg["timeframe"]),
-            Path(cfg["datadir"]),
-            timerange=tr,
-            data_format=cfg.get("dataformat_ohlcv"),
-        )
-        for pair in pairs
-    }
+    :raises TradAIDataError: a series the features need has no candles.
+    """
+    from tradai_strategy.freqai.features import load_candles
+
+    tf = str(cfg["timeframe"])
+    candles = load_candles(cfg, pairs, timerange)
+    return {pair: candles[(pair, tf)] for pair in pairs}
 
 
 def _unpickle(path: Path) -> Any:
@@ -106,6 +103,7 @@ def write_oos_artifacts(
     A file whose source is missing (no regression label, no saved windows) is left out and
     logged; the report then shows that section as "no data".
     """
+    from tradai_strategy.config.errors import TradAIDataError
     from tradai_strategy.freqai.oos_metrics import METRICS_FILE
     from tradai_strategy.freqai.prediction_files import load_backtest_predictions
 
@@ -117,9 +115,9 @@ def write_oos_artifacts(
     try:
         predictions = load_backtest_predictions(model_dir)
         pairs = sorted(predictions["pair"].unique())
-        table = prediction_table(predictions, load_candles(cfg, pairs, timerange), horizon)
+        table = prediction_table(predictions, base_candles(cfg, pairs, timerange), horizon)
         table.to_parquet(out_dir / "predictions.parquet", index=False)
-    except (FileNotFoundError, KeyError, ValueError) as err:
+    except (FileNotFoundError, KeyError, ValueError, TradAIDataError) as err:
         logger.warning("TradAI: no prediction table for the report: %s", err)
         pairs = list(cfg.get("exchange", {}).get("pair_whitelist") or [])
     history = feature_history(model_dir, pairs)

@@ -44,10 +44,12 @@ class PairedTest:
     ic_old: float = float("nan")
 
     def to_dict(self) -> dict[str, Any]:
-        out = asdict(self)
-        return {
-            k: None if isinstance(v, float) and not math.isfinite(v) else v for k, v in out.items()
-        }
+        return finite_or_none(asdict(self))
+
+
+def finite_or_none(d: dict[str, Any]) -> dict[str, Any]:
+    """``d`` with NaN/inf floats as None (JSON has no NaN)."""
+    return {k: None if isinstance(v, float) and not math.isfinite(v) else v for k, v in d.items()}
 
 
 def align_daily(new: pd.Series, old: pd.Series) -> pd.DataFrame:

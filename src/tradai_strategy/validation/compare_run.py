@@ -13,8 +13,6 @@ from __future__ import annotations
 import contextlib
 import io
 import json
-import math
-import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,7 +21,13 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from tradai_strategy.validation.compare import PairedTest, paired_ic_test, recommend
+from tradai_strategy.project_paths import run_folder
+from tradai_strategy.validation.compare import (
+    PairedTest,
+    finite_or_none,
+    paired_ic_test,
+    recommend,
+)
 
 Notify = Callable[[str], None]
 MLFLOW_MODEL = "TradAIMLflowModel"
@@ -67,18 +71,12 @@ class Comparison:
         return out
 
     def to_dict(self) -> dict[str, Any]:
-        def clean(d: dict[str, Any]) -> dict[str, Any]:
-            return {
-                k: None if isinstance(v, float) and not math.isfinite(v) else v
-                for k, v in d.items()
-            }
-
         return {
             "model": self.name,
-            "old": {"version": self.old.version, **clean(self.old.metrics)},
-            "new": {"version": self.new.version, **clean(self.new.metrics)},
+            "old": {"version": self.old.version, **finite_or_none(self.old.metrics)},
+            "new": {"version": self.new.version, **finite_or_none(self.new.metrics)},
             "backtest_results": {"old": self.old.results_path, "new": self.new.results_path},
-            "delta": clean(self.deltas()),
+            "delta": finite_or_none(self.deltas()),
             "test": self.test.to_dict(),
             "recommendation": self.recommendation,
             "timerange": self.timerange,
@@ -87,7 +85,7 @@ class Comparison:
             "n_rows": self.n_rows,
             "warnings": list(self.warnings),
             "daily_ic": [
-                {"day": str(day.date()), "old": clean({"v": o})["v"], "new": clean({"v": n})["v"]}
+                finite_or_none({"day": str(day.date()), "old": o, "new": n})
                 for day, o, n in zip(
                     self.daily.index, self.daily["old"], self.daily["new"], strict=True
                 )
@@ -247,8 +245,7 @@ def compare_versions(
         pairs = list(config.get("exchange", {}).get("pair_whitelist", []))
         realised = realised_targets(config, pairs, timerange)
     label = str(realised.attrs["label"])
-    stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
-    run_dir = Path(config["user_data_dir"]) / "tradai_runs" / f"compare-{name}-{stamp}"
+    run_dir = run_folder(config["user_data_dir"], f"compare-{name}")
     run_dir.mkdir(parents=True, exist_ok=True)
     runs = []
     for info in infos:
