@@ -103,6 +103,29 @@ def test_realised_from_candles_matches_strategy_label() -> None:
     assert (out["pair"] == "ETH/USDT").all()
 
 
+def test_shadow_swap_keeps_the_served_models_restart_record(tmp_path: Path) -> None:
+    """The shadow shares the served model's cache folder: its hot swap (and its stop) must
+    leave the served model's record alone, else a restart with the registry down serves
+    nothing."""
+    from tradai_strategy.freqai.bundle_client import SERVED_FILE, RegistryBundleLoader
+    from tradai_strategy.freqai.model_watcher import Served
+    from tradai_strategy.monitoring.live_log import ShadowLoader, ShadowWatcher
+
+    uri = (tmp_path / "mlruns").as_uri()
+    served = RegistryBundleLoader("models:/Rad@production", tmp_path / "cache", uri)
+    served.remember("1", "abc")
+    shadow = ShadowWatcher(ShadowLoader("models:/Rad@challenger", tmp_path / "cache", uri), 60, 1)
+    try:
+        shadow._serve(Served("2", "def", bundle=None))  # type: ignore[arg-type]
+        assert served.last_served() == ("1", "abc")
+        assert shadow.loader.last_served() == ("2", "def")
+        shadow._stop_serving("alias not set")
+        assert served.last_served() == ("1", "abc")
+        assert (tmp_path / "cache" / "Rad" / SERVED_FILE).is_file()
+    finally:
+        shadow.close()
+
+
 # ---- the live hook in TradAIMLflowModel (dry-run), with a shadow challenger ----------------
 LABEL = "&-s_close"
 

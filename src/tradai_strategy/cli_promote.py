@@ -9,7 +9,6 @@ line naming the model/version/alias and the fix).
 from __future__ import annotations
 
 import logging
-import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Annotated
@@ -42,14 +41,15 @@ def registry_session(
     from mlflow.exceptions import MlflowException
 
     from tradai_strategy.lifecycle.promotion import Lifecycle, reconcile
-    from tradai_strategy.registry.client import RegistryError
+    from tradai_strategy.registry.client import RegistryError, bound_registry_calls
 
-    os.environ.setdefault("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "1")
-    os.environ.setdefault("MLFLOW_HTTP_REQUEST_TIMEOUT", "20")
+    bound_registry_calls(20, retries=1, backoff=None)
     try:
         lc = Lifecycle.open(tracking_uri, audit_db)
         with quiet_logging(logging.WARNING):  # the notice below says it once
             repaired = reconcile(lc, model)
+        if model:
+            lc.reconciled.add(model)  # the command's own promote/rollback/retire: no 2nd pass
         for event in repaired:
             err_console.print(
                 f"[yellow]reconciled[/] {event.model} @{event.alias}: "

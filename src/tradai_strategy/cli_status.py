@@ -124,18 +124,10 @@ def retire(
 
     Serving then falls back to @fallback. Each alias removal is an audited move.
     """
-    from tradai_strategy.lifecycle.promotion import retire as do_retire
+    from tradai_strategy.lifecycle.promotion import retire_version
 
     with registry_session(tracking_uri, audit_db, name) as lc:
-        event = do_retire(lc, name, version, reason=reason)
-        removed = [
-            e
-            for e in lc.audit.events(name)
-            if e.id > event.id
-            and e.action == "retire"
-            and e.alias
-            and e.from_version == event.from_version
-        ]
+        event, removed = retire_version(lc, name, version, reason=reason)
     gone = ", ".join(f"@{e.alias}" for e in removed) or "none"
     console.print(
         f"[green]{name} version {version} retired[/] (audit #{event.id}); aliases removed: {gone}",

@@ -32,13 +32,13 @@ from freqtrade.exceptions import OperationalException
 from tradai_strategy.config.errors import TradAIConfigError, TradAIDataError
 from tradai_strategy.freqai.bundle import MANIFEST, ModelBundle, load_bundle
 from tradai_strategy.freqai.bundle_io import sha256_file
+from tradai_strategy.registry.client import RETIRED_TAG, is_retired
 
 if TYPE_CHECKING:
     from tradai_strategy.registry.client import RegistryClient, VersionInfo
 
 logger = logging.getLogger(__name__)
 
-RETIRED_TAG = "tradai.retired"  # same tag as lifecycle.promotion.RETIRED_TAG
 FALLBACK = "fallback"
 MANIFEST_TAG = "tradai.manifest_sha256"
 SERVED_FILE = "served.json"
@@ -81,26 +81,6 @@ class ModelRef:
         return f"models:/{self.name}/{version}"
 
 
-def is_retired(info: VersionInfo) -> bool:
-    """True when the version carries ``tradai.retired=true``."""
-    return info.tags.get(RETIRED_TAG, "").strip().lower() == "true"
-
-
-def _version_info(registry: RegistryClient, name: str, version: str, aliases: dict) -> VersionInfo:
-    from tradai_strategy.registry.client import VersionInfo
-
-    mv = registry.client.get_model_version(name, version)
-    return VersionInfo(
-        name=str(mv.name),
-        version=str(mv.version),
-        aliases=tuple(sorted(a for a, v in aliases.items() if v == str(mv.version))),
-        tags=dict(mv.tags or {}),
-        description=str(mv.description or ""),
-        created_ms=int(mv.creation_timestamp or 0),
-        run_id=mv.run_id,
-    )
-
-
 def choose_serving(
     registry: RegistryClient, name: str, alias: str = "production"
 ) -> tuple[VersionInfo | None, list[str]]:
@@ -116,8 +96,8 @@ def choose_serving(
         if version is None:
             notes.append(f"alias {candidate} not found" if candidate == alias else "no @fallback")
             continue
-        info = _version_info(registry, name, version, aliases)
-        if not is_retired(info):
+        info = registry.version_info(name, version, aliases)
+        if not is_retired(info.tags):
             return info, notes
         notes.append(f"@{candidate} is retired (version {version})")
     return None, notes
@@ -221,7 +201,7 @@ class RegistryBundleLoader:
         mv = self._call(
             "version lookup", registry.client.get_model_version, self.ref.name, self.ref.version
         )
-        if (mv.tags or {}).get(RETIRED_TAG, "").strip().lower() == "true":
+        if is_retired(mv.tags or {}):
             raise NoServableVersionError(
                 f"{self.ref.uri} is retired ({RETIRED_TAG}=true) and is never served: "
                 "use an alias or another version"
@@ -237,7 +217,7 @@ class RegistryBundleLoader:
             )
         except OperationalException:
             return False
-        return (mv.tags or {}).get(RETIRED_TAG, "").strip().lower() == "true"
+        return is_retired(mv.tags or {})
 
     def fetch(self, version: str, manifest_sha: str | None) -> ModelBundle:
         """Download (unless cached) and load a version's bundle, verified."""
@@ -288,17 +268,22 @@ class RegistryBundleLoader:
             raise
 
     # ---- what was served last (for a restart while the registry is down) -----------------
+    @property
+    def served_path(self) -> Path:
+        """This loader's served-version record (:data:`SERVED_FILE` for the served model)."""
+        return self.cache_dir / SERVED_FILE
+
     def remember(self, version: str, manifest_sha: str | None) -> None:
         self.cache_dir.mkdir(parents=True, exist_ok=True)
         record = {"model_uri": self.ref.uri, "version": version, "manifest_sha256": manifest_sha}
-        (self.cache_dir / SERVED_FILE).write_text(json.dumps(record))
+        self.served_path.write_text(json.dumps(record))
 
     def forget(self) -> None:
         """Drop the served-version record (its version may no longer be served)."""
-        (self.cache_dir / SERVED_FILE).unlink(missing_ok=True)
+        self.served_path.unlink(missing_ok=True)
 
     def last_served(self) -> tuple[str, str | None] | None:
-        path = self.cache_dir / SERVED_FILE
+        path = self.served_path
         if not path.is_file():
             return None
         record = json.loads(path.read_text())

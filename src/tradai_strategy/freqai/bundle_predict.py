@@ -20,6 +20,7 @@ from freqtrade.freqai.data_kitchen import FreqaiDataKitchen
 from tradai_strategy.config.errors import TradAIConfigError
 from tradai_strategy.data.prediction_table import DATE, DI_VALUES, DO_PREDICT
 from tradai_strategy.freqai.bundle import PairModel
+from tradai_strategy.registry.client import bound_registry_calls as bound_registry_calls
 
 logger = logging.getLogger(__name__)
 
@@ -120,15 +121,3 @@ def guard_in_sample(
         rows = rows.copy()
         rows[DO_PREDICT] = np.where(inside, 0, rows[DO_PREDICT])
     return rows
-
-
-def bound_registry_calls(timeout: float, retries: int = 2) -> None:
-    """Keep a failing registry call short (MLflow retries for minutes by default).
-
-    Sets MLflow's HTTP retry/timeout environment variables unless the user set them.
-    """
-    import os
-
-    os.environ.setdefault("MLFLOW_HTTP_REQUEST_MAX_RETRIES", str(retries))
-    os.environ.setdefault("MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR", "1")
-    os.environ.setdefault("MLFLOW_HTTP_REQUEST_TIMEOUT", str(max(1, int(timeout))))

@@ -191,13 +191,17 @@ class ModelWatcher:
         self.loader.forget()
         if self.current is None and self._noted == reason:
             return
+        self._alert_stop(reason)
+        self._noted = reason
+        self.current = None
+
+    def _alert_stop(self, reason: str) -> None:
+        """Say (once per reason) that nothing is served any more."""
         logger.warning(
             "TradAI ALERT: %s; stop serving %s: do_predict=0 until a version is promoted",
             reason,
             self._describe(),
         )
-        self._noted = reason
-        self.current = None
 
     def _serve(self, served: Served) -> None:
         previous = self._describe()

@@ -24,6 +24,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from tradai_strategy.registry.client import is_retired
+
 if TYPE_CHECKING:
     from tradai_strategy.lifecycle.promotion import Lifecycle
     from tradai_strategy.registry.audit import AuditEvent
@@ -45,6 +47,11 @@ class ModelMetrics:
     training_duration_s: float | None = None
 
 
+def rollback_count(events: list[AuditEvent], model: str) -> int:
+    """``rollback`` rows of ``model`` in the audit trail (RollbackCount)."""
+    return sum(1 for e in events if e.model == model and e.action == "rollback")
+
+
 def derive(
     model: str,
     versions: list[VersionInfo],
@@ -59,8 +66,8 @@ def derive(
         alias_versions=dict(sorted(aliases.items())),
         latest_version=max(numbers) if numbers else None,
         retraining_count=max(max(numbers) - 1, 0) if numbers else 0,
-        rollback_count=sum(1 for e in events if e.model == model and e.action == "rollback"),
-        retired_count=sum(1 for v in versions if v.tags.get("tradai.retired") == "true"),
+        rollback_count=rollback_count(events, model),
+        retired_count=sum(1 for v in versions if is_retired(v.tags)),
         training_duration_s=latest_duration_s,
     )
 
@@ -134,19 +141,25 @@ def prometheus_text(metrics: list[ModelMetrics]) -> str:
     return generate_latest(registry).decode()
 
 
-def log_production_change(lc: Lifecycle, name: str, version: str) -> None:
-    """Log ``model_version`` and ``rollback_count`` on ``version``'s run (no run: nothing)."""
+def log_production_change(
+    lc: Lifecycle, name: str, version: str, run_id: str | None = None
+) -> None:
+    """Log ``model_version`` and ``rollback_count`` on ``version``'s run (no run: nothing).
+
+    :param run_id: the version's run when the caller already read it (else read here).
+    """
     from mlflow.entities import Metric
 
-    info = lc.registry.version(name, version)
-    if not info.run_id:
+    if run_id is None:
+        run_id = lc.registry.version(name, version).run_id
+    if not run_id:
         return
-    rollbacks = sum(1 for e in lc.audit.events(name) if e.action == "rollback")
+    rollbacks = rollback_count(lc.audit.events(name), name)
     now = int(time.time() * 1000)
     lc.registry.client.log_batch(
-        info.run_id,
+        run_id,
         metrics=[
-            Metric("model_version", float(info.version), now, 0),
+            Metric("model_version", float(version), now, 0),
             Metric("rollback_count", float(rollbacks), now, 0),
         ],
     )

@@ -11,16 +11,31 @@ runs first in every one of these: it records aliases that moved without their au
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from tradai_strategy.lifecycle.train import VALIDATION_TAG
 from tradai_strategy.registry.audit import AuditEvent, AuditTrail, audit_path, current_actor
-from tradai_strategy.registry.client import RegistryClient, RegistryError, check_alias
+from tradai_strategy.registry.client import (
+    RETIRED_TAG,
+    RegistryClient,
+    RegistryError,
+    check_alias,
+    is_retired,
+)
 
 logger = logging.getLogger(__name__)
 
-RETIRED_TAG = "tradai.retired"
+__all__ = [
+    "RETIRED_TAG",
+    "Lifecycle",
+    "is_retired",
+    "promote",
+    "retire",
+    "retire_version",
+    "rollback",
+]
+
 RETIRED_REASON_TAG = "tradai.retired_reason"
 RETIRED_AT_TAG = "tradai.retired_at"
 RETIRED_BY_TAG = "tradai.retired_by"
@@ -28,10 +43,15 @@ RETIRED_BY_TAG = "tradai.retired_by"
 
 @dataclass
 class Lifecycle:
-    """A registry and its audit trail."""
+    """A registry and its audit trail.
+
+    ``reconciled``: models just reconciled by the caller (a CLI session reconciles before it
+    acts); the next promote/rollback/retire of such a model skips its own reconcile once.
+    """
 
     registry: RegistryClient
     audit: AuditTrail
+    reconciled: set[str] = field(default_factory=set)
 
     @classmethod
     def open(cls, tracking_uri: str | None = None, audit_db: str | None = None) -> Lifecycle:
@@ -44,11 +64,6 @@ def _need_reason(reason: str) -> str:
     if not reason.strip():
         raise RegistryError('--reason is empty: say why, e.g. --reason "passed CPCV, PBO 0.2"')
     return reason.strip()
-
-
-def is_retired(tags: dict[str, str]) -> bool:
-    """True when a version's tags mark it retired."""
-    return tags.get(RETIRED_TAG) == "true"
 
 
 def _refuse_retired(lc: Lifecycle, name: str, version: str, what: str) -> None:
@@ -112,6 +127,14 @@ def reconcile(lc: Lifecycle, name: str | None = None) -> list[AuditEvent]:
     return events
 
 
+def _reconcile_first(lc: Lifecycle, name: str) -> None:
+    """Reconcile ``name`` unless the caller just did (then only forget that it did)."""
+    if name in lc.reconciled:
+        lc.reconciled.discard(name)
+    else:
+        reconcile(lc, name)
+
+
 def promote(
     lc: Lifecycle,
     name: str,
@@ -124,7 +147,7 @@ def promote(
     """Point ``alias`` at ``version`` after the validation gate; return the audit row."""
     why = _need_reason(reason)
     check_alias(alias)
-    reconcile(lc, name)
+    _reconcile_first(lc, name)
     info = lc.registry.version(name, version)
     if is_retired(info.tags):
         raise RegistryError(f"{name} version {info.version} is retired: it can never be promoted")
@@ -150,7 +173,7 @@ def promote(
         move=move,
         details=details,
     )
-    _log_metrics(lc, event)
+    _log_metrics(lc, event, info.run_id)
     return event
 
 
@@ -165,7 +188,7 @@ def previous_production(lc: Lifecycle, name: str, current: str) -> str | None:
 def rollback(lc: Lifecycle, name: str, *, to: str | int | None = None, reason: str) -> AuditEvent:
     """Move production back to the previous production version (or to ``to``)."""
     why = _need_reason(reason)
-    reconcile(lc, name)
+    _reconcile_first(lc, name)
     current = lc.registry.resolve(name, "production")
     if to is None:
         if current is None:
@@ -201,7 +224,7 @@ def rollback(lc: Lifecycle, name: str, *, to: str | int | None = None, reason: s
         move=move,
         details={"explicit_target": to is not None},
     )
-    _log_metrics(lc, event)
+    _log_metrics(lc, event, info.run_id)
     return event
 
 
@@ -247,6 +270,13 @@ def remove_alias(
 
 
 def retire(lc: Lifecycle, name: str, version: str | int, *, reason: str) -> AuditEvent:
+    """Retire a version for good (see :func:`retire_version`); return the ``retire`` row."""
+    return retire_version(lc, name, version, reason=reason)[0]
+
+
+def retire_version(
+    lc: Lifecycle, name: str, version: str | int, *, reason: str
+) -> tuple[AuditEvent, list[AuditEvent]]:
     """Retire a version for good: tag it, audit a ``retire`` row, then remove its aliases.
 
     Tags: ``tradai.retired=true`` plus ``tradai.retired_reason``/``_at``/``_by``. The tag is
@@ -255,10 +285,10 @@ def retire(lc: Lifecycle, name: str, version: str | int, *, reason: str) -> Audi
     falls back to ``@fallback``. Retiring an already-retired version only finishes removing
     aliases it still holds; with none left it is an error.
 
-    :returns: the ``retire`` row.
+    :returns: the ``retire`` row and the rows of the alias removals it made.
     """
     why = _need_reason(reason)
-    reconcile(lc, name)
+    _reconcile_first(lc, name)
     info = lc.registry.version(name, version)
     if is_retired(info.tags) and not info.aliases:
         raise RegistryError(
@@ -279,18 +309,21 @@ def retire(lc: Lifecycle, name: str, version: str | int, *, reason: str) -> Audi
         apply=lambda: lc.registry.set_tags(name, info.version, tags),
         details={"version": info.version, "aliases": list(info.aliases)},
     )
+    removed = []
     for alias in info.aliases:
-        remove_alias(lc, name, alias, reason=why, only_if=info.version, action="retire")
-    return event
+        row = remove_alias(lc, name, alias, reason=why, only_if=info.version, action="retire")
+        if row is not None:
+            removed.append(row)
+    return event, removed
 
 
-def _log_metrics(lc: Lifecycle, event: AuditEvent) -> None:
+def _log_metrics(lc: Lifecycle, event: AuditEvent, run_id: str | None) -> None:
     """ModelVersion/RollbackCount on the new production version's run (best effort)."""
     if event.alias != "production" or event.to_version is None:
         return
     from tradai_strategy.lifecycle.lifecycle_metrics import log_production_change
 
     try:
-        log_production_change(lc, event.model, event.to_version)
+        log_production_change(lc, event.model, event.to_version, run_id or "")
     except Exception as err:  # the move is done and audited; metrics must not undo it
         logger.warning("could not log lifecycle metrics for %s: %s", event.model, err)

@@ -15,10 +15,12 @@ Thresholds (levels green / yellow / red; the overall level of a version is the w
 
 from __future__ import annotations
 
-import math
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
+
+from tradai_strategy.lifecycle.train import _num as _finite
+from tradai_strategy.registry.client import is_retired
 
 if TYPE_CHECKING:
     from tradai_strategy.registry.client import VersionInfo
@@ -65,14 +67,6 @@ class VersionStatus:
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON-ready dict."""
         return asdict(self)
-
-
-def _finite(value: Any) -> float | None:
-    try:
-        out = float(value)
-    except (TypeError, ValueError):
-        return None
-    return out if math.isfinite(out) else None
 
 
 def _level(value: float, green: float, yellow: float) -> str:
@@ -126,7 +120,7 @@ def version_status(
     days = age_days(info.created_ms, now)
     perf = performance_health(info.tags, metrics)
     age = Health(age_level(days), f"{days:.1f} days old")
-    retired = info.tags.get("tradai.retired") == "true"
+    retired = is_retired(info.tags)
     overall = "red" if retired else worst([perf.level, age.level])
     shown = {k: metrics[k] for k in SHOWN_METRICS if _finite(metrics.get(k)) is not None}
     return VersionStatus(

@@ -65,7 +65,15 @@ class LogSettings:
 
 
 class ShadowLoader(RegistryBundleLoader):
-    """Loader of ``models:/Name@alias`` that never falls back to ``@fallback``."""
+    """Loader of ``models:/Name@alias`` that never falls back to ``@fallback``.
+
+    It shares the served model's cache folder, so its served-version record is keyed by its
+    own alias: remembering or forgetting the shadow never touches the served model's record.
+    """
+
+    @property
+    def served_path(self) -> Path:
+        return self.cache_dir / f"served-shadow-{self.ref.alias or self.ref.version}.json"
 
     def resolve(self) -> tuple[str, str | None]:
         from tradai_strategy.registry.client import RegistryClient
@@ -84,13 +92,8 @@ class ShadowLoader(RegistryBundleLoader):
 class ShadowWatcher(ModelWatcher):
     """The watcher of the shadow alias: same loading and hot swap, its own log wording."""
 
-    def _stop_serving(self, reason: str) -> None:
-        self.last_error = reason
-        if self.current is None and self._noted == reason:
-            return
+    def _alert_stop(self, reason: str) -> None:
         logger.warning("TradAI: no shadow predictions (%s)", reason)
-        self._noted = reason
-        self.current = None
 
 
 class LivePredictionLogger:

@@ -17,6 +17,12 @@ if TYPE_CHECKING:
     from mlflow import MlflowClient
 
 ALIASES = ("production", "staging", "challenger", "fallback")
+RETIRED_TAG = "tradai.retired"
+
+
+def is_retired(tags: dict[str, str]) -> bool:
+    """True when a version's tags mark it retired (``tradai.retired`` = ``true``, any case)."""
+    return str(tags.get(RETIRED_TAG, "")).strip().lower() == "true"
 
 
 class RegistryError(ValueError):
@@ -48,6 +54,20 @@ def _info(mv: Any, alias_map: dict[str, str]) -> VersionInfo:
         created_ms=int(mv.creation_timestamp or 0),
         run_id=mv.run_id,
     )
+
+
+def bound_registry_calls(timeout: float, retries: int = 2, backoff: int | None = 1) -> None:
+    """Keep a failing registry call short (MLflow retries for minutes by default).
+
+    Sets MLflow's HTTP retry/timeout (and, unless ``backoff`` is None, backoff) environment
+    variables unless the user set them.
+    """
+    import os
+
+    os.environ.setdefault("MLFLOW_HTTP_REQUEST_MAX_RETRIES", str(retries))
+    if backoff is not None:
+        os.environ.setdefault("MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR", str(backoff))
+    os.environ.setdefault("MLFLOW_HTTP_REQUEST_TIMEOUT", str(max(1, int(timeout))))
 
 
 def check_reachable(uri: str, timeout: float = 3.0) -> None:
@@ -133,6 +153,10 @@ class RegistryClient:
         alias_map = {str(k): str(v) for k, v in (self._model(name).aliases or {}).items()}
         found = self.client.search_model_versions(f"name = '{name}'")
         return sorted((_info(mv, alias_map) for mv in found), key=lambda v: -int(v.version))
+
+    def version_info(self, name: str, version: str | int, aliases: dict[str, str]) -> VersionInfo:
+        """One version read directly (no search), its aliases taken from ``aliases``."""
+        return _info(self.client.get_model_version(name, str(version)), aliases)
 
     def version(self, name: str, version: str | int) -> VersionInfo:
         """One version; a :class:`RegistryError` naming the existing versions when missing."""
