@@ -133,7 +133,7 @@ def drift(
     from tradai_strategy.data.freqtrade_runner import FreqtradeRunError, resolve_config
     from tradai_strategy.freqai.bundle import load_bundle
     from tradai_strategy.monitoring import MonitoringError
-    from tradai_strategy.monitoring.check import check_bundle_drift, current_features
+    from tradai_strategy.monitoring.check import bundle_drift
 
     if not model and bundle is None:
         fail("--model is missing: name the registered model (or pass --bundle PATH)")
@@ -153,23 +153,18 @@ def drift(
                 cache = Path(cfg["user_data_dir"]) / "models" / "tradai_drift_cache"
                 loaded, served = _served_bundle(model, alias, version, tracking_uri, cache)
             wanted = [p.strip() for p in pairs.split(",") if p.strip()] if pairs else None
-            whitelist = cfg.get("exchange", {}).get("pair_whitelist", [])
-            chosen = wanted or [p for p in whitelist if p in loaded.models]
-            skipped = [p for p in whitelist if p not in loaded.models and not wanted]
-            if not chosen:
-                fail(
-                    f"no pair to check: the whitelist ({', '.join(whitelist)}) and the bundle "
-                    f"({', '.join(loaded.pairs)}) share no pair; pass --pairs"
-                )
-            current = current_features(cfg, chosen, datadir=datadir, timerange=timerange)
-            report = check_bundle_drift(
+            report, skipped = bundle_drift(
+                cfg,
                 loaded,
-                current,
                 model=model or str(loaded.manifest.get("strategy") or loaded.path.name),
                 version=served,
+                pairs=wanted,
+                datadir=datadir,
+                timerange=timerange,
                 days=days,
                 warn=warn,
                 critical=critical,
+                hint="pass --pairs",
             )
     except (MonitoringError, FreqtradeRunError, OperationalException) as err:
         fail(" ".join(str(err).split()))

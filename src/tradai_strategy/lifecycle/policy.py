@@ -83,10 +83,6 @@ class RetrainPolicy:
     lock_file: str | None = None  # None: tradai_scheduler.lock beside the policy file
     source: str = field(default="(defaults)", compare=False)
 
-    @property
-    def userdir_path(self) -> Path:
-        return Path(self.userdir)
-
 
 SECTIONS: dict[str, tuple[str, ...]] = {
     "model": ("model_name", "tracking_uri", "prediction_log"),

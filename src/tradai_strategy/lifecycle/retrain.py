@@ -35,12 +35,11 @@ import pandas as pd
 
 from tradai_strategy.lifecycle.policy import RetrainPolicy
 from tradai_strategy.lifecycle.promotion import Lifecycle
-from tradai_strategy.registry.client import VersionInfo
+from tradai_strategy.registry.client import RegistryError, VersionInfo
 
 AUTO_ROLLBACK = "auto-rollback"
 BASELINE_MAE_TAG = "tradai.baseline_mae"
 BASELINE_MAE_METRICS = ("baseline_mae", "oos_mae", "mae")
-ACTIONS = ("nothing", "retire", "rollback", "shadow", "retrain")
 
 #: feature source: (policy, production version, now) -> (reference, current) frames or None
 FeatureSource = Callable[
@@ -56,9 +55,6 @@ class Finding:
     rule: str
     status: str
     message: str
-
-    def line(self) -> str:
-        return f"{self.rule:<11} {self.status:<8} {self.message}"
 
 
 @dataclass(frozen=True)
@@ -164,10 +160,11 @@ def check(
     lc = lc or Lifecycle.open(policy.tracking_uri)
     log = log or open_log(policy)
     name = policy.model_name
-    if name in lc.registry.models():
-        versions, aliases = lc.registry.versions(name), lc.registry.aliases(name)
-    else:  # first run: the schedule trains the first version
-        versions, aliases = [], {}
+    try:
+        versions = lc.registry.versions(name)
+    except RegistryError:  # not registered: the schedule trains the first version
+        versions = []
+    aliases = {a: v.version for v in versions for a in v.aliases}
     prod_v = aliases.get("production")
     d = Decision(policy, now, name, prod_v)
     newest = max((created(v) for v in versions), default=None)
@@ -207,9 +204,7 @@ def check(
         if features is None and policy.feature_drift:
             features = served_bundle_drift
         feature_rules(d, info, features, cooled)
-    chall = (
-        shadow_status(lc, name, now, policy.shadow_test_days) if "challenger" in aliases else None
-    )
+    chall = shadow_status(lc, name, now, policy.shadow_test_days, aliases.get("challenger"))
     if chall is not None:
         d.challenger = chall.version
         status = "trigger" if chall.due else "ok"

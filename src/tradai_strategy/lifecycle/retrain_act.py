@@ -21,9 +21,11 @@ from typing import Any
 
 import pandas as pd
 
+from tradai_strategy.lifecycle.gate import MAX_REASONS_CHARS, REASONS_TAG, VALIDATION_TAG
 from tradai_strategy.lifecycle.policy import PolicyError, RetrainPolicy
 from tradai_strategy.lifecycle.promotion import Lifecycle, promote, retire, rollback
 from tradai_strategy.lifecycle.retrain import AlertSpec, Decision, open_log
+from tradai_strategy.lifecycle.status import LIVE_IC_TAG
 from tradai_strategy.monitoring.alerts import Alerter
 
 logger = logging.getLogger(__name__)
@@ -46,7 +48,7 @@ ALERT_STATE = "tradai_alert_state.json"
 #: condition alerts repeated at most every ``alert_repeat_hours`` per production version
 REPEATED_EVENTS = frozenset({"drift_warning", "drift_critical", "ic_decay", "stale_model"})
 MONITOR_TAGS = {
-    "rolling_ic": "tradai.monitor.rolling_ic",
+    "rolling_ic": LIVE_IC_TAG,
     "drift_ratio": "tradai.monitor.drift_ratio",
 }
 
@@ -194,7 +196,7 @@ def _retrain(
         lc.registry.set_tags(
             name,
             version,
-            {"tradai.validation_status": "failed", "tradai.validation_reasons": reasons[:500]},
+            {VALIDATION_TAG: "failed", REASONS_TAG: reasons[:MAX_REASONS_CHARS]},
         )
     if not passed:
         msg = (

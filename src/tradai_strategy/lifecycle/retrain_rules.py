@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from tradai_strategy.lifecycle.promotion import Lifecycle, previous_production
+from tradai_strategy.lifecycle.promotion import Lifecycle
 from tradai_strategy.lifecycle.retrain import (
     AUTO_ROLLBACK,
     BASELINE_MAE_METRICS,
@@ -26,29 +26,28 @@ from tradai_strategy.lifecycle.retrain import (
 from tradai_strategy.registry.client import VersionInfo
 
 
-def last_production_move(lc: Lifecycle, name: str) -> Any:
-    """The newest audited promote/rollback of ``@production`` (None: none yet)."""
-    moves = [
-        e
-        for e in lc.audit.events(name)
-        if e.alias == "production" and e.action in ("promote", "rollback")
-    ]
+def last_production_move(events: list[Any]) -> Any:
+    """The newest audited promote/rollback of ``@production`` in ``events`` (None: none)."""
+    moves = [e for e in events if e.alias == "production" and e.action in ("promote", "rollback")]
     return moves[-1] if moves else None
 
 
 def auto_rollback_allowed(lc: Lifecycle, name: str, production: str) -> str | None:
     """None when an automatic rollback of ``production`` may happen, else why not."""
-    for event in lc.audit.events(name):
+    events = list(lc.audit.events(name))
+    for event in events:
         if (
             event.action == "rollback"
             and event.reason.startswith(AUTO_ROLLBACK)
             and event.from_version == production
         ):
             return f"version {production} was already rolled back automatically (audit #{event.id})"
-    last = last_production_move(lc, name)
+    last = last_production_move(events)
     if last is not None and last.action == "rollback" and last.reason.startswith(AUTO_ROLLBACK):
         return f"version {production} is the target of an automatic rollback (audit #{last.id})"
-    if previous_production(lc, name, production) is None:
+    # promotion.previous_production on the events read above
+    moved_in = [e for e in events if e.alias == "production" and e.to_version == production]
+    if not moved_in or moved_in[-1].from_version is None:
         return f"no production version before {production} to roll back to"
     return None
 
@@ -61,14 +60,10 @@ def baseline_mae(lc: Lifecycle, info: VersionInfo) -> float | None:
             return float(info.tags[BASELINE_MAE_TAG])
         except ValueError:
             return None
-    if info.run_id:
-        try:
-            metrics = lc.registry.client.get_run(info.run_id).data.metrics
-        except Exception:  # a missing run only means no baseline
-            return None
-        for key in BASELINE_MAE_METRICS:
-            if key in metrics:
-                return float(metrics[key])
+    metrics = lc.registry.run_metrics(info.run_id)  # {} without a run: no baseline
+    for key in BASELINE_MAE_METRICS:
+        if key in metrics:
+            return metrics[key]
     return None
 
 
@@ -104,12 +99,12 @@ def ic_rules(d: Decision, rows: pd.DataFrame, newest: pd.Timestamp) -> None:
     )
     last = float(ic.dropna().iloc[-1])
     d.metrics["rolling_ic"] = last
-    if trig.retire and trig.retire_run >= p.ic_retire_days:
+    if trig.retire_run_at is not None:
         d.add(
             "ic",
             "trigger",
             f"IC {last:+.4f}: below {p.ic_retire_below} for "
-            f"{trig.retire_run} days (since {_day(trig.retire_at, -p.ic_retire_days + 1)})",
+            f"{trig.retire_run} days (since {_day(trig.retire_run_at, -p.ic_retire_days + 1)})",
         )
         propose(
             d,
@@ -125,18 +120,12 @@ def ic_rules(d: Decision, rows: pd.DataFrame, newest: pd.Timestamp) -> None:
                 {"rolling_ic": last},
             )
         )
-    elif (
-        trig.retrain
-        and trig.retrain_run >= p.ic_retrain_days
-        and trig.retrain_at is not None
-        and newest < trig.retrain_at
-        and p.retrain_on_ic
-    ):
+    elif trig.retrain_run_at is not None and newest < trig.retrain_run_at and p.retrain_on_ic:
         d.add(
             "ic",
             "trigger",
             f"IC {last:+.4f}: below {p.ic_retrain_below} for "
-            f"{trig.retrain_run} days (trigger day {trig.retrain_at.date()})",
+            f"{trig.retrain_run} days (trigger day {trig.retrain_run_at.date()})",
         )
         propose(d, "retrain", f"IC below {p.ic_retrain_below} for {trig.retrain_run} days")
         d.alerts.append(
@@ -238,10 +227,10 @@ def served_bundle_drift(policy: Any, info: VersionInfo, now: pd.Timestamp) -> pd
     reference sample) against the strategy's features over the last ``drift_window_days``
     of candles up to ``now`` (config, strategy and data from the policy's ``[train]``)."""
     from tradai_strategy.data.freqtrade_runner import resolve_config
-    from tradai_strategy.freqai.bundle_client import RegistryBundleLoader
+    from tradai_strategy.freqai.bundle_client import MANIFEST_TAG, RegistryBundleLoader
     from tradai_strategy.lifecycle.retrain_act import policy_args
     from tradai_strategy.logs import quiet_logging
-    from tradai_strategy.monitoring.check import check_bundle_drift, current_features
+    from tradai_strategy.monitoring.check import bundle_drift
 
     with quiet_logging():
         cfg = resolve_config(policy_args(policy))
@@ -249,20 +238,15 @@ def served_bundle_drift(policy: Any, info: VersionInfo, now: pd.Timestamp) -> pd
         loader = RegistryBundleLoader(
             f"models:/{info.name}/{info.version}", cache, policy.tracking_uri
         )
-        served, sha = loader.resolve()
-        bundle = loader.fetch(served, sha)
-        whitelist = cfg.get("exchange", {}).get("pair_whitelist", [])
-        pairs = [pair for pair in whitelist if pair in bundle.models]
+        bundle = loader.fetch(info.version, info.tags.get(MANIFEST_TAG))
         start = now - pd.Timedelta(days=policy.drift_window_days + 30)  # + indicator warm-up
-        datadir = Path(policy.datadir) if policy.datadir else None
-        current = current_features(
-            cfg, pairs, datadir=datadir, timerange=f"{start:%Y%m%d}-{now:%Y%m%d}"
-        )
-        report = check_bundle_drift(
+        report, _ = bundle_drift(
+            cfg,
             bundle,
-            current,
             model=info.name,
             version=info.version,
+            datadir=Path(policy.datadir) if policy.datadir else None,
+            timerange=f"{start:%Y%m%d}-{now:%Y%m%d}",
             days=policy.drift_window_days,
             warn=policy.ks_warn,
             critical=policy.ks_retrain,

@@ -77,16 +77,20 @@ def run_check(policy: RetrainPolicy, *, dry_run: bool = False, **kwargs: Any) ->
     :param kwargs: ``now``, ``lc``, ``log``, ``features`` go to ``check``; ``alerter``,
         ``trainer``, ``validator`` to ``act``.
     """
-    from tradai_strategy.lifecycle.retrain import check
+    from tradai_strategy.lifecycle.promotion import Lifecycle
+    from tradai_strategy.lifecycle.retrain import check, open_log
     from tradai_strategy.lifecycle.retrain_act import Outcome, act
 
-    check_kw = {k: kwargs[k] for k in ("now", "lc", "log", "features") if k in kwargs}
-    act_kw = {k: kwargs[k] for k in ("lc", "log", "alerter", "trainer", "validator") if k in kwargs}
-    decision = check(policy, **check_kw)
+    # the registry and the prediction log are opened once, for check and act
+    lc = kwargs.get("lc") or Lifecycle.open(policy.tracking_uri)
+    log = kwargs.get("log") or open_log(policy)
+    check_kw = {k: kwargs[k] for k in ("now", "features") if k in kwargs}
+    act_kw = {k: kwargs[k] for k in ("alerter", "trainer", "validator") if k in kwargs}
+    decision = check(policy, lc=lc, log=log, **check_kw)
     if dry_run:
         result = "nothing" if decision.action == "nothing" else "would_act"
         return decision, Outcome(result, f"dry run: would {decision.action} ({decision.reason})")
-    return decision, act(decision, **act_kw)
+    return decision, act(decision, lc=lc, log=log, **act_kw)
 
 
 def run_scheduler(

@@ -25,10 +25,9 @@ if TYPE_CHECKING:
 
 @dataclass(frozen=True)
 class ChallengerStatus:
-    """The current challenger, when its shadow test started and whether it is over."""
+    """The current challenger and whether its shadow test is over."""
 
     version: str
-    started: pd.Timestamp
     due: bool
     message: str
 
@@ -54,18 +53,17 @@ def challenger_since(lc: Lifecycle, name: str, version: str) -> pd.Timestamp:
 
 
 def shadow_status(
-    lc: Lifecycle, name: str, now: pd.Timestamp, days: int
+    lc: Lifecycle, name: str, now: pd.Timestamp, days: int, challenger: str | None
 ) -> ChallengerStatus | None:
-    """The challenger's shadow-test status; None when no ``@challenger`` is set or the
-    policy runs no shadow test (``days`` = 0)."""
-    version = lc.registry.aliases(name).get("challenger")
-    if version is None or days <= 0:
+    """The shadow-test status of ``challenger`` (the version ``@challenger`` points at); None
+    when no challenger is set or the policy runs no shadow test (``days`` = 0)."""
+    if challenger is None or days <= 0:
         return None
-    started = challenger_since(lc, name, version)
+    started = challenger_since(lc, name, challenger)
     elapsed = (now - started) / pd.Timedelta(days=1)
     due = elapsed >= days
-    text = f"challenger {version} in shadow for {elapsed:.1f} of {days} days"
-    return ChallengerStatus(version, started, due, text + (": decide" if due else ""))
+    text = f"challenger {challenger} in shadow for {elapsed:.1f} of {days} days"
+    return ChallengerStatus(challenger, due, text + (": decide" if due else ""))
 
 
 def daily_ic_by_role(

@@ -32,7 +32,7 @@ from tradai_strategy.lifecycle.simulate_report import (
     SimulationResult,
     summarise,
 )
-from tradai_strategy.lifecycle.simulate_rules import SimSettings, utc_day
+from tradai_strategy.lifecycle.simulate_rules import SimSettings, day_range, utc_day
 from tradai_strategy.validation.runner import PairData
 
 __all__ = [
@@ -132,9 +132,7 @@ def load_simulation_data(
     from tradai_strategy.freqai.features import build_features, load_candles, load_strategy
     from tradai_strategy.validation.runner import prepare_pair
 
-    t0, t1 = utc_day(start, "--from"), utc_day(end, "--to")
-    if t1 <= t0:
-        raise TradAIConfigError(f"--from {t0:%Y-%m-%d} is not before --to {t1:%Y-%m-%d}: swap them")
+    t0, t1 = day_range(start, end)
     chosen = list(pairs or config.get("exchange", {}).get("pair_whitelist", []))
     if not chosen:
         raise TradAIConfigError("no pairs: pass --pairs or set exchange.pair_whitelist")

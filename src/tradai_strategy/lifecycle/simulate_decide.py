@@ -114,8 +114,8 @@ def _ic_state(eng: _Engine, day: pd.Timestamp) -> ICState | None:
 def _retire(eng: _Engine, cur: _Model, day: pd.Timestamp, ic: ICState) -> bool:
     """Retire the served model when its IC run below ``ic_retire_below`` is long enough."""
     r = eng.rules
-    decision, last_day, now = ic
-    if _run_start(last_day, decision.retire_run, r.ic_retire_days) is None:
+    decision, _, now = ic
+    if decision.retire_run_at is None:
         return False
     below = eng.step_back(day)
     eng.events.append(
@@ -133,8 +133,8 @@ def _retire(eng: _Engine, cur: _Model, day: pd.Timestamp, ic: ICState) -> bool:
 def _ic_decay(eng: _Engine, cur: _Model, day: pd.Timestamp, ic: ICState) -> bool:
     """Retrain once per run of ``ic_retrain_days`` below ``ic_retrain_below``."""
     r = eng.rules
-    decision, last_day, now = ic
-    run_start = _run_start(last_day, decision.retrain_run, r.ic_retrain_days)
+    decision, _, now = ic
+    run_start = decision.retrain_run_at
     key = (cur.version, run_start)
     if run_start is None or key in eng.acted or not r.retrain_on_ic or not _cooled(eng, day):
         return False
@@ -146,13 +146,6 @@ def _ic_decay(eng: _Engine, cur: _Model, day: pd.Timestamp, ic: ICState) -> bool
         f"(now {now:+.3f})",
     )
     return True
-
-
-def _run_start(last_day: pd.Timestamp, run: int, length: int) -> pd.Timestamp | None:
-    """The day a still-running run of ``run`` days below a threshold reached ``length``."""
-    if run < length:
-        return None
-    return last_day - pd.Timedelta(days=run - length)
 
 
 def _cooled(eng: _Engine, day: pd.Timestamp) -> bool:
@@ -216,7 +209,7 @@ def challenger_daily_ic(
                 pd.DataFrame(
                     {
                         "date": eng.dates[i][rows],
-                        "pred": eng.predict_rows(i, model, rows),
+                        "pred": eng.predict(i, model.estimators[i], rows),
                         "realised": p.realised[rows],
                     }
                 )

@@ -39,7 +39,7 @@ from tradai_strategy.config.errors import TradAIDataError
 from tradai_strategy.lifecycle.policy import RetrainPolicy
 from tradai_strategy.lifecycle.simulate_decide import decide
 from tradai_strategy.lifecycle.simulate_report import Replay, SimEvent
-from tradai_strategy.lifecycle.simulate_rules import SimSettings, check_range, utc_day
+from tradai_strategy.lifecycle.simulate_rules import SimSettings, check_range, day_range
 from tradai_strategy.validation.runner import PairData
 
 Progress = Callable[[int, int], None]
@@ -100,13 +100,8 @@ class _Engine:
         }
         return fit_estimator(model, data, early_stopping_rounds=0)
 
-    def predict_rows(
-        self, pair: int, model: _Model, rows: npt.NDArray[np.bool_]
-    ) -> npt.NDArray[Any]:
-        """``model``'s predictions for the given rows of pair number ``pair``."""
-        return self._predict(pair, model.estimators[pair], rows)
-
-    def _predict(self, pair: int, model: Any, rows: npt.NDArray[np.bool_]) -> npt.NDArray[Any]:
+    def predict(self, pair: int, model: Any, rows: npt.NDArray[np.bool_]) -> npt.NDArray[Any]:
+        """``model`` (one pair's estimator)'s predictions for the given rows of pair ``pair``."""
         from tradai_strategy.validation.fitting import predict_scores
 
         if not rows.any():
@@ -132,7 +127,7 @@ class _Engine:
             hold = window & (np.arange(len(window)) >= cut)
             gate_rows = window & np.asarray(self.label_end[i] <= self.dates[i][cut])
             gate_model = self._fit(i, gate_rows, self.s.seed + self.next_version)
-            hold_pred.append(self._predict(i, gate_model, hold))
+            hold_pred.append(self.predict(i, gate_model, hold))
             hold_real.append(p.realised[hold])
             estimators.append(self._fit(i, window, self.s.seed + self.next_version))
             masks.append(window)
@@ -161,17 +156,9 @@ class _Engine:
                 self.policy_pred[i][rows] = np.nan
                 self.version[i][rows] = np.nan
             else:
-                self.policy_pred[i][rows] = self._predict(i, model.estimators[i], rows)
+                self.policy_pred[i][rows] = self.predict(i, model.estimators[i], rows)
                 self.version[i][rows] = model.version
         self._score_days(day)
-
-    def predict_all(self, model: _Model) -> list[npt.NDArray[np.float64]]:
-        out = []
-        for i in range(len(self.data)):
-            pred = np.full(len(self.data[i].X), np.nan)
-            pred[:] = self._predict(i, model.estimators[i], np.ones(len(pred), dtype=bool))
-            out.append(pred)
-        return out
 
     def fallback(self) -> _Model | None:
         """The production model before the served one (the ``@fallback``), if any."""
@@ -289,13 +276,13 @@ def replay(
     progress: Progress | None = None,
 ) -> Replay:
     """Run the policy over ``[start, end)`` (UTC days); see the module docstring."""
-    t0, t1 = utc_day(start, "--from"), utc_day(end, "--to")
+    t0, t1 = day_range(start, end)
     check_range(data, t0, t1, settings)
     eng = _Engine(data, rules, settings)
     first = eng.train(t0)
     eng.first_trained = t0
     eng.promote(first, t0)
-    baseline = eng.predict_all(first)
+    baseline = [pred.copy() for pred in eng.policy_pred]  # the first model, from t0 on
     eng.events.append(
         SimEvent(t0, "promoted", f"initial model, holdout IC {first.gate_ic:+.3f}", first.version)
     )
@@ -306,4 +293,4 @@ def replay(
         if progress:
             progress(n + 1, len(days))
     in_range = [np.asarray((d >= t0) & (d < t1)) for d in eng.dates]
-    return Replay(eng.events, eng.policy_pred, baseline, eng.version, in_range, days)
+    return Replay(eng.events, eng.policy_pred, baseline, eng.version, in_range)

@@ -53,7 +53,6 @@ class Replay:
     baseline_pred: list[npt.NDArray[np.float64]]
     version: list[npt.NDArray[np.float64]]
     in_range: list[npt.NDArray[np.bool_]]
-    days: list[pd.Timestamp] = field(default_factory=list)
 
 
 @dataclass(frozen=True)

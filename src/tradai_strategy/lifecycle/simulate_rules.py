@@ -91,22 +91,30 @@ def due_on_schedule(interval: str, day: pd.Timestamp, newest: pd.Timestamp) -> b
 
 
 def utc_day(value: str | pd.Timestamp, name: str) -> pd.Timestamp:
+    """``value`` as 00:00 UTC of its day; one line naming ``name`` when it is not a date."""
+    from tradai_strategy.lifecycle.retrain import utc
+
     try:
-        ts = pd.Timestamp(value)
+        return utc(value).normalize()
     except (ValueError, TypeError):
         raise TradAIConfigError(f"{name} {value!r} is not a date: use YYYY-MM-DD") from None
-    ts = ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")
-    return ts.normalize()
+
+
+def day_range(
+    start: str | pd.Timestamp, end: str | pd.Timestamp
+) -> tuple[pd.Timestamp, pd.Timestamp]:
+    """``--from`` and ``--to`` as UTC days; fails with one line unless ``--from`` is first."""
+    t0, t1 = utc_day(start, "--from"), utc_day(end, "--to")
+    if t1 <= t0:
+        raise TradAIConfigError(f"--from {t0:%Y-%m-%d} is not before --to {t1:%Y-%m-%d}: swap them")
+    return t0, t1
 
 
 def check_range(
     data: Sequence[PairData], start: pd.Timestamp, end: pd.Timestamp, settings: SimSettings
 ) -> None:
-    """Fail with one line when ``[start, end)`` or its first training window lacks data."""
-    if end <= start:
-        raise TradAIConfigError(
-            f"--from {start:%Y-%m-%d} is not before --to {end:%Y-%m-%d}: swap them"
-        )
+    """Fail with one line when ``[start, end)`` (from :func:`day_range`) or its first
+    training window lacks data."""
     need = start - pd.Timedelta(days=settings.train_period_days)
     for pd_ in data:
         first, last = pd_.dates.iloc[0], pd_.dates.iloc[-1]

@@ -103,8 +103,3 @@ class Alerter:
                 where,
             )
         return sent
-
-
-def alerter_for(urls: list[str] | tuple[str, ...]) -> Alerter:
-    """An :class:`Alerter` for the policy's ``alert_urls``."""
-    return Alerter(list(urls))

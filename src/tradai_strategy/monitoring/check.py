@@ -88,6 +88,42 @@ def current_features(
     }
 
 
+def bundle_drift(
+    config: dict[str, Any],
+    bundle: ModelBundle,
+    *,
+    model: str,
+    version: str | None = None,
+    pairs: list[str] | None = None,
+    datadir: Path | None = None,
+    timerange: str | None = None,
+    days: float = 20,
+    warn: float = 0.1,
+    critical: float = 0.2,
+    hint: str = "",
+) -> tuple[DriftReport, list[str]]:
+    """The drift check of ``bundle`` on the strategy's features of ``config``'s data:
+    :func:`current_features` then :func:`check_bundle_drift`.
+
+    ``pairs`` (default: the config's whitelist pairs the bundle has). Returns the report and
+    the whitelist pairs skipped because the bundle has no model for them (none when ``pairs``
+    is given). ``hint`` ends the error when no pair is left to check.
+    """
+    whitelist = config.get("exchange", {}).get("pair_whitelist", [])
+    chosen = pairs or [p for p in whitelist if p in bundle.models]
+    skipped = [] if pairs else [p for p in whitelist if p not in bundle.models]
+    if not chosen:
+        raise MonitoringError(
+            f"no pair to check: the whitelist ({', '.join(whitelist)}) and the bundle "
+            f"({', '.join(bundle.pairs)}) share no pair" + (f"; {hint}" if hint else "")
+        )
+    current = current_features(config, chosen, datadir=datadir, timerange=timerange)
+    report = check_bundle_drift(
+        bundle, current, model=model, version=version, days=days, warn=warn, critical=critical
+    )
+    return report, skipped
+
+
 def check_bundle_drift(
     bundle: ModelBundle,
     current: dict[str, pd.DataFrame],

@@ -35,6 +35,8 @@ class ICDecision:
     threshold reached its required length (that day is the ``retrain_days``-th day of the
     run); ``None`` when it never did. ``retrain_run``/``retire_run``: length of the run still
     going on the series' last day (0 when the last day is not below).
+    ``retrain_run_at``/``retire_run_at``: the day that *current* run reached its required
+    length; ``None`` when the run still going is shorter (an earlier run does not count).
     """
 
     retrain: bool
@@ -43,6 +45,8 @@ class ICDecision:
     retire_at: pd.Timestamp | None
     retrain_run: int = 0
     retire_run: int = 0
+    retrain_run_at: pd.Timestamp | None = None
+    retire_run_at: pd.Timestamp | None = None
 
 
 def _utc_days(values: pd.Series | pd.Index, what: str) -> pd.DatetimeIndex:
@@ -142,6 +146,11 @@ def _first_run(below: np.ndarray, length: int) -> tuple[int | None, int]:
     return first, run
 
 
+def _current_run_at(index: pd.DatetimeIndex, run: int, length: int) -> pd.Timestamp | None:
+    """The day the run still going on ``index[-1]`` (``run`` days long) reached ``length``."""
+    return index[len(index) - 1 - (run - length)] if run >= length else None
+
+
 def ic_triggers(
     ic: pd.Series,
     *,
@@ -177,6 +186,8 @@ def ic_triggers(
         retire_at=full.index[x_first] if x_first is not None else None,
         retrain_run=r_run,
         retire_run=x_run,
+        retrain_run_at=_current_run_at(full.index, r_run, retrain_days),
+        retire_run_at=_current_run_at(full.index, x_run, retire_days),
     )
 
 
