@@ -176,3 +176,15 @@ def test_train_mode_in_a_subprocess_registers_a_version(tmp_path: Path) -> None:
     version = RegistryClient(uri).version("rad-entry", 1)
     assert version.tags["tradai.strategy"] == "RadStrategy"
     assert version.tags["tradai.data_range"] == timerange(40, 56)
+
+
+def test_missing_userdir_is_created_also_for_userdir_equals_path(tmp_path: Path) -> None:
+    (tmp_path / "cfg.json").write_text('{"exchange": {"name": "binance", "pair_whitelist": []}}')
+    userdir = tmp_path / "made here"
+    env = {
+        "TRADING_MODE": "backtest",
+        "TRADAI_CONFIG": str(tmp_path / "cfg.json"),
+        "TRADAI_ARGS": shlex.join([f"--userdir={userdir}"]),
+    }
+    assert main(env) == 2  # the incomplete config fails, after the userdir was created
+    assert (userdir / "backtest_results").is_dir()

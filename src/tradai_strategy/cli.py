@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Annotated
 
@@ -170,8 +171,6 @@ cli_hyperopt.register(app)
 from tradai_strategy import cli_train  # noqa: E402
 
 cli_train.register(app)
-from tradai_strategy import cli_status  # noqa: E402
-
 cli_status.register(app)
 from tradai_strategy import cli_monitor  # noqa: E402
 
@@ -185,6 +184,20 @@ cli_report.register(app)
 from tradai_strategy import cli_compare  # noqa: E402
 
 cli_compare.register(app)
+
+
+def run_cli(argv: Sequence[str], *, standalone_mode: bool = True) -> int:
+    """Run ``tradai <argv>`` in this process and return its exit status.
+
+    ``standalone_mode=False`` lets exceptions other than ``typer.Exit`` reach the caller
+    (click's own error handling is off); ``SystemExit`` becomes its code (``None``: 0, a
+    message: 1).
+    """
+    try:
+        result = app(list(argv), standalone_mode=standalone_mode, prog_name="tradai")
+    except SystemExit as done:
+        return done.code if isinstance(done.code, int) else (0 if done.code is None else 1)
+    return result if isinstance(result, int) else 0
 
 
 def main() -> None:

@@ -9,18 +9,22 @@ inference backtest with TradAIMLflowModel on later candles -> ``tradai status`` 
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import os
 import shlex
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 from rich.console import Console
 
 from tradai_strategy.config.builder import StrategyMeta, build_training_config
 from tradai_strategy.project_paths import project_user_data
+
+if TYPE_CHECKING:
+    from tradai_strategy.registry.client import RegistryClient
 
 DEMO_PAIRS = ["BTC/USDT", "ETH/USDT"]
 DEMO_MODEL = "tradai-demo"
@@ -127,29 +131,28 @@ class Demo:
 
     def tradai(self, title: str, args: list[str], ok: tuple[int, ...] = (0,)) -> int:
         """Print and run one ``tradai`` command in-process; return its exit status."""
-        from tradai_strategy.cli import app
+        from tradai_strategy.cli import run_cli
 
         self.console.rule(f"[bold]{title}")
         self.console.print(f"$ tradai {shlex.join(args)}", style="dim", highlight=False)
-        try:
-            code = app(args, standalone_mode=False, prog_name="tradai")
-        except SystemExit as err:
-            code = err.code if isinstance(err.code, int) else 1
-        code = int(code or 0)
+        code = run_cli(args, standalone_mode=False)
         if code not in ok:
             raise DemoStepFailed(f"`tradai {args[0]}` exited with status {code}")
         return code
 
-    def validation_status(self, version: str) -> str:
+    @functools.cached_property
+    def registry(self) -> RegistryClient:
+        """The demo's registry (opened on first use, after training created it)."""
         from tradai_strategy.registry.client import RegistryClient
 
-        info = RegistryClient(self.uri).version(DEMO_MODEL, version)
+        return RegistryClient(self.uri)
+
+    def validation_status(self, version: str) -> str:
+        info = self.registry.version(DEMO_MODEL, version)
         return info.tags.get("tradai.validation_status", "missing")
 
     def newest_version(self) -> str:
-        from tradai_strategy.registry.client import RegistryClient
-
-        return RegistryClient(self.uri).versions(DEMO_MODEL)[0].version
+        return self.registry.versions(DEMO_MODEL)[0].version
 
     def inference_backtest(self) -> None:
         """TradAIMLflowModel serving ``@production`` on candles after the training range."""

@@ -142,47 +142,30 @@ def plan_from_env(env: Mapping[str, str], cwd: Path | None = None) -> EntryPlan:
     return EntryPlan(mode, argv + extra, configs, offline)
 
 
-def _create_userdir(argv: Sequence[str]) -> None:
-    """A missing ``--userdir`` is created (freqtrade's create-userdir layout), as
-    ``tradai train`` does."""
-    for flag in ("--userdir", "--user-data-dir"):
-        if flag in argv[:-1]:
-            path = Path(argv[list(argv).index(flag) + 1])
-            if not path.is_dir():
-                from freqtrade.configuration.directory_operations import create_userdata_dir
-
-                create_userdata_dir(str(path), create_dir=True)
-
-
 def run(plan: EntryPlan) -> int:
     """Run the plan in this process; freqtrade's or ``tradai train``'s exit code."""
     if plan.mode is TradingMode.TRAIN:
-        from tradai_strategy.cli import app
+        from tradai_strategy.cli import run_cli
 
-        try:
-            app(args=plan.argv, prog_name="tradai")
-        except SystemExit as done:
-            return done.code if isinstance(done.code, int) else (0 if done.code is None else 1)
-        return 0
-    from tradai_strategy.cli_common import err_console
+        return run_cli(plan.argv)
+    from tradai_strategy.cli_common import print_error
     from tradai_strategy.data.freqtrade_runner import FreqtradeRunError, run_freqtrade
 
-    _create_userdir(plan.argv)
     try:
-        return run_freqtrade(plan.argv, offline=plan.offline)
+        return run_freqtrade(plan.argv, offline=plan.offline, create_userdir=True)
     except FreqtradeRunError as err:
-        err_console.print(f"[bold red]error:[/] {err}", highlight=False, soft_wrap=True)
+        print_error(str(err))
         return err.exit_code
 
 
 def main(env: Mapping[str, str] | None = None) -> int:
     """Plan from the environment, say what runs, run it; exit code 2 on bad settings."""
-    from tradai_strategy.cli_common import err_console
+    from tradai_strategy.cli_common import err_console, print_error
 
     try:
         plan = plan_from_env(os.environ if env is None else env)
     except TradAIConfigError as err:
-        err_console.print(f"[bold red]error:[/] {err}", highlight=False, soft_wrap=True)
+        print_error(str(err))
         return 2
     err_console.print(
         f"TradAI {plan.mode.value}: {plan.program} {shlex.join(plan.argv)}",

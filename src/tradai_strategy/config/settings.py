@@ -23,18 +23,18 @@ class TradingMode(StrEnum):
     LIVE = "live"
 
     @classmethod
-    def parse(cls, value: str | None, source: str = "TRADING_MODE") -> TradingMode:
-        """``value`` as a mode (case-insensitive, ``dry_run`` = ``dry-run``); a
-        :class:`TradAIConfigError` listing the valid values otherwise."""
+    def parse(cls, value: str | None) -> TradingMode:
+        """``value`` (of ``TRADING_MODE``) as a mode (case-insensitive, ``dry_run`` =
+        ``dry-run``); a :class:`TradAIConfigError` listing the valid values otherwise."""
         valid = ", ".join(m.value for m in cls)
         text = (value or "").strip().lower().replace("_", "-")
         if not text:
-            raise TradAIConfigError(f"{source} is not set: set it to one of {valid}")
+            raise TradAIConfigError(f"TRADING_MODE is not set: set it to one of {valid}")
         try:
             return cls(text)
         except ValueError:
             raise TradAIConfigError(
-                f"{source}={value!r} is not a trading mode: use one of {valid}"
+                f"TRADING_MODE={value!r} is not a trading mode: use one of {valid}"
             ) from None
 
     @property

@@ -35,6 +35,7 @@ __all__ = [
     "BacktestResult",
     "FreqtradeRunError",
     "backtest",
+    "ensure_userdir",
     "load_backtest_result",
     "resolve_config",
     "run_freqtrade",
@@ -61,6 +62,14 @@ class BacktestResult:
     stats: dict[str, Any]
     trades: pd.DataFrame
     results_path: Path
+
+
+def ensure_userdir(path: str | Path | None) -> None:
+    """Create a missing freqtrade user_data folder (``freqtrade create-userdir`` layout)."""
+    if path is not None and not Path(path).is_dir():
+        from freqtrade.configuration.directory_operations import create_userdata_dir
+
+        create_userdata_dir(str(path), create_dir=True)
 
 
 def _one_line(exc: BaseException) -> str:
@@ -158,17 +167,23 @@ def _run_parsed(args: dict[str, Any], offline: bool) -> tuple[int, dict[str, Any
     return (0 if code is None else int(code)), config
 
 
-def run_freqtrade(argv: Sequence[str], *, offline: bool = False) -> int:
+def run_freqtrade(
+    argv: Sequence[str], *, offline: bool = False, create_userdir: bool = False
+) -> int:
     """Run ``freqtrade <argv>`` in-process, exactly as the CLI parses and dispatches it.
 
     :param argv: arguments after ``freqtrade``, e.g. ``["backtesting", "-c", "cfg.json"]``.
     :param offline: serve exchange markets from :func:`offline_markets` (pairs from the
         config whitelist, FreqAI correlation pairs and the datadir) instead of the network.
+    :param create_userdir: create a missing ``--userdir`` (:func:`ensure_userdir`) first.
     :return: freqtrade's return code (0 on success).
     :raises FreqtradeRunError: on freqtrade configuration/operational errors, missing data
         (``backtesting``/``hyperopt`` are pre-flight checked) or invalid arguments.
     """
-    code, _ = _run_parsed(_parse_args(argv), offline)
+    args = _parse_args(argv)
+    if create_userdir:
+        ensure_userdir(args.get("user_data_dir"))
+    code, _ = _run_parsed(args, offline)
     return code
 
 
@@ -203,10 +218,7 @@ def backtest(
     ``--cache``, so a fresh result is always exported.  A missing ``userdir`` is created
     (``freqtrade create-userdir`` layout).
     """
-    if userdir is not None and not Path(userdir).is_dir():
-        from freqtrade.configuration.directory_operations import create_userdata_dir
-
-        create_userdata_dir(str(userdir), create_dir=True)
+    ensure_userdir(userdir)
     if results_dir is not None:
         # freqtrade reads a --backtest-directory that does not exist as a file-name prefix
         Path(results_dir).mkdir(parents=True, exist_ok=True)

@@ -14,7 +14,6 @@ is (optuna marks the trial failed and the study goes on).
 from __future__ import annotations
 
 import math
-import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -23,6 +22,7 @@ import numpy as np
 
 from tradai_strategy.hyperopt.data import HyperoptData
 from tradai_strategy.hyperopt.space import Space, split_params
+from tradai_strategy.hyperopt.storage import quiet_experimental
 from tradai_strategy.validation.fitting import FitTask, fit_one
 from tradai_strategy.validation.metrics import rank_ic, sharpe_ratio, sign_strategy_returns
 
@@ -123,8 +123,7 @@ class Objective:
                         trial.report(score, j * len(row) + p)
             else:
                 trial.report(partial.value, j)
-            with warnings.catch_warnings():  # WilcoxonPruner is experimental
-                warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+            with quiet_experimental():  # WilcoxonPruner is experimental
                 return bool(trial.should_prune())
 
         ev = evaluate(self.data, values, self.metric, cost=self.cost, reporter=report)

@@ -204,20 +204,13 @@ class AuditTrail:
         con.execute("BEGIN IMMEDIATE")
         return con
 
-    def last_alias_rows(
-        self, con: sqlite3.Connection | None = None
-    ) -> dict[tuple[str, str], AuditEvent]:
-        """The newest event per (model, alias) among rows that name an alias."""
-        own = con is None
-        con = con or self._connect()
-        try:
-            rows = con.execute(
-                "SELECT * FROM events WHERE id IN "
-                "(SELECT MAX(id) FROM events WHERE alias IS NOT NULL GROUP BY model, alias)"
-            ).fetchall()
-        finally:
-            if own:
-                con.close()
+    def last_alias_rows(self, con: sqlite3.Connection) -> dict[tuple[str, str], AuditEvent]:
+        """The newest event per (model, alias) among rows that name an alias (read on
+        ``con``, e.g. :meth:`locked`'s)."""
+        rows = con.execute(
+            "SELECT * FROM events WHERE id IN "
+            "(SELECT MAX(id) FROM events WHERE alias IS NOT NULL GROUP BY model, alias)"
+        ).fetchall()
         events = [_event(r) for r in rows]
         return {(e.model, str(e.alias)): e for e in events}
 
