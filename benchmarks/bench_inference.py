@@ -8,7 +8,12 @@ Contenders, all on the same pairs, timerange and config (the core bench's):
 * ``csv`` — TradAIPredictionModel reading the table exported from that FreqAI run
   (``tradai predictions export``); its trade list must equal the FreqAI run's;
 * ``mlflow`` — TradAIMLflowModel serving a bundle trained on the 90 days *before* the
-  timerange (out of sample), registered in a local sqlite MLflow registry.
+  timerange (out of sample), registered in a local sqlite MLflow registry;
+* ``csv-history`` (diagnostic) — ``csv`` with the training config's ``train_period_days``
+  kept, so freqtrade loads (and the strategy runs over) 90 unused days before the timerange.
+
+The inference contenders use ``train_period_days: 0`` as TradAI's inference config does
+(nothing trains, so only the strategy's startup candles are loaded before the timerange).
 
 Plus the live path: FreqAI's ``start`` in dry-run mode with TradAIMLflowModel, candle by
 candle over a 1000-candle window, timed per pair per candle (p50/p99).
@@ -165,11 +170,17 @@ def _prepare(settings: BenchSettings, workdir: Path) -> dict[str, Any]:
     }
 
 
-def _inference_cfg(base: dict[str, Any], model: str, tradai: dict[str, Any]) -> dict[str, Any]:
+def _inference_cfg(
+    base: dict[str, Any], model: str, tradai: dict[str, Any], *, history: bool = False
+) -> dict[str, Any]:
+    """``base`` (the training config) made an inference config; ``history`` keeps its
+    ``train_period_days`` (the diagnostic), else 0 as in TradAI's inference config."""
     cfg = json.loads(json.dumps(base))
     cfg["freqaimodel"] = model
     cfg["freqai"]["identifier"] = f"bench-inf-{model.lower()}-{uuid.uuid4().hex[:6]}"
     cfg["freqai"]["tradai"] = tradai
+    if not history:
+        cfg["freqai"]["train_period_days"] = 0
     return cfg
 
 
@@ -246,7 +257,7 @@ def run_inference_bench(
     }
     table_cfg = build_config(_contender(FLOOR), settings, "bench-inf-table")
     table_cfg["tradai_bench_predictions"] = prep["csv"]
-    keys = ("plain", "table", "freqai-rerun", "csv", "mlflow")
+    keys = ("plain", "table", "freqai-rerun", "csv", "mlflow", "csv-history")
     runs: dict[str, list[float]] = {k: [] for k in keys}
     model_runs: dict[str, list[float]] = {k: [] for k in runs}
     trades: dict[str, int] = {}
@@ -268,13 +279,21 @@ def run_inference_bench(
                 "RadStrategy",
                 "TradAIMLflowModel",
             ),
+            (
+                "csv-history",
+                _inference_cfg(
+                    prep["freqai_cfg"], "TradAIPredictionModel", csv_tradai, history=True
+                ),
+                "RadStrategy",
+                "TradAIPredictionModel",
+            ),
         ]
         for key, cfg, strategy, model in order:
             seconds, result, in_model = _timed(workdir, cfg, strategy, model, settings.timerange)
             runs[key].append(seconds)
             model_runs[key].append(in_model)
             trades[key] = len(result.trades)
-            if key in ("csv", "table"):
+            if key in ("csv", "table", "csv-history"):
                 a = result.trades[TRADE_COLUMNS].reset_index(drop=True)
                 b = prep["freqai_trades"][TRADE_COLUMNS].reset_index(drop=True)
                 identical = identical and a.equals(b)
@@ -314,6 +333,7 @@ TITLES = {
     "freqai-rerun": "FreqAI LightGBMRegressor, rerun with the same identifier (its fast path)",
     "csv": "TradAIPredictionModel (csv export of that run)",
     "mlflow": "TradAIMLflowModel (registered bundle, sqlite registry)",
+    "csv-history": "[diagnostic] TradAIPredictionModel (csv) loading the 90 training days",
 }
 
 
@@ -346,15 +366,18 @@ def render_markdown(result: dict[str, Any]) -> str:
         f"{result['trades']['csv'] / max(result['trades']['plain'], 1):.1f}x as often as "
         f"the floor. TradAIPredictionModel's own cost is "
         f"{100 * result['model_seconds']['csv'] / plain:.0f}% of the plain backtest, "
-        f"FreqAI's fast path {100 * result['model_seconds']['freqai-rerun'] / plain:.0f}%.",
+        f"FreqAI's fast path {100 * result['model_seconds']['freqai-rerun'] / plain:.0f}%. "
+        "Loading the training config's 90 days before the timerange (diagnostic row), "
+        "which FreqAI does for any model, costs the csv run "
+        f"{result['medians']['csv-history'] / result['medians']['csv']:.2f}x.",
     ]
     live = result["live"]
     lines += [
         "",
         f"FreqAI training run (untimed reference): {result['freqai_training_seconds']:.1f} s; "
         f"export of {result['prediction_rows']} prediction rows: "
-        f"{result['export_seconds']:.2f} s. Trades of the csv and table runs identical to "
-        "the FreqAI run's: "
+        f"{result['export_seconds']:.2f} s. Trades of the csv, csv-history and table runs "
+        "identical to the FreqAI run's: "
         f"**{'yes' if result['csv_trades_identical_to_freqai'] else 'NO'}**.",
         "",
         f"Live (dry-run) TradAIMLflowModel, FreqAI `start` per pair per candle over a "

@@ -23,6 +23,14 @@ def test_help_lists_commands():
         assert cmd in res.output
 
 
+def test_demo_outside_the_checkout_fails_in_one_line(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    res = runner.invoke(app, ["demo", "--workdir", str(tmp_path / "out")])
+    assert res.exit_code == 2
+    assert "RadStrategy.py not found" in res.output and "make demo" in res.output
+    assert "Traceback" not in res.output
+
+
 def test_data_synth_writes_feather(tmp_path):
     res = runner.invoke(
         app,

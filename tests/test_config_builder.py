@@ -35,6 +35,7 @@ def test_inference_config_trains_nothing():
     cfg = build_inference_config(DEFAULT_META)
     assert "model_training_parameters" not in cfg["freqai"]
     assert cfg["freqai"]["live_retrain_hours"] == 0
+    assert cfg["freqai"]["train_period_days"] == 0  # no training history is loaded
     assert cfg["freqai"]["tradai"]["prediction_source"]["type"] == "mlflow"
 
 

@@ -83,10 +83,25 @@ def _backtest(tmp: Path, reg: dict, cfg: dict, model: str = "TradAIMLflowModel")
     )
 
 
+def _loaded_from(config: dict, days: int) -> str:
+    """The timerange freqtrade loads for ``LATER``: ``days`` of training history (FreqAI's
+    ``train_period_days``) and the strategy's startup candles before it, up to its end."""
+    first, last = (pd.Timestamp(day, tz="UTC") for day in LATER.split("-"))
+    start = first - pd.Timedelta(days=days, hours=int(config["startup_candle_count"]))
+    return f"{int(start.timestamp())}-{int(last.timestamp())}"
+
+
 @pytest.mark.xdist_group("freqai-models")
-def test_backtest_predictions_equal_the_in_process_estimator(tmp_path, reg):
-    """Acceptance: later timerange, train once + register + backtest = in-process (1e-9)."""
+@pytest.mark.parametrize("days", [30, 0], ids=["30-days-history", "startup-candles-only"])
+def test_backtest_predictions_equal_the_in_process_estimator(tmp_path, reg, days):
+    """Acceptance: later timerange, train once + register + backtest = in-process (1e-9).
+
+    ``train_period_days`` 0 (the shipped inference config) loads only the startup candles
+    before the timerange: the features of the first candles then come from a shorter
+    history, and so do the reference's, computed here on exactly what freqtrade loaded.
+    """
     cfg = _config(reg)
+    cfg["freqai"]["train_period_days"] = days
     result = _backtest(tmp_path, reg, cfg)
     assert len(result.trades) > 0
     table = load_backtest_predictions(
@@ -95,11 +110,11 @@ def test_backtest_predictions_equal_the_in_process_estimator(tmp_path, reg):
     assert set(table["pair"]) == set(PAIRS) and (table["do_predict"] == 1).all()
     config = runtime_config(tmp_path, cfg, RunMode.BACKTEST)
     strategy = load_strategy(config)
+    config["startup_candle_count"] = strategy.startup_candle_count
     for pair in PAIRS:
         rows = table[table["pair"] == pair]
         assert len(rows) == 28 * 24
-        # indicators need warm-up only: features from 30 days earlier are the same numbers
-        candles = load_candles(config, [pair], timerange(40, 98))
+        candles = load_candles(config, [pair], _loaded_from(config, days))
         feats = build_features(config, strategy, pair, candles, with_targets=False).frame
         feats = feats.set_index("date").loc[rows["date"]].reset_index()
         window = next(reg["model_dir"].glob(f"sub-train-{pair.split('/')[0]}_*"))
@@ -108,7 +123,7 @@ def test_backtest_predictions_equal_the_in_process_estimator(tmp_path, reg):
         assert np.ptp(expected) > 0
     # TradAIPredictionModel with an mlflow source predicts the same, so trades the same
     cfg2 = _config(reg)
-    cfg2["freqai"]["identifier"] = "via-prediction-model"
+    cfg2["freqai"].update(identifier="via-prediction-model", train_period_days=days)
     result2 = _backtest(tmp_path, reg, cfg2, model="TradAIPredictionModel")
     cols = ["pair", "open_date", "close_date", "profit_abs"]
     pd.testing.assert_frame_equal(result2.trades[cols], result.trades[cols])

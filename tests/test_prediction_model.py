@@ -45,9 +45,9 @@ def trained(tmp_path_factory: pytest.TempPathFactory) -> dict:
     return {"tmp": tmp, "data": data, "tr": tr, "result": result, "csv": csv}
 
 
-def _inference_backtest(tmp: Path, trained: dict, csv: Path, identifier: str):
+def _inference_backtest(tmp: Path, trained: dict, csv: Path, identifier: str, days: int = 0):
     cfg = inference_config(tmp, trained["data"], {"type": "csv", "path": str(csv)})
-    cfg["freqai"]["identifier"] = identifier
+    cfg["freqai"].update(identifier=identifier, train_period_days=days)
     return backtest(
         [write_config(tmp, cfg)],
         "RadStrategy",
@@ -62,9 +62,17 @@ def _inference_backtest(tmp: Path, trained: dict, csv: Path, identifier: str):
 
 @pytest.mark.e2e
 @pytest.mark.xdist_group("freqai-models")
-def test_training_export_inference_gives_identical_trades(tmp_path, trained):
-    """Acceptance: train -> export -> TradAIPredictionModel(csv) = the same trade list."""
-    result = _inference_backtest(tmp_path, trained, trained["csv"], "equiv-inference")
+@pytest.mark.parametrize("days", [0, 30], ids=["startup-candles-only", "30-days-history"])
+def test_training_export_inference_gives_identical_trades(tmp_path, trained, days, caplog):
+    """Acceptance: train -> export -> TradAIPredictionModel(csv) = the same trade list,
+    whether freqtrade loads a training window before the timerange (unused) or not."""
+    with caplog.at_level(logging.INFO):
+        result = _inference_backtest(
+            tmp_path, trained, trained["csv"], "equiv-inference", days=days
+        )
+    # freqtrade loads the strategy's 100 startup candles, plus the training days if any
+    assert f"for freqai on 1h to {100 + 24 * days}" in caplog.text
+    assert ("go unused: set freqai.train_period_days to 0" in caplog.text) == (days > 0)
     train_trades = trained["result"].trades
     assert len(train_trades) > 10
     pd.testing.assert_frame_equal(

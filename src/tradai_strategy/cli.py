@@ -149,7 +149,7 @@ def demo(
     except Exception as err:
         from freqtrade.exceptions import OperationalException
 
-        if isinstance(err, OperationalException | ValueError):
+        if isinstance(err, OperationalException | ValueError | FileNotFoundError):
             fail(str(err))
         raise
 

@@ -159,6 +159,7 @@ class Demo:
         cfg = json.loads(self.train_cfg.read_text())
         cfg["freqaimodel"] = "TradAIMLflowModel"
         cfg["freqai"]["identifier"] += "-inference"
+        cfg["freqai"]["train_period_days"] = 0  # nothing trains: no history window to load
         cfg["freqai"]["tradai"] = {
             "mode": "inference",
             "model_uri": f"models:/{DEMO_MODEL}@production",

@@ -173,7 +173,9 @@ def build_inference_config(meta: StrategyMeta = DEFAULT_META) -> dict[str, Any]:
     cfg["freqaimodel"] = "TradAIPredictionModel"
     cfg["freqai"] = {
         "enabled": True,
-        "train_period_days": meta.train_period_days,
+        # nothing trains: freqtrade then loads only the strategy's startup candles before
+        # the timerange, not a training window (see freqai/inference_base.py)
+        "train_period_days": 0,
         "backtest_period_days": meta.backtest_period_days,
         "live_retrain_hours": 0,
         "continual_learning": False,

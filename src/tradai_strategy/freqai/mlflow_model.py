@@ -23,7 +23,6 @@ import pandas as pd
 from freqtrade.configuration import TimeRange
 from freqtrade.enums import RunMode
 from freqtrade.freqai.data_kitchen import FreqaiDataKitchen
-from freqtrade.freqai.freqai_interface import IFreqaiModel
 
 from tradai_strategy.data.prediction_table import DATE
 from tradai_strategy.freqai.bundle import ModelBundle, PairModel
@@ -35,6 +34,7 @@ from tradai_strategy.freqai.bundle_predict import (
     prediction_rows,
     strategy_features,
 )
+from tradai_strategy.freqai.inference_base import InferenceOnlyModel
 from tradai_strategy.freqai.model_watcher import ModelWatcher
 from tradai_strategy.freqai.prediction_source import (
     attach_predictions,
@@ -45,11 +45,11 @@ from tradai_strategy.freqai.prediction_source import (
 logger = logging.getLogger(__name__)
 
 
-class TradAIMLflowModel(IFreqaiModel):
+class TradAIMLflowModel(InferenceOnlyModel):
     """Predict with the bundle ``freqai.tradai.model_uri`` names (``models:/Name@alias``)."""
 
     def __init__(self, **kwargs: Any) -> None:
-        super().__init__(config=kwargs["config"])
+        super().__init__(**kwargs)
         self.serving = ServingSettings.from_config(self.config)
         bound_registry_calls(self.serving.registry_timeout_seconds)
         loader = RegistryBundleLoader(
@@ -201,13 +201,7 @@ class TradAIMLflowModel(IFreqaiModel):
         for pair, columns in self._columns.items():
             bundle.model(pair).check_features(columns)
 
-    # ---- FreqAI's abstract methods: nothing is trained here --------------------------
-    def train(self, unfiltered_df: pd.DataFrame, pair: str, dk: FreqaiDataKitchen, **kwargs: Any):
-        return None
-
-    def fit(self, data_dictionary: dict[str, Any], dk: FreqaiDataKitchen, **kwargs: Any) -> Any:
-        return None
-
+    # ---- FreqAI's predict (frames that already hold the features) -------------------
     def predict(self, unfiltered_df: pd.DataFrame, dk: FreqaiDataKitchen, **kwargs: Any) -> Any:
         """FreqAI-style ``(pred_df, do_predict)`` for a frame that already holds the features."""
         bundle = self.watcher.current.bundle if self.watcher.current else self.watcher.require()

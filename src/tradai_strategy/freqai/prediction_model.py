@@ -18,10 +18,10 @@ import numpy.typing as npt
 import pandas as pd
 from freqtrade.configuration import TimeRange
 from freqtrade.freqai.data_kitchen import FreqaiDataKitchen
-from freqtrade.freqai.freqai_interface import IFreqaiModel
 
 from tradai_strategy.config.errors import TradAIConfigError
 from tradai_strategy.data.prediction_table import DATE, DO_PREDICT, label_columns
+from tradai_strategy.freqai.inference_base import InferenceOnlyModel
 from tradai_strategy.freqai.prediction_source import (
     CsvPredictionSource,
     attach_predictions,
@@ -34,7 +34,7 @@ from tradai_strategy.freqai.prediction_source import (
 logger = logging.getLogger(__name__)
 
 
-class TradAIPredictionModel(IFreqaiModel):
+class TradAIPredictionModel(InferenceOnlyModel):
     """Serve predictions from ``freqai.tradai.prediction_source`` (csv or mlflow).
 
     Backtest: one join per pair over the whole timerange (FreqAI's window loop is skipped).
@@ -44,7 +44,7 @@ class TradAIPredictionModel(IFreqaiModel):
     """
 
     def __init__(self, **kwargs: Any) -> None:
-        super().__init__(config=kwargs["config"])
+        super().__init__(**kwargs)
         self.source_cfg = source_settings(self.config)
         self.csv: CsvPredictionSource | None = None
         self.bundle_source: Any = None
@@ -101,17 +101,6 @@ class TradAIPredictionModel(IFreqaiModel):
             )
         self._finish(dataframe, preds, dk)
         return dk
-
-    def train(self, unfiltered_df: pd.DataFrame, pair: str, dk: FreqaiDataKitchen, **kwargs: Any):
-        """Inference only: nothing to train. Leaves the data kitchen what the drawer expects."""
-        dk.data_dictionary = {
-            "train_features": pd.DataFrame(),
-            "train_dates": pd.Series(dtype="datetime64[ns, UTC]"),
-        }
-        return None
-
-    def fit(self, data_dictionary: dict[str, Any], dk: FreqaiDataKitchen, **kwargs: Any) -> Any:
-        return None
 
     def predict(
         self, unfiltered_df: pd.DataFrame, dk: FreqaiDataKitchen, **kwargs: Any

@@ -159,7 +159,9 @@ def run_version(
     identifier = f"{run_dir.name}-v{version}"
     overlay = run_dir / f"v{version}.json"
     tradai = {"model_uri": f"models:/{name}/{version}", "tracking_uri": tracking_uri}
-    overlay.write_text(json.dumps({"freqai": {"identifier": identifier, "tradai": tradai}}))
+    # nothing trains: train_period_days 0 loads no training window before the timerange
+    freqai = {"identifier": identifier, "train_period_days": 0, "tradai": tradai}
+    overlay.write_text(json.dumps({"freqai": freqai}))
     with quiet_logging(), contextlib.redirect_stdout(io.StringIO()):  # freqtrade's tables
         result = backtest(
             [*args["config"], str(overlay)],
