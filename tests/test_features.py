@@ -39,3 +39,40 @@ def test_same_feature_list_as_freqai(tmp_path):
     assert len(ff.frame) == len(candles[("BTC/USDT", "1h")])
     with pytest.raises(TradAIDataError, match="DOGE/USDT 1h"):
         load_candles(cfg, ["DOGE/USDT"])
+
+
+@pytest.mark.parametrize("period", [10, 20])
+def test_rad_features_equal_talib_abstract_definitions(period):
+    """The strategy computes its indicators on numpy arrays in one pass (it runs on every
+    live candle); they must be TA-Lib's abstract-API indicators, number for number."""
+    import numpy as np
+    import pandas as pd
+    import talib.abstract as ta
+
+    from tradai_strategy.data.synthetic import generate_ohlcv
+    from tradai_strategy.strategy.base import TradAIStrategy
+
+    df = generate_ohlcv("BTC/USDT", "1h", days=30, seed=3, signal="none")
+    df.loc[5:9, "volume"] = 0.0  # zero-volume candles: the relative volume's 0/0 guard
+    out = TradAIStrategy.feature_engineering_expand_all(
+        TradAIStrategy.__new__(TradAIStrategy), df.copy(), period, {}
+    )
+    close = df["close"]
+    bands = ta.BBANDS(df, timeperiod=period, nbdevup=2.0, nbdevdn=2.0)
+    width = (bands["upperband"] - bands["lowerband"]).replace(0, np.nan)
+    expected = {
+        "%-rsi-period": ta.RSI(df, timeperiod=period),
+        "%-mfi-period": ta.MFI(df, timeperiod=period),
+        "%-adx-period": ta.ADX(df, timeperiod=period),
+        "%-roc-period": ta.ROC(df, timeperiod=period),
+        "%-natr-period": ta.NATR(df, timeperiod=period),
+        "%-dist_sma-period": close / ta.SMA(df, timeperiod=period) - 1,
+        "%-dist_ema-period": close / ta.EMA(df, timeperiod=period) - 1,
+        "%-bb_width-period": width / bands["middleband"],
+        "%-bb_pos-period": (close - bands["lowerband"]) / width,
+        "%-relative_volume-period": df["volume"]
+        / df["volume"].rolling(period).mean().replace(0, np.nan),
+    }
+    assert list(out.columns) == [*df.columns, *expected]
+    for name, values in expected.items():
+        pd.testing.assert_series_equal(out[name], pd.Series(values, name=name), rtol=0, atol=0)

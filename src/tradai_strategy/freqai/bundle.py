@@ -76,8 +76,9 @@ class PairModel:
     def check_features(self, columns: list[str]) -> None:
         """Raise when the strategy's ``%`` features differ from the training features."""
         have = [c for c in columns if str(c).startswith("%") and not str(c).startswith("%%")]
-        missing = [f for f in self.features if f not in set(have)]
-        extra = [f for f in have if f not in set(self.features)]
+        have_set, want_set = set(have), set(self.features)
+        missing = [f for f in self.features if f not in have_set]
+        extra = [f for f in have if f not in want_set]
         if missing or extra:
             parts = []
             if missing:

@@ -71,13 +71,29 @@ def attach_predictions(dataframe: pd.DataFrame, predictions: pd.DataFrame) -> pd
     keep = [
         c for c in dataframe.columns if not str(c).startswith(("&", "%%")) and c not in pred_cols
     ]
-    preds = preds.astype({DATE: dataframe[DATE].dtype})
-    out = dataframe[keep].merge(preds, how="left", on=DATE, validate="m:1")
-    missing = out[DO_PREDICT].isna().to_numpy()
-    filled = out[pred_cols].fillna(0)
-    out[pred_cols] = filled
-    out[DO_PREDICT] = np.where(missing, 0, out[DO_PREDICT]).astype(np.int64)
-    return out
+    candles = pd.DatetimeIndex(dataframe[DATE])
+    dates = pd.DatetimeIndex(preds[DATE])
+    if (dates.tz is None) != (candles.tz is None):
+        raise TradAIDataError(
+            f"prediction dates are {'naive' if dates.tz is None else 'timezone-aware'} but the "
+            "candles' are not: give both in UTC"
+        )
+    if not dates.is_unique:
+        raise TradAIDataError(
+            f"predictions: {int(dates.duplicated().sum())} duplicate dates for one pair: keep "
+            "one prediction per candle"
+        )
+    # a positional take (not a merge): this runs on every live candle for every pair
+    pos = dates.as_unit(candles.unit).get_indexer(candles)
+    hit = pos >= 0
+    take = np.where(hit, pos, 0)
+    cols: dict[str, Any] = {}
+    for col in pred_cols:
+        values = preds[col].to_numpy()
+        cols[col] = np.where(hit, values[take], 0) if len(values) else np.zeros(len(pos))
+    cols[DO_PREDICT] = np.asarray(cols[DO_PREDICT]).astype(np.int64)
+    out = dataframe[keep].reset_index(drop=True)
+    return pd.concat([out, pd.DataFrame(cols, index=out.index)], axis=1)
 
 
 def empty_predictions(
