@@ -115,6 +115,26 @@ def test_train_registers_a_version_with_tags_and_metrics(tmp_path: Path) -> None
 
 
 @pytest.mark.e2e
+def test_train_an_updown_target_registers_a_classifier_bundle(tmp_path: Path) -> None:
+    from tradai_strategy.freqai.bundle_client import RegistryBundleLoader
+
+    cfg, data, uri = _setup(tmp_path, "train-cls")
+    edited = json.loads(cfg.read_text())
+    edited["freqai"]["tradai"]["target"] = "updown"
+    cfg.write_text(json.dumps(edited))
+    args = [*_args(cfg, data, tmp_path, uri, "RadStrategy"), "--model-name", "radcls"]
+    res = runner.invoke(app, [*args, "--skip-leakage-check"])
+    assert res.exit_code == 0, res.output
+    reg = RegistryClient(uri)
+    run = reg.client.get_run(str(reg.version("radcls", 1).run_id))
+    assert run.data.params["freqaimodel"] == "TrainingClassifierModel"
+    loader = RegistryBundleLoader("models:/radcls/1", tmp_path / "cache", uri)
+    bundle = loader.fetch(*loader.resolve())
+    assert bundle.manifest["task"] == "classification"
+    assert bundle.model("BTC/USDT").classes == ["down", "up"]
+
+
+@pytest.mark.e2e
 def test_train_refuses_a_lookahead_feature_before_training(tmp_path: Path) -> None:
     cfg, data, uri = _setup(tmp_path, "train-leak")
     res = runner.invoke(app, _args(cfg, data, tmp_path, uri, "LookaheadShiftStrategy"))

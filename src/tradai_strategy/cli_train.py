@@ -151,8 +151,9 @@ def train(
         ),
     ] = False,
 ) -> None:
-    """Train a FreqAI strategy walk-forward with TrainingPredictionModel and register the
-    latest window's model bundle in MLflow (validation status: pending).
+    """Train a FreqAI strategy walk-forward with TrainingPredictionModel (TrainingClassifierModel
+    for freqai.tradai.target updown) and register the latest window's model bundle in MLflow
+    (validation status: pending).
 
     Console: one line per phase and a summary table; full logs: <run folder>/train.log.
     """

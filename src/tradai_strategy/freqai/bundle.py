@@ -35,6 +35,7 @@ import pandas as pd
 from tradai_strategy.config.errors import TradAIDataError
 from tradai_strategy.freqai.bundle_io import (
     MODEL_FILES,
+    class_probabilities,
     library_versions,
     load_estimator,
     load_pipeline,
@@ -72,6 +73,24 @@ class PairModel:
     estimator: Any
     feature_pipeline: Any
     label_pipeline: Any
+    #: a classifier's class labels (probability-column order); None for a regressor
+    classes: list[str] | None = None
+    #: the estimator's library (``lightgbm``/``catboost``): how its probabilities are read
+    kind: str = "lightgbm"
+
+    @property
+    def outputs(self) -> list[str]:
+        """Columns beside the labels that carry ``_mean``/``_std`` in FreqAI's output: the
+        labels of a regressor, the class-probability columns of a classifier."""
+        return list(self.classes) if self.classes else list(self.labels)
+
+    @property
+    def score_column(self) -> str | None:
+        """The numeric column to rank candles by (IC monitoring): a regressor's first label,
+        a classifier's ``up`` probability (TradAI's ``updown`` target); None otherwise."""
+        if not self.classes:
+            return self.labels[0]
+        return "up" if "up" in self.classes else None
 
     def check_features(self, columns: list[str]) -> None:
         """Raise when the strategy's ``%`` features differ from the training features."""
@@ -96,17 +115,26 @@ class PairModel:
 
         Same steps as FreqAI's ``BaseRegressionModel.predict``: NaN/inf features become 0,
         the feature pipeline transforms them (outlier flags), the estimator predicts and the
-        label pipeline maps back to label units. Unlike FreqAI, a row with a NaN feature
-        also gets ``do_predict = 0``. Returns ``(predictions, do_predict, DI_values)``.
+        label pipeline maps back to label units. A classifier, as FreqAI's
+        ``BaseClassifierModel``, gives the most probable class in the label column and one
+        probability column per class (no label pipeline). Unlike FreqAI, a row with a NaN
+        feature also gets ``do_predict = 0``. Returns ``(predictions, do_predict, DI_values)``.
         """
         x = frame.loc[:, self.features].replace([np.inf, -np.inf], np.nan)
         nan_rows = x.isna().any(axis=1).to_numpy()
         x = x.fillna(0)
         xt, outliers, _ = self.feature_pipeline.transform(x, outlier_check=True)
-        raw = self.estimator.predict(np.asarray(xt, dtype=float))
-        raw = np.reshape(np.asarray(raw, dtype=float), (-1, len(self.labels)))
-        pred, _, _ = self.label_pipeline.inverse_transform(pd.DataFrame(raw, columns=self.labels))
-        pred = pd.DataFrame(np.asarray(pred, dtype=float), columns=self.labels)
+        if self.classes:
+            proba = class_probabilities(self.kind, self.estimator, xt, len(self.classes))
+            best = np.asarray(self.classes, dtype=object)[np.argmax(proba, axis=1)]
+            pred = pd.DataFrame({self.labels[0]: best})
+            pred[self.classes] = proba
+        else:
+            raw = self.estimator.predict(np.asarray(xt, dtype=float))
+            raw = np.reshape(np.asarray(raw, dtype=float), (-1, len(self.labels)))
+            frame = pd.DataFrame(raw, columns=self.labels)
+            pred, _, _ = self.label_pipeline.inverse_transform(frame)
+            pred = pd.DataFrame(np.asarray(pred, dtype=float), columns=self.labels)
         do_predict = np.where(nan_rows, 0, np.asarray(outliers)).astype(np.int64)
         di_step = dict(self.feature_pipeline.steps).get("di")
         di = np.asarray(di_step.di_values) if di_step is not None else np.zeros(len(x))
@@ -182,9 +210,13 @@ def load_bundle(path: str | Path, pairs: list[str] | None = None) -> ModelBundle
             labels_std={k: float(v) for k, v in meta["labels_std"].items()},
             train_start=pd.Timestamp(meta["train_start"]),
             train_end=pd.Timestamp(meta["train_end"]),
-            estimator=load_estimator(meta["estimator"], folder / meta["model_file"], "regression"),
+            estimator=load_estimator(
+                meta["estimator"], folder / meta["model_file"], meta.get("task", "regression")
+            ),
             feature_pipeline=load_pipeline(folder / "feature_pipeline.skops"),
             label_pipeline=load_pipeline(folder / "label_pipeline.skops"),
+            classes=meta.get("classes"),
+            kind=meta["estimator"],
         )
     return ModelBundle(path=root, manifest=manifest, models=models)
 
@@ -232,7 +264,11 @@ def bundle_from_model_dir(
             "source": {"model_dir": str(src.resolve()), "identifier": freqai.get("identifier")},
             "strategy": strategy,
             "timeframe": params.get("timeframe"),
-            "task": "regression",
+            "task": (
+                "classification"
+                if any(m.get("classes") for m in pair_meta.values())
+                else "regression"
+            ),
             "freqai": {k: freqai[k] for k in FREQAI_KEYS if k in freqai},
             "tradai": {k: v for k, v in (freqai.get("tradai") or {}).items()},
             "versions": library_versions(),

@@ -14,6 +14,7 @@ import hashlib
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from tradai_strategy.config.errors import TradAIDataError
@@ -117,6 +118,23 @@ def load_estimator(kind: str, path: Path, task: str) -> Any:
         model.load_model(str(path), format="cbm")
         return model
     raise TradAIDataError(f"{path}: unknown estimator kind {kind!r} (lightgbm or catboost)")
+
+
+def class_probabilities(kind: str, estimator: Any, x: Any, n_classes: int) -> np.ndarray:
+    """``(rows, classes)`` probabilities of a native classifier, columns in the order of the
+    classes the estimator was trained with (sorted, as scikit-learn's ``classes_``)."""
+    values = x.to_numpy(dtype=float) if isinstance(x, pd.DataFrame) else np.asarray(x, float)
+    if kind == "catboost":
+        return np.asarray(estimator.predict_proba(values), dtype=float)
+    proba = np.asarray(estimator.predict(values), dtype=float)
+    if proba.ndim == 1:  # LightGBM binary: P(second class)
+        proba = np.column_stack([1.0 - proba, proba])
+    if proba.shape[1] != n_classes:
+        raise TradAIDataError(
+            f"the {kind} model gives {proba.shape[1]} class probabilities, the bundle names "
+            f"{n_classes} classes: rebuild the bundle"
+        )
+    return proba
 
 
 def library_versions() -> dict[str, str]:

@@ -87,10 +87,12 @@ def prediction_rows(model: PairModel, frame: pd.DataFrame, with_di: bool) -> pd.
     """Prediction-table rows (date, labels, their training mean/std, do_predict[, DI])."""
     pred, do_predict, di = model.predict(frame)
     out: dict[str, Any] = {DATE: frame[DATE].to_numpy()}
-    for label in model.labels:
-        out[label] = pred[label].to_numpy()
-        out[f"{label}_mean"] = float(model.labels_mean.get(label, 0.0))
-        out[f"{label}_std"] = float(model.labels_std.get(label, 0.0))
+    if model.classes:  # FreqAI's classifier columns: label, then each class's probability
+        out[model.labels[0]] = pred[model.labels[0]].to_numpy()
+    for name in model.outputs:
+        out[name] = pred[name].to_numpy()
+        out[f"{name}_mean"] = float(model.labels_mean.get(name, 0.0))
+        out[f"{name}_std"] = float(model.labels_std.get(name, 0.0))
     out[DO_PREDICT] = do_predict
     if with_di:
         out[DI_VALUES] = di

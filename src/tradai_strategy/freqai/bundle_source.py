@@ -19,7 +19,12 @@ import numpy as np
 import pandas as pd
 
 from tradai_strategy.config.errors import TradAIDataError
-from tradai_strategy.freqai.bundle_io import MODEL_FILES, dump_pipeline, load_estimator
+from tradai_strategy.freqai.bundle_io import (
+    MODEL_FILES,
+    class_probabilities,
+    dump_pipeline,
+    load_estimator,
+)
 
 _FOLDER_RE = re.compile(r"^sub-train-(?P<coin>.+)_(?P<ts>\d+)$")
 _NATIVE_SUFFIX = {"lightgbm": "_model.lgb.txt", "catboost": "_model.cbm"}
@@ -40,6 +45,14 @@ class PairParts:
     label_pipeline: Any
     train_features: pd.DataFrame
     train_dates: pd.Series
+    #: FreqAI's pickled estimator of the window (``_model.joblib``), None when not saved
+    pickled: Any = None
+
+    @property
+    def classes(self) -> list[str] | None:
+        """A classifier's class labels in its probability-column order; None: regression."""
+        found = getattr(self.pickled, "classes_", None)
+        return [str(c) for c in found] if found is not None else None
 
 
 def _unpickle(path: Path) -> Any:
@@ -82,6 +95,15 @@ def collect_pair_parts(model_dir: Path, pair: str) -> PairParts:
             "--freqaimodel TrainingPredictionModel and freqai.save_backtest_models: true"
         )
     metadata = json.loads(meta_path.read_text())
+    joblib_path = Path(f"{stem}_model.joblib")
+    pickled = _unpickle(joblib_path) if joblib_path.is_file() else None
+    if pickled is None and set(metadata.get("labels_mean") or {}) - set(metadata["label_list"]):
+        # FreqAI keys a classifier's labels_mean by class: without the estimator file the
+        # class order of the native model's probabilities is unknown
+        raise TradAIDataError(
+            f"{folder}: a classifier window without {joblib_path.name}: its class order is "
+            "unknown; train again with freqai.save_backtest_models: true"
+        )
     features = list(metadata["training_features_list"])
     if not any(pair.replace(":", "") in f for f in features):
         raise TradAIDataError(
@@ -99,22 +121,29 @@ def collect_pair_parts(model_dir: Path, pair: str) -> PairParts:
         label_pipeline=_unpickle(Path(f"{stem}_label_pipeline.pkl")),
         train_features=pd.read_pickle(f"{stem}_trained_df.pkl"),
         train_dates=pd.read_pickle(f"{stem}_trained_dates_df.pkl"),
+        pickled=pickled,
     )
 
 
 def _check_native_matches_pickle(parts: PairParts, x: pd.DataFrame) -> None:
-    """The native file must predict what FreqAI's pickled estimator predicts (1e-9)."""
-    joblib_path = Path(str(parts.model_path).rsplit("_model", 1)[0] + "_model.joblib")
-    if not joblib_path.is_file():
+    """The native file must predict what FreqAI's pickled estimator predicts (1e-9):
+    values for a regressor, class probabilities for a classifier."""
+    if parts.pickled is None:
         return
-    pickled = _unpickle(joblib_path)
-    native = load_estimator(parts.estimator, parts.model_path, "regression")
-    a = np.asarray(native.predict(x.to_numpy(dtype=float)), dtype=float).ravel()
-    b = np.asarray(pickled.predict(x), dtype=float).ravel()
-    if not np.allclose(a, b, rtol=1e-9, atol=1e-12):
+    classes = parts.classes
+    task = "classification" if classes else "regression"
+    native = load_estimator(parts.estimator, parts.model_path, task)
+    if classes:
+        a = class_probabilities(parts.estimator, native, x, len(classes)).ravel()
+        b = np.asarray(parts.pickled.predict_proba(x), dtype=float).ravel()
+    else:
+        a = np.asarray(native.predict(x.to_numpy(dtype=float)), dtype=float).ravel()
+        b = np.asarray(parts.pickled.predict(x), dtype=float).ravel()
+    if a.shape != b.shape or not np.allclose(a, b, rtol=1e-9, atol=1e-12):
+        diff = f"max diff {np.max(np.abs(a - b)):.3g}" if a.shape == b.shape else "shapes differ"
         raise TradAIDataError(
             f"{parts.model_path}: the native model predicts differently from FreqAI's pickled "
-            f"estimator (max diff {np.max(np.abs(a - b)):.3g}): retrain the window"
+            f"estimator ({diff}): retrain the window"
         )
 
 
@@ -162,8 +191,11 @@ def write_pair_parts(parts: PairParts, folder: Path, reference_rows: int) -> dic
     (folder / "reference_summary.json").write_text(json.dumps(_summary(ref, space), indent=1))
     dates = pd.to_datetime(parts.train_dates, utc=True)
     meta = parts.metadata
+    classes = parts.classes
     return {
         "estimator": parts.estimator,
+        "task": "classification" if classes else "regression",
+        **({"classes": classes} if classes else {}),
         "features": list(meta["training_features_list"]),
         "labels": list(meta["label_list"]),
         "labels_mean": dict(meta.get("labels_mean") or {}),

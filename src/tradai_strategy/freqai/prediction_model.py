@@ -3,8 +3,10 @@
 Nothing is trained and, with a CSV source, no feature is computed: the backtest and the
 dry-run/live loop only join the source's predictions to the candles
 (:func:`~tradai_strategy.freqai.prediction_source.attach_predictions`). That is why an
-inference backtest costs about as much as a plain non-ML backtest, where FreqAI's own
-"reuse the saved predictions" path still computes the features and walks its windows.
+inference backtest costs about what the same trades cost without FreqAI, where FreqAI's own
+"reuse the saved predictions" path still computes the features and walks its windows. With
+``train_period_days: 0`` freqtrade loads no training window either
+(:mod:`~tradai_strategy.freqai.inference_base`).
 """
 
 from __future__ import annotations

@@ -23,6 +23,15 @@ from tradai_strategy.project_paths import run_folder
 logger = logging.getLogger(__name__)
 
 TRAINING_MODEL = "TrainingPredictionModel"
+CLASSIFIER_MODEL = "TrainingClassifierModel"
+
+
+def training_model(cfg: dict[str, Any]) -> str:
+    """The FreqAI model that trains ``cfg``'s target: a classifier for ``updown``."""
+    target = ((cfg.get("freqai") or {}).get("tradai") or {}).get("target", "return")
+    return CLASSIFIER_MODEL if target == "updown" else TRAINING_MODEL
+
+
 TAG_PREFIX = "tradai."
 VALIDATION_TAG = "tradai.validation_status"
 LEAKAGE_SKIPPED_TAG = "tradai.leakage_check"
@@ -188,7 +197,7 @@ def train_and_register(
         result = backtest(
             [*args["config"], str(derived)],
             strategy,
-            freqaimodel=TRAINING_MODEL,
+            freqaimodel=training_model(cfg),
             timerange=timerange,
             datadir=args.get("datadir"),
             userdir=userdir,
@@ -297,7 +306,7 @@ def _log_run(
 
     now = int(time.time() * 1000)
     params = {
-        "freqaimodel": TRAINING_MODEL,
+        "freqaimodel": training_model({"freqai": freqai}),
         "timerange": timerange or "",
         "train_period_days": freqai.get("train_period_days"),
         "backtest_period_days": freqai.get("backtest_period_days"),

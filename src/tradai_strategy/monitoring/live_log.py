@@ -150,7 +150,8 @@ class LivePredictionLogger:
         assert self.log is not None
         dates = pd.to_datetime(rows[DATE], utc=True)
         keep = (dates > model.train_end).to_numpy()
-        if not keep.any():
+        score = model.score_column
+        if not keep.any() or score is None:  # a classifier without an "up" class: no score
             return
         self.log.log(
             pd.DataFrame(
@@ -160,7 +161,7 @@ class LivePredictionLogger:
                     "model": self.model_name,
                     "version": str(version),
                     "role": role,
-                    "prediction": rows.loc[keep, model.labels[0]].to_numpy(dtype=float),
+                    "prediction": rows.loc[keep, score].to_numpy(dtype=float),
                 }
             )
         )

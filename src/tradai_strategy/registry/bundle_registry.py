@@ -28,7 +28,7 @@ DEFAULT_EXPERIMENT = "tradai-bundles"
 
 def bundle_signature(manifest: dict[str, Any]) -> Any:
     """Inputs: every pair's features (optional unless all pairs have them); outputs: labels
-    and ``do_predict``; param ``pair``."""
+    (a classifier's class and class probabilities) and ``do_predict``; param ``pair``."""
     from mlflow.models import ModelSignature
     from mlflow.types.schema import ColSpec, ParamSchema, ParamSpec, Schema
 
@@ -37,8 +37,13 @@ def bundle_signature(manifest: dict[str, Any]) -> Any:
     common = set.intersection(*(set(f) for f in feature_sets))
     ordered = list(dict.fromkeys(f for feats in feature_sets for f in feats))
     inputs = Schema([ColSpec("double", f, required=f in common) for f in ordered])
-    labels = next(iter(pairs.values()))["labels"]
-    outputs = Schema([*(ColSpec("double", lab) for lab in labels), ColSpec("long", "do_predict")])
+    first = next(iter(pairs.values()))
+    if first.get("classes"):  # the predicted class, then one probability per class
+        columns = [ColSpec("string", first["labels"][0])]
+        columns += [ColSpec("double", c) for c in first["classes"]]
+    else:
+        columns = [ColSpec("double", lab) for lab in first["labels"]]
+    outputs = Schema([*columns, ColSpec("long", "do_predict")])
     params = ParamSchema([ParamSpec("pair", "string", next(iter(pairs)))])
     return ModelSignature(inputs=inputs, outputs=outputs, params=params)
 
