@@ -237,7 +237,7 @@ def run_inference_bench(
     *,
     pairs: list[str] | None = None,
     timerange: str = FULL_TIMERANGE,
-    repeat: int = 3,
+    repeat: int = 5,
 ) -> dict[str, Any]:
     """Time the inference contenders (see the module docstring); returns all numbers."""
     settings = BenchSettings(
@@ -396,7 +396,7 @@ def render_markdown(result: dict[str, Any]) -> str:
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--quick", action="store_true", help="2 pairs, 3 months, 1 repetition")
-    p.add_argument("--repeat", type=int, default=3)
+    p.add_argument("--repeat", type=int, default=5)
     p.add_argument("--datadir", type=Path, default=ROOT.parent / "shared" / "data" / "binance")
     p.add_argument("--workdir", type=Path, default=None)
     p.add_argument("--output", type=Path, default=None, help="also write the markdown here")

@@ -137,6 +137,31 @@ def test_attach_never_uses_a_prediction_before_its_candle():
     assert attach_predictions(candles, off_grid)["do_predict"].sum() == 0
 
 
+def test_attach_edge_cases():
+    candles = _candles(n=6)
+    dates = candles["date"]
+    # matched rows: values taken by position; a missing prediction and an empty cell are 0
+    table = _table(dates.iloc[[1, 3]]).assign(**{LABEL: [0.5, np.nan], "cls": ["up", None]})
+    out = attach_predictions(candles.assign(**{"&-old": 1.0}), table)
+    assert out[LABEL].tolist() == [0, 0.5, 0, 0, 0, 0]
+    assert out["cls"].tolist() == [0, "up", 0, 0, 0, 0]
+    assert out["do_predict"].tolist() == [0, 1, 0, 1, 0, 0] and out["do_predict"].dtype == "int64"
+    assert "&-old" not in out.columns and out["close"].equals(candles["close"])
+    # no predictions at all
+    empty = attach_predictions(candles, _table(dates.iloc[:0]))
+    assert (empty["do_predict"] == 0).all() and (empty[LABEL] == 0).all()
+    # a finer time unit is compared exactly, not rounded onto a candle
+    near = _table(pd.DatetimeIndex([dates.iloc[2]]).as_unit("ns") + pd.Timedelta(microseconds=1))
+    assert (
+        attach_predictions(candles.assign(date=dates.dt.as_unit("s")), near)["do_predict"].sum()
+        == 0
+    )
+    with pytest.raises(TradAIDataError, match="prediction dates are naive"):
+        attach_predictions(candles, _table(dates.dt.tz_localize(None).iloc[:2]))
+    with pytest.raises(TradAIDataError, match="1 duplicate dates"):
+        attach_predictions(candles, _table(dates.iloc[[1, 1]]))
+
+
 def _model(tmp_path: Path, csv: Path, runmode: RunMode, tr: str | None = None):
     cfg = inference_config(tmp_path, tmp_path / "data", {"type": "csv", "path": str(csv)})
     config = runtime_config(tmp_path, cfg, runmode, tr)

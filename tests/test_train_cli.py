@@ -115,14 +115,22 @@ def test_train_registers_a_version_with_tags_and_metrics(tmp_path: Path) -> None
 
 
 @pytest.mark.e2e
-def test_train_an_updown_target_registers_a_classifier_bundle(tmp_path: Path) -> None:
+@pytest.mark.parametrize("where", ["config", "strategy"])
+def test_train_an_updown_target_registers_a_classifier_bundle(tmp_path: Path, where) -> None:
+    """``freqai.tradai.target: updown`` in the config, or ``target = "updown"`` on the
+    strategy class (no config key), trains TrainingClassifierModel."""
     from tradai_strategy.freqai.bundle_client import RegistryBundleLoader
 
     cfg, data, uri = _setup(tmp_path, "train-cls")
     edited = json.loads(cfg.read_text())
-    edited["freqai"]["tradai"]["target"] = "updown"
+    if where == "config":
+        edited["freqai"]["tradai"]["target"] = "updown"
+        strategy = "RadStrategy"
+    else:
+        del edited["freqai"]["tradai"]["target"]
+        strategy = "UpDownStrategy"
     cfg.write_text(json.dumps(edited))
-    args = [*_args(cfg, data, tmp_path, uri, "RadStrategy"), "--model-name", "radcls"]
+    args = [*_args(cfg, data, tmp_path, uri, strategy), "--model-name", "radcls"]
     res = runner.invoke(app, [*args, "--skip-leakage-check"])
     assert res.exit_code == 0, res.output
     reg = RegistryClient(uri)

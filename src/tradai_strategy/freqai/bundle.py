@@ -231,8 +231,9 @@ def bundle_from_model_dir(
 ) -> Path:
     """Build a bundle from a TradAI training run (``<userdir>/models/<identifier>``).
 
-    The run must have been made with ``TrainingPredictionModel`` (it writes the estimator
-    in its native format) and ``freqai.save_backtest_models: true``. For each pair the
+    The run must have been made with ``TrainingPredictionModel`` or
+    ``TrainingClassifierModel`` (they write the estimator in its native format) and
+    ``freqai.save_backtest_models: true``. For each pair the
     latest window's model is taken. FreqAI's own pickles of that run are read here — they
     are this machine's training output; the bundle itself contains no pickle.
 

@@ -122,11 +122,12 @@ def load_estimator(kind: str, path: Path, task: str) -> Any:
 
 def class_probabilities(kind: str, estimator: Any, x: Any, n_classes: int) -> np.ndarray:
     """``(rows, classes)`` probabilities of a native classifier, columns in the order of the
-    classes the estimator was trained with (sorted, as scikit-learn's ``classes_``)."""
+    trained estimator's ``classes_`` (which the bundle records at build time)."""
     values = x.to_numpy(dtype=float) if isinstance(x, pd.DataFrame) else np.asarray(x, float)
     if kind == "catboost":
-        return np.asarray(estimator.predict_proba(values), dtype=float)
-    proba = np.asarray(estimator.predict(values), dtype=float)
+        proba = np.asarray(estimator.predict_proba(values), dtype=float)
+    else:
+        proba = np.asarray(estimator.predict(values), dtype=float)
     if proba.ndim == 1:  # LightGBM binary: P(second class)
         proba = np.column_stack([1.0 - proba, proba])
     if proba.shape[1] != n_classes:

@@ -51,8 +51,11 @@ class PairParts:
     @property
     def classes(self) -> list[str] | None:
         """A classifier's class labels in its probability-column order; None: regression."""
-        found = getattr(self.pickled, "classes_", None)
-        return [str(c) for c in found] if found is not None else None
+        from sklearn.base import is_classifier
+
+        if self.pickled is None or not is_classifier(self.pickled):
+            return None
+        return [str(c) for c in self.pickled.classes_]
 
 
 def _unpickle(path: Path) -> Any:
@@ -91,8 +94,9 @@ def collect_pair_parts(model_dir: Path, pair: str) -> PairParts:
     pipeline = Path(f"{stem}_feature_pipeline.pkl")
     if native is None or not pipeline.is_file():
         raise TradAIDataError(
-            f"{folder}: no native model or no saved pipelines: train with "
-            "--freqaimodel TrainingPredictionModel and freqai.save_backtest_models: true"
+            f"{folder}: no native model or no saved pipelines: train with --freqaimodel "
+            "TrainingPredictionModel (or TrainingClassifierModel) and "
+            "freqai.save_backtest_models: true"
         )
     metadata = json.loads(meta_path.read_text())
     joblib_path = Path(f"{stem}_model.joblib")

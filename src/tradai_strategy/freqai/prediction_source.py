@@ -83,17 +83,19 @@ def attach_predictions(dataframe: pd.DataFrame, predictions: pd.DataFrame) -> pd
             f"predictions: {int(dates.duplicated().sum())} duplicate dates for one pair: keep "
             "one prediction per candle"
         )
-    # a positional take (not a merge): this runs on every live candle for every pair
-    pos = dates.as_unit(candles.unit).get_indexer(candles)
+    # a positional take (not a merge): this runs on every live candle for every pair; both
+    # sides in ns, so no date is rounded onto a candle it does not match exactly
+    pos = dates.as_unit("ns").get_indexer(candles.as_unit("ns"))
     hit = pos >= 0
     take = np.where(hit, pos, 0)
     cols: dict[str, Any] = {}
     for col in pred_cols:
         values = preds[col].to_numpy()
-        cols[col] = np.where(hit, values[take], 0) if len(values) else np.zeros(len(pos))
-    cols[DO_PREDICT] = np.asarray(cols[DO_PREDICT]).astype(np.int64)
+        cols[col] = np.where(hit, values[take], np.nan) if len(values) else np.zeros(len(pos))
     out = dataframe[keep].reset_index(drop=True)
-    return pd.concat([out, pd.DataFrame(cols, index=out.index)], axis=1)
+    new = pd.DataFrame(cols, index=out.index).fillna(0)  # no prediction, or an empty cell: 0
+    new[DO_PREDICT] = new[DO_PREDICT].astype(np.int64)
+    return pd.concat([out, new], axis=1)
 
 
 def empty_predictions(

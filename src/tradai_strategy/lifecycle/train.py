@@ -27,9 +27,15 @@ CLASSIFIER_MODEL = "TrainingClassifierModel"
 
 
 def training_model(cfg: dict[str, Any]) -> str:
-    """The FreqAI model that trains ``cfg``'s target: a classifier for ``updown``."""
-    target = ((cfg.get("freqai") or {}).get("tradai") or {}).get("target", "return")
-    return CLASSIFIER_MODEL if target == "updown" else TRAINING_MODEL
+    """The FreqAI model that trains the strategy's target: a classifier for ``updown``
+    (``freqai.tradai.target``, else the strategy's own ``target`` attribute)."""
+    import copy
+
+    from tradai_strategy.freqai.features import load_strategy
+
+    with quiet_logging():  # the resolver logs every strategy attribute
+        kind = getattr(load_strategy(copy.deepcopy(cfg)), "target_kind", "return")
+    return CLASSIFIER_MODEL if kind == "updown" else TRAINING_MODEL
 
 
 TAG_PREFIX = "tradai."
@@ -190,6 +196,7 @@ def train_and_register(
     userdir = Path(cfg["user_data_dir"])
     run_dir = run_folder(userdir, identifier)
     run_dir.mkdir(parents=True, exist_ok=True)
+    model = training_model(cfg)
     derived = run_dir / "train_overrides.json"
     derived.write_text(json.dumps({"freqai": {"save_backtest_models": True}}, indent=2) + "\n")
     with quiet_logging():
@@ -197,7 +204,7 @@ def train_and_register(
         result = backtest(
             [*args["config"], str(derived)],
             strategy,
-            freqaimodel=training_model(cfg),
+            freqaimodel=model,
             timerange=timerange,
             datadir=args.get("datadir"),
             userdir=userdir,
@@ -235,7 +242,7 @@ def train_and_register(
     reg = RegistryClient(tracking_uri)
     info = reg.version(name, version)
     run_id = str(info.run_id)
-    _log_run(reg, run_id, metrics, freqai, timerange, result.results_path, started)
+    _log_run(reg, run_id, metrics, freqai, model, timerange, result.results_path, started)
     reg.set_tags(name, version, tags)
     reg.set_description(name, version, f"{strategy} trained on {tags['tradai.data_range']}")
     extra: dict[str, Any] = {}
@@ -297,6 +304,7 @@ def _log_run(
     run_id: str,
     metrics: dict[str, float],
     freqai: dict[str, Any],
+    freqaimodel: str,
     timerange: str | None,
     results_path: Path,
     started: float,
@@ -306,7 +314,7 @@ def _log_run(
 
     now = int(time.time() * 1000)
     params = {
-        "freqaimodel": training_model({"freqai": freqai}),
+        "freqaimodel": freqaimodel,
         "timerange": timerange or "",
         "train_period_days": freqai.get("train_period_days"),
         "backtest_period_days": freqai.get("backtest_period_days"),

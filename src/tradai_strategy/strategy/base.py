@@ -64,6 +64,8 @@ class TradAIStrategy(IStrategy):
     def feature_engineering_expand_all(
         self, dataframe: pd.DataFrame, period: int, metadata: dict, **kwargs: Any
     ) -> pd.DataFrame:
+        """Indicators of one period. Returns a *new* frame (FreqAI uses the return value):
+        a subclass calling ``super()`` must keep its result, not the frame it passed in."""
         # TA-Lib on numpy arrays and one concat: the same numbers as the abstract API with
         # column-by-column inserts, a third of the time (this runs on every live candle)
         idx = dataframe.index
