@@ -85,19 +85,25 @@ def _freqai_classifier(window: Path, x: pd.DataFrame) -> tuple[np.ndarray, np.nd
     return np.asarray(model.predict(xt)).ravel(), np.asarray(model.predict_proba(xt))
 
 
-@pytest.mark.xdist_group("freqai-models")
-def test_classifier_bundle_serves_freqai_classes_and_probabilities(tmp_path, reg):
-    manifest = load_bundle(reg["bundle"]).manifest
-    assert manifest["task"] == "classification"
-    assert all(meta["classes"] == CLASSES for meta in manifest["pairs"].values())
+def _serving_config(tmp: Path, reg: dict) -> dict:
+    """TradAIMLflowModel serving RadCls@production from the fixture's registry."""
     cfg = inference_config(
-        tmp_path,
+        tmp,
         reg["data"],
         {"type": "mlflow", "model_uri": "models:/RadCls@production"},
         freqaimodel="TradAIMLflowModel",
         target="updown",
     )
     cfg["freqai"]["tradai"]["tracking_uri"] = reg["uri"]
+    return cfg
+
+
+@pytest.mark.xdist_group("freqai-models")
+def test_classifier_bundle_serves_freqai_classes_and_probabilities(tmp_path, reg):
+    manifest = load_bundle(reg["bundle"]).manifest
+    assert manifest["task"] == "classification"
+    assert all(meta["classes"] == CLASSES for meta in manifest["pairs"].values())
+    cfg = _serving_config(tmp_path, reg)
     result = backtest(
         [write_config(tmp_path, cfg)],
         "RadStrategy",
@@ -169,14 +175,8 @@ def test_classifier_in_dry_run_serves_classes_and_logs_p_up(tmp_path, reg):
     from tradai_strategy.monitoring.prediction_log import PredictionLog
 
     path = tmp_path / "pred.sqlite"
-    cfg = inference_config(
-        tmp_path,
-        reg["data"],
-        {"type": "mlflow", "model_uri": "models:/RadCls@production"},
-        freqaimodel="TradAIMLflowModel",
-        target="updown",
-    )
-    cfg["freqai"]["tradai"].update(tracking_uri=reg["uri"], prediction_log_path=str(path))
+    cfg = _serving_config(tmp_path, reg)
+    cfg["freqai"]["tradai"]["prediction_log_path"] = str(path)
     config = runtime_config(tmp_path, cfg, RunMode.DRY_RUN)
     strategy, model = strategy_with_model(config, TradAIMLflowModel)
     candles = load_candles(config, ["BTC/USDT"], timerange(55, 75))[("BTC/USDT", "1h")]
