@@ -137,4 +137,5 @@ def test_models_saved_in_native_format(tmp_path, planted_dir, estimator):
     joblib_file = next(natives[0].parent.glob("*_model.joblib"))
     with joblib_file.open("rb") as fh:
         pickled = cloudpickle.load(fh)
-    np.testing.assert_allclose(pred, pickled.predict(x), rtol=1e-9, atol=1e-12)
+    named = pd.DataFrame(x, columns=meta["training_features_list"])  # as it was fitted
+    np.testing.assert_allclose(pred, pickled.predict(named), rtol=1e-9, atol=1e-12)
