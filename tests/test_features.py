@@ -76,3 +76,23 @@ def test_rad_features_equal_talib_abstract_definitions(period):
     assert list(out.columns) == [*df.columns, *expected]
     for name, values in expected.items():
         pd.testing.assert_series_equal(out[name], pd.Series(values, name=name), rtol=0, atol=0)
+
+
+def test_updown_strategy_neither_enters_nor_exits_on_candles_without_a_prediction():
+    import pandas as pd
+
+    from tradai_strategy.strategy.base import TradAIStrategy
+
+    strategy = TradAIStrategy.__new__(TradAIStrategy)
+    strategy.config = {"freqai": {"tradai": {"target": "updown"}}}
+    strategy.can_short = False
+    df = pd.DataFrame(
+        {
+            "up": [0.8, 0.2, 0.0, 0.6],  # the third candle has no prediction (all zeros)
+            "down": [0.2, 0.8, 0.0, 0.4],
+            "do_predict": [1, 1, 0, 1],
+        }
+    )
+    out = strategy.populate_exit_trend(strategy.populate_entry_trend(df.copy(), {}), {})
+    assert out["enter_long"].fillna(0).tolist() == [1, 0, 0, 1]
+    assert out["exit_long"].fillna(0).tolist() == [0, 1, 0, 0]

@@ -145,7 +145,11 @@ class TradAIStrategy(IStrategy):
             return ((df[RETURN_LABEL] - mean) / std).fillna(0.0)
         if "up" not in df.columns:
             return pd.Series(0.0, index=df.index)
-        return df["up"].astype(float) - 0.5
+        up = df["up"].astype(float)
+        # a candle without a prediction has every probability at 0: neutral, as a missing
+        # regression prediction is, rather than a certain "down" that would signal an exit
+        known = (up + pd.Series(df.get("down", 0.0), index=df.index).astype(float)) > 0
+        return (up - 0.5).where(known, 0.0)
 
     def populate_entry_trend(self, df: pd.DataFrame, metadata: dict) -> pd.DataFrame:
         ok = df.get("do_predict", 0) == 1
