@@ -90,3 +90,24 @@ def test_bad_values_one_line_naming_file_and_key(tmp_path: Path, text: str, mess
 def test_missing_file(tmp_path: Path) -> None:
     with pytest.raises(PolicyError, match=r"nope.toml does not exist: pass --policy PATH"):
         load_policy(tmp_path / "nope.toml")
+
+
+def test_simulate_and_retrain_build_the_same_freqtrade_args_from_the_train_table(tmp_path):
+    """`retrain simulate` (CLI) and the retrain job read [train] alike, userdir included."""
+    from tradai_strategy.cli_retrain_simulate import _policy_args
+    from tradai_strategy.lifecycle.policy import policy_from_dict
+    from tradai_strategy.lifecycle.retrain_act import policy_args
+
+    cfg = tmp_path / "train.json"
+    cfg.write_text("{}")
+    train = {
+        "train_config": [str(cfg)],
+        "strategy": "RadStrategy",
+        "datadir": str(tmp_path / "data"),
+        "userdir": str(tmp_path / "ud"),
+    }
+    policy = policy_from_dict({"train": train})
+    job = policy_args(policy)
+    assert _policy_args(policy, None, "", None, None, None) == job
+    assert job["user_data_dir"] == str(tmp_path / "ud") and (tmp_path / "ud").is_dir()
+    assert job["datadir"] == str(tmp_path / "data") and "strategy_path" not in job

@@ -54,18 +54,11 @@ def freqtrade_args(
             fail(f"--config {path} does not exist: pass a freqtrade config JSON")
     if not strategy:
         fail("--strategy is missing: name the strategy class, e.g. --strategy RadStrategy")
-    if userdir is not None and not userdir.is_dir():
-        from freqtrade.configuration.directory_operations import create_userdata_dir
+    from tradai_strategy.data.freqtrade_runner import backtest_args
 
-        create_userdata_dir(str(userdir), create_dir=True)
-    args: dict[str, Any] = {
-        "config": [str(p) for p in config],
-        "strategy": strategy,
-        "command": "backtesting",
-    }
-    optional = {"strategy_path": strategy_path, "datadir": datadir, "user_data_dir": userdir}
-    args.update({key: str(val) for key, val in optional.items() if val is not None})
-    return args
+    return backtest_args(
+        config, strategy, strategy_path=strategy_path, datadir=datadir, userdir=userdir
+    )
 
 
 # Options shared by the commands that load a freqtrade config and strategy.

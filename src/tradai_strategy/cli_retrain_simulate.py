@@ -120,7 +120,7 @@ def _policy_args(
         strategy_path=strategy_path
         or (Path(policy.strategy_path) if policy.strategy_path else None),
         datadir=datadir or (Path(policy.datadir) if policy.datadir else None),
-        userdir=userdir,
+        userdir=userdir or Path(policy.userdir),
     )
 
 

@@ -72,6 +72,27 @@ def ensure_userdir(path: str | Path | None) -> None:
         create_userdata_dir(str(path), create_dir=True)
 
 
+def backtest_args(
+    config: Sequence[str | Path],
+    strategy: str,
+    *,
+    strategy_path: str | Path | None = None,
+    datadir: str | Path | None = None,
+    userdir: str | Path | None = None,
+) -> dict[str, Any]:
+    """The parsed-argument dict freqtrade's ``Configuration`` takes for a backtest (the
+    user_data folder is created when missing; nothing else is checked here)."""
+    ensure_userdir(userdir)
+    args: dict[str, Any] = {
+        "config": [str(p) for p in config],
+        "strategy": strategy,
+        "command": "backtesting",
+    }
+    optional = {"strategy_path": strategy_path, "datadir": datadir, "user_data_dir": userdir}
+    args.update({key: str(val) for key, val in optional.items() if val is not None})
+    return args
+
+
 def _one_line(exc: BaseException) -> str:
     if isinstance(exc, MissingDataError):  # the file list is intentionally multi-line
         return str(exc)

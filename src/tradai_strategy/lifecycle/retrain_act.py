@@ -78,17 +78,15 @@ def policy_args(policy: RetrainPolicy) -> dict[str, Any]:
                 f"{policy.source} [train] train_config has {path}, which does not exist: "
                 "point it at a freqtrade config JSON"
             )
-    args: dict[str, Any] = {
-        "config": list(policy.train_config),
-        "strategy": policy.strategy,
-        "command": "backtesting",
-        "user_data_dir": policy.userdir,
-    }
-    if policy.strategy_path:
-        args["strategy_path"] = policy.strategy_path
-    if policy.datadir:
-        args["datadir"] = policy.datadir
-    return args
+    from tradai_strategy.data.freqtrade_runner import backtest_args
+
+    return backtest_args(
+        policy.train_config,
+        policy.strategy,
+        strategy_path=policy.strategy_path or None,
+        datadir=policy.datadir or None,
+        userdir=policy.userdir,
+    )
 
 
 def train_timerange(policy: RetrainPolicy, now: pd.Timestamp) -> str:
