@@ -5,11 +5,12 @@ Config (``freqai.tradai``): ``prediction_log`` (default true), ``prediction_log_
 (30) and ``shadow_alias`` (e.g. ``"challenger"``: that alias's version also predicts every
 candle, logged with role ``shadow``, never used for trading; no fallback when it is unset).
 
-Realised targets are filled on every new candle from the candles themselves
-(:func:`~tradai_strategy.monitoring.prediction_log.realised_from_candles`, the strategy's
-label over ``label_period_candles``). Nothing here may stop or slow a prediction: the
-writes run in order on one background thread (:meth:`LivePredictionLogger.flush` waits for
-them), and every failure is logged and swallowed.
+Realised targets are filled on every new candle from the candles themselves (the
+strategy's label over ``label_period_candles``, as
+:func:`~tradai_strategy.monitoring.prediction_log.realised_from_candles` computes it).
+Nothing here may stop or slow a prediction: the writes run in order on one background
+thread (:meth:`LivePredictionLogger.flush` waits for them) on plain arrays (the thread shares
+the GIL with the bot), and every failure is logged and swallowed.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from tradai_strategy.freqai.bundle import PairModel
@@ -30,14 +32,17 @@ from tradai_strategy.freqai.bundle_client import (
     RegistryBundleLoader,
 )
 from tradai_strategy.freqai.model_watcher import ModelWatcher
-from tradai_strategy.monitoring.prediction_log import (
-    PredictionLog,
-    default_prediction_log_path,
-    realised_from_candles,
-)
+from tradai_strategy.monitoring.prediction_log import PredictionLog, default_prediction_log_path
+from tradai_strategy.validation.labels import forward_mean_return
 
 logger = logging.getLogger(__name__)
 DATE = "date"
+
+
+def _epoch_ms(dates: pd.Series) -> np.ndarray:
+    """Candle dates (UTC; naive ones taken as UTC) as int64 epoch milliseconds."""
+    stamps = pd.DatetimeIndex(pd.to_datetime(dates, utc=True))
+    return np.asarray(stamps.as_unit("ms").asi8, dtype=np.int64)
 
 
 @dataclass(frozen=True)
@@ -104,7 +109,7 @@ class LivePredictionLogger:
         self.model_name = model_name
         self.log: PredictionLog | None = None
         self._last_prune: pd.Timestamp | None = None
-        self._realised_until: dict[str, pd.Timestamp] = {}  # per pair: newest time realised
+        self._realised_until: dict[str, int] = {}  # per pair: newest epoch ms realised
         self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="tradai-plog")
         self._failing: set[str] = set()  # what is failing now: logged once per streak
         try:
@@ -142,49 +147,43 @@ class LivePredictionLogger:
         self, pair: str, version: str, model: PairModel, rows: pd.DataFrame, role: str
     ) -> None:
         """Log ``rows`` (prediction-table rows) after the model's training end."""
-        self._submit("log predictions", self._write, pair, version, model, rows.copy(), role)
+        score = model.score_column
+        if score is None or rows.empty:  # a classifier without an "up" class: no score
+            return
+        # plain arrays for the writer thread: it shares the GIL with the bot, so it must
+        # not spend milliseconds building DataFrames
+        values = rows[score].to_numpy(dtype=float, copy=True)
+        end = int(pd.Timestamp(model.train_end).value // 1_000_000)
+        args = (pair, str(version), role, _epoch_ms(rows[DATE]), values, end)
+        self._submit("log predictions", self._write, *args)
 
     def _write(
-        self, pair: str, version: str, model: PairModel, rows: pd.DataFrame, role: str
+        self, pair: str, version: str, role: str, ms: np.ndarray, values: np.ndarray, end: int
     ) -> None:
         assert self.log is not None
-        dates = pd.to_datetime(rows[DATE], utc=True)
-        keep = (dates > model.train_end).to_numpy()
-        score = model.score_column
-        if not keep.any() or score is None:  # a classifier without an "up" class: no score
-            return
-        self.log.log(
-            pd.DataFrame(
-                {
-                    "time": dates[keep].to_numpy(),
-                    "pair": pair,
-                    "model": self.model_name,
-                    "version": str(version),
-                    "role": role,
-                    "prediction": rows.loc[keep, score].to_numpy(dtype=float),
-                }
-            )
-        )
+        keep = ms > end
+        if keep.any():
+            self.log.insert(ms[keep], pair, self.model_name, version, role, values[keep])
 
     def realised(self, pair: str, candles: pd.DataFrame) -> None:
         """Fill realised targets of logged rows whose horizon has passed; prune daily."""
         # plain arrays (cheap to take; freqtrade may change its frame later)
-        recent = (candles[DATE].to_numpy(copy=True), candles["close"].to_numpy(copy=True))
+        recent = (_epoch_ms(candles[DATE]), candles["close"].to_numpy(dtype=float, copy=True))
         self._submit("record realised targets", self._realise, pair, recent)
 
-    def _realise(self, pair: str, recent: tuple[Any, Any]) -> None:
+    def _realise(self, pair: str, recent: tuple[np.ndarray, np.ndarray]) -> None:
         assert self.log is not None
-        candles = pd.DataFrame({DATE: recent[0], "close": recent[1]})
+        ms, close = recent
         done = self._realised_until.get(pair)
-        if done is not None:  # only the candles whose horizon passed since the last call
-            dates = pd.to_datetime(candles[DATE], utc=True)
-            candles = candles.iloc[int(dates.searchsorted(done, side="right")) :]
-        rows = realised_from_candles(candles, self.settings.horizon, pair=pair)
-        if not rows.empty:
-            self.log.record_realised(rows)
-            self._realised_until[pair] = rows["time"].max()
-        last = pd.Timestamp(candles[DATE].iloc[-1])
-        last = last.tz_localize("UTC") if last.tzinfo is None else last
+        # only the candles whose horizon passed since the last call
+        start = 0 if done is None else int(np.searchsorted(ms, done, side="right"))
+        values = forward_mean_return(close[start:], self.settings.horizon)
+        known = ~np.isnan(values)
+        if known.any():
+            times = ms[start:][known]
+            self.log.set_realised(times, pair, values[known])
+            self._realised_until[pair] = int(times.max())
+        last = pd.Timestamp(int(ms[-1]), unit="ms", tz="UTC")
         if self._last_prune is None or last - self._last_prune >= pd.Timedelta(days=1):
             self._last_prune = last
             self.log.prune(self.settings.retention_days, now=last)

@@ -100,41 +100,71 @@ class PredictionLog:
         bad = sorted(set(roles) - set(ROLES))
         if bad:
             raise MonitoringError(f"role {bad[0]!r} is not one of {', '.join(ROLES)}")
-        data = list(
-            zip(
-                _to_ms(rows["time"], "prediction log rows").tolist(),
-                rows["pair"].astype(str),
-                rows["model"].astype(str),
-                rows["version"].astype(str),
-                roles.astype(str),
-                pd.to_numeric(rows["prediction"], errors="coerce").astype(float),
-                strict=True,
-            )
+        return self.insert(
+            _to_ms(rows["time"], "prediction log rows"),
+            rows["pair"].astype(str).tolist(),
+            rows["model"].astype(str).tolist(),
+            rows["version"].astype(str).tolist(),
+            roles.astype(str).tolist(),
+            pd.to_numeric(rows["prediction"], errors="coerce").to_numpy(float),
         )
+
+    def insert(
+        self,
+        time_ms: np.ndarray,
+        pair: str | list[str],
+        model: str | list[str],
+        version: str | list[str],
+        role: str | list[str],
+        prediction: np.ndarray,
+    ) -> int:
+        """:meth:`log` on plain arrays (epoch milliseconds; a str is the same for every row):
+        the live writer's path, which builds no DataFrame (pandas' string columns are slow
+        to build row by row, and the writer shares the GIL with the bot)."""
+        n = len(time_ms)
+        cols = [c if isinstance(c, list) else [c] * n for c in (pair, model, version, role)]
+        values = [None if np.isnan(x) else float(x) for x in np.asarray(prediction, float)]
         with self._connect() as con:
             con.executemany(
                 "INSERT INTO predictions (time_ms, pair, model, version, role, prediction) "
                 "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (model, version, role, pair, time_ms) "
                 "DO UPDATE SET prediction = excluded.prediction",
-                [(t, p, m, v, r, None if np.isnan(x) else x) for t, p, m, v, r, x in data],
+                zip(np.asarray(time_ms, np.int64).tolist(), *cols, values, strict=True),
             )
-        return len(data)
+        return n
 
     def record_realised(self, rows: pd.DataFrame) -> int:
         """Set ``realised`` on every logged row of the same pair and time (all models and
         roles). Columns time, pair, realised; NaN realised values are skipped. Returns the
         number of log rows updated."""
         _require(rows, ("time", "pair", "realised"), "realised rows")
-        values = pd.to_numeric(rows["realised"], errors="coerce").to_numpy(float)
+        return self.set_realised(
+            _to_ms(rows["time"], "realised rows"),
+            rows["pair"].astype(str).tolist(),
+            pd.to_numeric(rows["realised"], errors="coerce").to_numpy(float),
+        )
+
+    def set_realised(self, time_ms: np.ndarray, pair: str | list[str], realised: np.ndarray) -> int:
+        """:meth:`record_realised` on plain arrays (a str pair for every row)."""
+        values = np.asarray(realised, float)
         keep = ~np.isnan(values)
         if not keep.any():
             return 0
-        ms = _to_ms(rows["time"], "realised rows")[keep]
-        pairs = rows["pair"].astype(str).to_numpy()[keep]
+        pairs = [pair] * len(values) if isinstance(pair, str) else list(pair)
         with self._connect() as con:
             cur = con.executemany(
                 "UPDATE predictions SET realised = ? WHERE pair = ? AND time_ms = ?",
-                zip(values[keep].tolist(), pairs.tolist(), ms.tolist(), strict=True),
+                (
+                    (v, p, t)
+                    for v, p, t, k in zip(
+                        values.tolist(),
+                        pairs,
+                        np.asarray(time_ms, np.int64).tolist(),
+                        keep.tolist(),
+                        strict=True,
+                    )
+                    if k
+                ),
             )
             return int(cur.rowcount)
 
