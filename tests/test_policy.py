@@ -108,6 +108,8 @@ def test_simulate_and_retrain_build_the_same_freqtrade_args_from_the_train_table
     }
     policy = policy_from_dict({"train": train})
     job = policy_args(policy)
+    assert not (tmp_path / "ud").exists()  # the job lets freqtrade refuse a missing folder
     assert _policy_args(policy, None, "", None, None, None) == job
-    assert job["user_data_dir"] == str(tmp_path / "ud") and (tmp_path / "ud").is_dir()
+    assert (tmp_path / "ud").is_dir()  # the command line creates it, as --userdir does
+    assert job["user_data_dir"] == str(tmp_path / "ud")
     assert job["datadir"] == str(tmp_path / "data") and "strategy_path" not in job

@@ -237,3 +237,35 @@ def test_backtest_never_logs_and_log_failures_never_stop_predictions(tmp_path, s
     assert (out["do_predict"].tail(3) == 1).all() and out[LABEL].tail(3).notna().all()
     assert caplog.text.count("could not log predictions") == 1
     assert caplog.text.count("could not record realised targets") == 1
+
+
+def test_live_logger_arrays_and_bad_inputs_never_raise_into_the_bot(tmp_path, caplog):
+    """The writer logs plain arrays; rows or candles it cannot read are logged once per
+    streak and never raise into the prediction path."""
+    import logging
+    from types import SimpleNamespace
+
+    from tradai_strategy.monitoring.live_log import LivePredictionLogger, LogSettings
+
+    path = tmp_path / "p.sqlite"
+    settings = LogSettings(True, path, 30, 2, None)
+    plog = LivePredictionLogger(settings, "Rad")
+    model = SimpleNamespace(score_column="&-s_close", train_end=pd.Timestamp("2024-01-01 01:00Z"))
+    dates = pd.date_range("2024-01-01", periods=6, freq="1h", tz="UTC")
+    rows = pd.DataFrame({"date": dates, "&-s_close": [0.1, 0.2, np.nan, 0.4, 0.5, 0.6]})
+    close = [100.0, 101.0, 102.0, 103.0, 104.0, 105.0]
+    plog.predictions("BTC/USDT", "3", model, rows, "champion")
+    plog.realised("BTC/USDT", pd.DataFrame({"date": dates, "close": close}))
+    with caplog.at_level(logging.ERROR):
+        for _ in range(2):
+            plog.predictions("BTC/USDT", "3", model, rows.drop(columns="&-s_close"), "champion")
+            plog.realised("BTC/USDT", pd.DataFrame({"date": dates}))
+    plog.close()
+    assert caplog.text.count("could not log predictions") == 1
+    assert caplog.text.count("could not record realised targets") == 1
+    got = PredictionLog(path).frame("Rad")
+    # rows after the training end only; the NaN prediction is stored empty
+    assert got["time"].tolist() == list(dates[2:])
+    np.testing.assert_allclose(got["prediction"], [np.nan, 0.4, 0.5, 0.6])
+    want = forward_mean_return(pd.Series(close), 2).to_numpy()[2:]
+    np.testing.assert_allclose(got["realised"], want)  # the last 2 still unknown (NaN)

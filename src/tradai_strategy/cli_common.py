@@ -57,7 +57,12 @@ def freqtrade_args(
     from tradai_strategy.data.freqtrade_runner import backtest_args
 
     return backtest_args(
-        config, strategy, strategy_path=strategy_path, datadir=datadir, userdir=userdir
+        config,
+        strategy,
+        strategy_path=strategy_path,
+        datadir=datadir,
+        userdir=userdir,
+        create_userdir=True,
     )
 
 

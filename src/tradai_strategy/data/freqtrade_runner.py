@@ -79,12 +79,16 @@ def backtest_args(
     strategy_path: str | Path | None = None,
     datadir: str | Path | None = None,
     userdir: str | Path | None = None,
+    create_userdir: bool = False,
 ) -> dict[str, Any]:
-    """The parsed-argument dict freqtrade's ``Configuration`` takes for a backtest (the
-    user_data folder is created when missing; nothing else is checked here)."""
-    ensure_userdir(userdir)
+    """The parsed-argument dict freqtrade's ``Configuration`` takes for a backtest. Nothing
+    is checked here; ``create_userdir`` creates a missing user_data folder (a command-line
+    ``--userdir``), else freqtrade refuses a missing one."""
+    if create_userdir:
+        ensure_userdir(userdir)
+    files = [config] if isinstance(config, str | Path) else list(config)
     args: dict[str, Any] = {
-        "config": [str(p) for p in config],
+        "config": [str(p) for p in files],
         "strategy": strategy,
         "command": "backtesting",
     }

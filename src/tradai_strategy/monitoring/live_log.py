@@ -139,22 +139,29 @@ class LivePredictionLogger:
             fn(*args)
             self._failing.discard(what)
         except Exception as err:
-            if what not in self._failing:  # once per failure streak, not every candle
-                logger.error("TradAI: could not %s in %s (%s)", what, self.settings.path, err)
-            self._failing.add(what)
+            self._failed(what, err)
+
+    def _failed(self, what: str, err: Exception) -> None:
+        if what not in self._failing:  # once per failure streak, not every candle
+            logger.error("TradAI: could not %s in %s (%s)", what, self.settings.path, err)
+        self._failing.add(what)
 
     def predictions(
         self, pair: str, version: str, model: PairModel, rows: pd.DataFrame, role: str
     ) -> None:
         """Log ``rows`` (prediction-table rows) after the model's training end."""
         score = model.score_column
-        if score is None or rows.empty:  # a classifier without an "up" class: no score
+        if self.log is None or score is None or rows.empty:  # no "up" class: no score
             return
         # plain arrays for the writer thread: it shares the GIL with the bot, so it must
         # not spend milliseconds building DataFrames
-        values = rows[score].to_numpy(dtype=float, copy=True)
-        end = int(pd.Timestamp(model.train_end).value // 1_000_000)
-        args = (pair, str(version), role, _epoch_ms(rows[DATE]), values, end)
+        try:
+            values = rows[score].to_numpy(dtype=float, copy=True)
+            end = int(pd.Timestamp(model.train_end).value // 1_000_000)
+            args = (pair, str(version), role, _epoch_ms(rows[DATE]), values, end)
+        except Exception as err:  # never into the bot: the prediction stands
+            self._failed("log predictions", err)
+            return
         self._submit("log predictions", self._write, *args)
 
     def _write(
@@ -167,8 +174,14 @@ class LivePredictionLogger:
 
     def realised(self, pair: str, candles: pd.DataFrame) -> None:
         """Fill realised targets of logged rows whose horizon has passed; prune daily."""
+        if self.log is None:
+            return
         # plain arrays (cheap to take; freqtrade may change its frame later)
-        recent = (_epoch_ms(candles[DATE]), candles["close"].to_numpy(dtype=float, copy=True))
+        try:
+            recent = (_epoch_ms(candles[DATE]), candles["close"].to_numpy(dtype=float, copy=True))
+        except Exception as err:  # never into the bot
+            self._failed("record realised targets", err)
+            return
         self._submit("record realised targets", self._realise, pair, recent)
 
     def _realise(self, pair: str, recent: tuple[np.ndarray, np.ndarray]) -> None:

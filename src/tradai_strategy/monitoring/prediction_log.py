@@ -8,7 +8,9 @@ Times are the candle's open time, stored as UTC epoch milliseconds.
 Realised targets are filled later with :meth:`PredictionLog.record_realised` (rows
 ``time, pair, realised``); :func:`realised_from_candles` computes them from candles with the
 strategy's own label (forward mean return over ``label_period_candles``), only for candles
-whose horizon has passed. ``TradAIMLflowModel`` does both on every new live candle.
+whose horizon has passed. ``TradAIMLflowModel``'s logger
+(:mod:`tradai_strategy.monitoring.live_log`) does the same on every new live candle through
+the array methods :meth:`PredictionLog.insert` and :meth:`PredictionLog.set_realised`.
 """
 
 from __future__ import annotations
@@ -97,9 +99,6 @@ class PredictionLog:
         if rows.empty:
             return 0
         roles = rows["role"] if "role" in rows.columns else pd.Series("champion", index=rows.index)
-        bad = sorted(set(roles) - set(ROLES))
-        if bad:
-            raise MonitoringError(f"role {bad[0]!r} is not one of {', '.join(ROLES)}")
         return self.insert(
             _to_ms(rows["time"], "prediction log rows"),
             rows["pair"].astype(str).tolist(),
@@ -122,7 +121,10 @@ class PredictionLog:
         the live writer's path, which builds no DataFrame (pandas' string columns are slow
         to build row by row, and the writer shares the GIL with the bot)."""
         n = len(time_ms)
-        cols = [c if isinstance(c, list) else [c] * n for c in (pair, model, version, role)]
+        cols = [[c] * n if isinstance(c, str) else list(c) for c in (pair, model, version, role)]
+        bad = sorted(set(cols[3]) - set(ROLES))
+        if bad:
+            raise MonitoringError(f"role {bad[0]!r} is not one of {', '.join(ROLES)}")
         values = [None if np.isnan(x) else float(x) for x in np.asarray(prediction, float)]
         with self._connect() as con:
             con.executemany(
