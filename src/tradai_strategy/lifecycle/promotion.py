@@ -84,8 +84,7 @@ def reconcile(lc: Lifecycle, name: str | None = None) -> list[AuditEvent]:
     :param name: only this model (a :class:`RegistryError` when it is not registered).
     :returns: the rows appended, empty when the trail already told the truth.
     """
-    con = lc.audit.locked()
-    try:
+    with lc.audit.locked() as con:
         live = {name: lc.registry.aliases(name)} if name else lc.registry.all_aliases()
         last = lc.audit.last_alias_rows(con)
         events = []
@@ -115,13 +114,6 @@ def reconcile(lc: Lifecycle, name: str | None = None) -> list[AuditEvent]:
                         details={"last_row": row.id if row else None},
                     )
                 )
-        con.execute("COMMIT")
-    except BaseException:
-        if con.in_transaction:
-            con.execute("ROLLBACK")
-        raise
-    finally:
-        con.close()
     for event in events:
         logger.warning("reconciled %s: %s", event.model, event.reason)
     return events

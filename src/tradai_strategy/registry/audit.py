@@ -15,7 +15,8 @@ import getpass
 import json
 import os
 import sqlite3
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -108,9 +109,7 @@ class AuditTrail:
             current version).
         :param apply: the registry change the row describes; if it raises, no row is written.
         """
-        con = self._connect()
-        try:
-            con.execute("BEGIN IMMEDIATE")
+        with self.locked() as con:
             previous = from_version() if callable(from_version) else from_version
             event = self.insert(
                 con,
@@ -125,13 +124,6 @@ class AuditTrail:
             if apply is not None:
                 apply()
                 _fault_point()
-            con.execute("COMMIT")
-        except BaseException:
-            if con.in_transaction:
-                con.execute("ROLLBACK")
-            raise
-        finally:
-            con.close()
         return event
 
     @staticmethod
@@ -194,15 +186,25 @@ class AuditTrail:
             details=details,
         )
 
-    def locked(self) -> sqlite3.Connection:
-        """A connection holding the write lock (``BEGIN IMMEDIATE``): the caller commits.
+    @contextmanager
+    def locked(self) -> Iterator[sqlite3.Connection]:
+        """One transaction holding the write lock (``BEGIN IMMEDIATE``): committed when the
+        block ends, rolled back when it raises (also on a kill signal's exception).
 
         Reconciliation reads the live aliases under this lock, so it never mistakes a move
         in progress (moved, row not yet committed) for an interrupted one.
         """
         con = self._connect()
-        con.execute("BEGIN IMMEDIATE")
-        return con
+        try:
+            con.execute("BEGIN IMMEDIATE")
+            yield con
+            con.execute("COMMIT")
+        except BaseException:
+            if con.in_transaction:
+                con.execute("ROLLBACK")
+            raise
+        finally:
+            con.close()
 
     def last_alias_rows(self, con: sqlite3.Connection) -> dict[tuple[str, str], AuditEvent]:
         """The newest event per (model, alias) among rows that name an alias (read on
