@@ -13,7 +13,12 @@ import difflib
 import tomllib
 from dataclasses import dataclass, field, fields
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from tradai_strategy.monitoring.decay import ICDecision
 
 DEFAULT_POLICY = Path("configs/lifecycle.toml")
 INTERVALS = ("weekly", "monthly", "month-end", "none")
@@ -82,6 +87,22 @@ class RetrainPolicy:
     cron: str = "0 * * * *"
     lock_file: str | None = None  # None: tradai_scheduler.lock beside the policy file
     source: str = field(default="(defaults)", compare=False)
+
+    def watch_ic(self, daily: pd.Series) -> tuple[pd.Series, ICDecision] | None:
+        """The rolling IC this policy watches over ``daily`` IC (one value per UTC day) and
+        its [ic] triggers; None while there are fewer days than ``ic_window_days``."""
+        from tradai_strategy.monitoring.decay import ic_triggers, rolling_ic
+
+        ic = rolling_ic(daily, window_days=self.ic_window_days)
+        if ic.dropna().empty:
+            return None
+        return ic, ic_triggers(
+            ic,
+            retrain_below=self.ic_retrain_below,
+            retrain_days=self.ic_retrain_days,
+            retire_below=self.ic_retire_below,
+            retire_days=self.ic_retire_days,
+        )
 
 
 SECTIONS: dict[str, tuple[str, ...]] = {

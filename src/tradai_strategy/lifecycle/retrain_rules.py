@@ -78,25 +78,17 @@ def champion_rows(log_frame: pd.DataFrame, version: str, now: pd.Timestamp) -> p
 
 
 def ic_rules(d: Decision, rows: pd.DataFrame, newest: pd.Timestamp) -> None:
-    from tradai_strategy.monitoring.decay import daily_ic, ic_triggers, rolling_ic
+    from tradai_strategy.monitoring.decay import daily_ic
 
     p = d.policy
     if rows.empty:
         d.add("ic", "skipped", "no realised prediction of the production version yet")
         return
-    ic = rolling_ic(
-        daily_ic(rows, pred="prediction", realised="realised", date="time"), p.ic_window_days
-    )
-    if ic.dropna().empty:
+    watched = p.watch_ic(daily_ic(rows, pred="prediction", realised="realised", date="time"))
+    if watched is None:
         d.add("ic", "skipped", f"fewer days than needed for a {p.ic_window_days}-day IC")
         return
-    trig = ic_triggers(
-        ic,
-        retrain_below=p.ic_retrain_below,
-        retrain_days=p.ic_retrain_days,
-        retire_below=p.ic_retire_below,
-        retire_days=p.ic_retire_days,
-    )
+    ic, trig = watched
     last = float(ic.dropna().iloc[-1])
     d.metrics["rolling_ic"] = last
     if trig.retire_run_at is not None:

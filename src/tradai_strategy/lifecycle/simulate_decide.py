@@ -92,22 +92,11 @@ ICState = tuple[ICDecision, pd.Timestamp, float]  # decision, last watched day, 
 
 def _ic_state(eng: _Engine, day: pd.Timestamp) -> ICState | None:
     """IC triggers on the served model's rolling IC (complete days since its deployment)."""
-    from tradai_strategy.monitoring.decay import ic_triggers, rolling_ic
-
-    r = eng.rules
     daily = eng.watched_ic(day)
-    if daily.empty:
+    found = eng.rules.watch_ic(daily) if not daily.empty else None
+    if found is None:
         return None
-    watched = rolling_ic(daily, window_days=r.ic_window_days)
-    if watched.dropna().empty:
-        return None
-    decision = ic_triggers(
-        watched,
-        retrain_below=r.ic_retrain_below,
-        retrain_days=r.ic_retrain_days,
-        retire_below=r.ic_retire_below,
-        retire_days=r.ic_retire_days,
-    )
+    watched, decision = found
     return decision, pd.Timestamp(watched.index[-1]), float(watched.iloc[-1])
 
 
