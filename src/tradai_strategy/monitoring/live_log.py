@@ -32,17 +32,15 @@ from tradai_strategy.freqai.bundle_client import (
     RegistryBundleLoader,
 )
 from tradai_strategy.freqai.model_watcher import ModelWatcher
-from tradai_strategy.monitoring.prediction_log import PredictionLog, default_prediction_log_path
+from tradai_strategy.monitoring.prediction_log import (
+    PredictionLog,
+    default_prediction_log_path,
+    epoch_ms,
+)
 from tradai_strategy.validation.labels import forward_mean_return
 
 logger = logging.getLogger(__name__)
 DATE = "date"
-
-
-def _epoch_ms(dates: pd.Series) -> np.ndarray:
-    """Candle dates (UTC; naive ones taken as UTC) as int64 epoch milliseconds."""
-    stamps = pd.DatetimeIndex(pd.to_datetime(dates, utc=True))
-    return np.asarray(stamps.as_unit("ms").asi8, dtype=np.int64)
 
 
 @dataclass(frozen=True)
@@ -158,7 +156,8 @@ class LivePredictionLogger:
         try:
             values = rows[score].to_numpy(dtype=float, copy=True)
             end = int(pd.Timestamp(model.train_end).value // 1_000_000)
-            args = (pair, str(version), role, _epoch_ms(rows[DATE]), values, end)
+            times = epoch_ms(rows[DATE], "served predictions")
+            args = (pair, str(version), role, times, values, end)
         except Exception as err:  # never into the bot: the prediction stands
             self._failed("log predictions", err)
             return
@@ -178,7 +177,8 @@ class LivePredictionLogger:
             return
         # plain arrays (cheap to take; freqtrade may change its frame later)
         try:
-            recent = (_epoch_ms(candles[DATE]), candles["close"].to_numpy(dtype=float, copy=True))
+            times = epoch_ms(candles[DATE], "candles")
+            recent = (times, candles["close"].to_numpy(dtype=float, copy=True))
         except Exception as err:  # never into the bot
             self._failed("record realised targets", err)
             return

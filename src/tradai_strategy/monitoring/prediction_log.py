@@ -51,15 +51,16 @@ def default_prediction_log_path(userdir: str | Path) -> Path:
     return Path(userdir) / FILENAME
 
 
-def _to_ms(values: pd.Series, what: str) -> np.ndarray:
+def epoch_ms(values: pd.Series, what: str) -> np.ndarray:
+    """Timestamps (UTC; naive ones taken as UTC) as int64 epoch milliseconds, the log's time
+    key; ``what`` names the input in the error for values that are not all timestamps."""
     try:
-        stamps = pd.to_datetime(values, utc=True)
+        stamps = pd.DatetimeIndex(pd.to_datetime(values, utc=True))
     except (TypeError, ValueError) as err:
         raise MonitoringError(f"{what}: column 'time' is not timestamps ({err})") from None
-    if stamps.isna().any():
+    if stamps.hasnans:
         raise MonitoringError(f"{what}: column 'time' has empty values: every row needs a time")
-    epoch = pd.Timestamp(0, tz="UTC")
-    return np.asarray((stamps - epoch) // pd.Timedelta(milliseconds=1), dtype=np.int64)
+    return np.asarray(stamps.as_unit("ms").asi8, dtype=np.int64)
 
 
 def _require(rows: pd.DataFrame, columns: tuple[str, ...], what: str) -> None:
@@ -100,7 +101,7 @@ class PredictionLog:
             return 0
         roles = rows["role"] if "role" in rows.columns else pd.Series("champion", index=rows.index)
         return self.insert(
-            _to_ms(rows["time"], "prediction log rows"),
+            epoch_ms(rows["time"], "prediction log rows"),
             rows["pair"].astype(str).tolist(),
             rows["model"].astype(str).tolist(),
             rows["version"].astype(str).tolist(),
@@ -141,7 +142,7 @@ class PredictionLog:
         number of log rows updated."""
         _require(rows, ("time", "pair", "realised"), "realised rows")
         return self.set_realised(
-            _to_ms(rows["time"], "realised rows"),
+            epoch_ms(rows["time"], "realised rows"),
             rows["pair"].astype(str).tolist(),
             pd.to_numeric(rows["realised"], errors="coerce").to_numpy(float),
         )
