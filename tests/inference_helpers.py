@@ -81,6 +81,14 @@ def live_step(strategy: Any, candles: pd.DataFrame, pair: str) -> pd.DataFrame:
     return strategy.freqai.start(candles.copy(), {"pair": pair}, strategy)
 
 
+def loaded_timerange(timerange: str, startup_candles: int, days: int = 0) -> str:
+    """The (1h) candles freqtrade loads for a FreqAI backtest of ``timerange``: ``days`` of
+    training history (``train_period_days``) and the startup candles before it, to its end."""
+    first, last = (pd.Timestamp(day, tz="UTC") for day in timerange.split("-"))
+    start = first - pd.Timedelta(days=days, hours=startup_candles)
+    return f"{int(start.timestamp())}-{int(last.timestamp())}"
+
+
 def freqai_pickled_predict(window: Path, x: pd.DataFrame, label: str = "&-s_close"):
     """The in-process estimator: FreqAI's predict steps with the estimator and pipelines it
     pickled for one window (test-only unpickling of files this test run wrote)."""

@@ -16,7 +16,7 @@ import pandas as pd
 import pytest
 from freqai_helpers import MODELS, STRATEGIES, run_training_backtest, timerange
 from freqtrade.enums import RunMode
-from inference_helpers import inference_config, runtime_config, write_config
+from inference_helpers import inference_config, loaded_timerange, runtime_config, write_config
 
 from tradai_strategy.config.errors import TradAIDataError
 from tradai_strategy.data.freqtrade_runner import backtest
@@ -122,9 +122,7 @@ def test_classifier_bundle_serves_freqai_classes_and_probabilities(tmp_path, reg
     config = runtime_config(tmp_path, cfg, RunMode.BACKTEST)
     strategy = load_strategy(config)
     # train_period_days 0: freqtrade loaded the strategy's startup candles before LATER
-    first, last = (pd.Timestamp(day, tz="UTC") for day in LATER.split("-"))
-    start = first - pd.Timedelta(hours=strategy.startup_candle_count)
-    loaded = f"{int(start.timestamp())}-{int(last.timestamp())}"
+    loaded = loaded_timerange(LATER, strategy.startup_candle_count)
     for pair in PAIRS:
         rows = table[table["pair"] == pair].reset_index(drop=True)
         assert len(rows) == 28 * 24 and (rows["do_predict"] == 1).all()

@@ -17,6 +17,7 @@ from inference_helpers import (
     freqai_pickled_predict,
     inference_config,
     live_step,
+    loaded_timerange,
     runtime_config,
     strategy_with_model,
     write_config,
@@ -83,14 +84,6 @@ def _backtest(tmp: Path, reg: dict, cfg: dict, model: str = "TradAIMLflowModel")
     )
 
 
-def _loaded_from(config: dict, days: int) -> str:
-    """The timerange freqtrade loads for ``LATER``: ``days`` of training history (FreqAI's
-    ``train_period_days``) and the strategy's startup candles before it, up to its end."""
-    first, last = (pd.Timestamp(day, tz="UTC") for day in LATER.split("-"))
-    start = first - pd.Timedelta(days=days, hours=int(config["startup_candle_count"]))
-    return f"{int(start.timestamp())}-{int(last.timestamp())}"
-
-
 @pytest.mark.xdist_group("freqai-models")
 @pytest.mark.parametrize("days", [30, 0], ids=["30-days-history", "startup-candles-only"])
 def test_backtest_predictions_equal_the_in_process_estimator(tmp_path, reg, days):
@@ -114,7 +107,8 @@ def test_backtest_predictions_equal_the_in_process_estimator(tmp_path, reg, days
     for pair in PAIRS:
         rows = table[table["pair"] == pair]
         assert len(rows) == 28 * 24
-        candles = load_candles(config, [pair], _loaded_from(config, days))
+        loaded = loaded_timerange(LATER, config["startup_candle_count"], days)
+        candles = load_candles(config, [pair], loaded)
         feats = build_features(config, strategy, pair, candles, with_targets=False).frame
         feats = feats.set_index("date").loc[rows["date"]].reset_index()
         window = next(reg["model_dir"].glob(f"sub-train-{pair.split('/')[0]}_*"))
