@@ -4,7 +4,7 @@ freqtrade loads ``freqai.train_period_days`` of candles before the timerange for
 backtest (and downloads them in dry-run/live) so that a model can train on them. An
 inference-only model never does: with ``train_period_days: 0`` freqtrade loads only the
 strategy's ``startup_candle_count`` warm-up, as in a backtest without FreqAI (the inference
-bench: the csv backtest 7-9 % faster than with a 90-day window). FreqAI's data kitchen
+benches: the csv backtest 0-9 % faster than with a 90-day window). FreqAI's data kitchen
 refuses 0 when it splits the timerange into training windows; these models walk no window,
 so their own view of the config gets 1 day there while the bot's config keeps the 0
 (FreqAI's ``run_params.json`` of such a run therefore records ``train_period_days: 1``).
