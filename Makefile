@@ -20,6 +20,7 @@ lint: $(STAMP)
 	$(BIN)/ruff check src tests user_data benchmarks
 	$(BIN)/ruff format --check src tests user_data benchmarks
 	$(BIN)/mypy
+	$(BIN)/lint-imports --no-cache
 
 # The report test drives Debian's Chromium; install it when missing and we may (root + apt).
 # Without it that test skips and says why.

@@ -21,11 +21,11 @@ import pandas as pd
 from freqtrade.configuration import TimeRange
 from freqtrade.data.history import load_pair_history
 
-from tradai_strategy.config.builder import StrategyMeta, build_training_config
+from tradai_strategy.cli.config_builder import StrategyMeta, build_training_config
+from tradai_strategy.core.labels import RETURN_LABEL
 from tradai_strategy.data.freqtrade_runner import backtest
-from tradai_strategy.freqai.oos_metrics import METRICS_FILE
-from tradai_strategy.freqai.prediction_files import load_backtest_predictions, pooled_oos_ic
-from tradai_strategy.strategy.base import RETURN_LABEL
+from tradai_strategy.data.oos_metrics import METRICS_FILE
+from tradai_strategy.data.prediction_files import load_backtest_predictions, pooled_oos_ic
 
 ROOT = Path(__file__).resolve().parents[1]
 STRATEGIES = ROOT / "user_data" / "strategies"

@@ -28,7 +28,7 @@ from typing import Any
 import pandas as pd
 from bench_contenders import LGBM_PARAMS, ROOT, STRATEGIES, wait_for_quiet
 
-from tradai_strategy.config.builder import StrategyMeta, build_training_config
+from tradai_strategy.cli.config_builder import StrategyMeta, build_training_config
 
 PAIRS = ["BTC/USDT", "ETH/USDT", "SOL/USDT", "XRP/USDT"]
 TIMERANGE = "20250101-20250701"

@@ -6,7 +6,7 @@ bundle's reference sample (2000 rows, as ``tradai train`` stores it), then the p
 overall summary and the JSON report. Features are 100 rolling transforms (returns,
 volatility, z-scores, ranges, volume ratios, skew ... over 5 windows) of real 1h candles
 from the data folder when present, synthetic candles for the missing pairs. The timed part
-is :func:`tradai_strategy.monitoring.drift.pair_drift` + ``drift_summary`` + the JSON records;
+is :func:`tradai_strategy.stats.drift.pair_drift` + ``drift_summary`` + the JSON records;
 the median of ``repeat`` runs after one warm-up, after waiting for a quiet machine.
 
 Usage::
@@ -77,7 +77,7 @@ def features(candles: pd.DataFrame) -> pd.DataFrame:
 
 
 def _prepare(datadir: Path | None) -> tuple[dict[str, pd.DataFrame], dict[str, pd.DataFrame], dict]:
-    from tradai_strategy.monitoring.drift import last_days
+    from tradai_strategy.stats.drift import last_days
 
     refs, curs, sources = {}, {}, {}
     for pair in PAIRS:
@@ -95,7 +95,7 @@ def run_drift_bench(
     datadir: Path | None, workdir: Path, *, repeat: int = 7, max_wait: float = 60.0
 ) -> dict[str, Any]:
     """Time the 100 x 10 drift check; JSON-ready medians, every run and the ratio to 1 s."""
-    from tradai_strategy.monitoring.drift import drift_summary, pair_drift
+    from tradai_strategy.stats.drift import drift_summary, pair_drift
 
     workdir.mkdir(parents=True, exist_ok=True)
     refs, curs, sources = _prepare(datadir)

@@ -133,9 +133,9 @@ def _timed(
 
 def _prepare(settings: BenchSettings, workdir: Path) -> dict[str, Any]:
     """Untimed: the FreqAI training run, its export, the bundle and its registration."""
+    from tradai_strategy.bundle.format import bundle_from_model_dir
+    from tradai_strategy.data.prediction_files import load_backtest_predictions
     from tradai_strategy.data.prediction_table import write_predictions
-    from tradai_strategy.freqai.bundle import bundle_from_model_dir
-    from tradai_strategy.freqai.prediction_files import load_backtest_predictions
     from tradai_strategy.registry.bundle_registry import register_bundle
 
     ident = f"bench-inf-freqai-{uuid.uuid4().hex[:6]}"

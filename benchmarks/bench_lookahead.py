@@ -33,7 +33,7 @@ from typing import Any
 from bench_contenders import LGBM_PARAMS, STRATEGIES, _busy_cpu_seconds, wait_for_quiet
 from freqtrade.configuration.directory_operations import create_userdata_dir
 
-from tradai_strategy.config.builder import StrategyMeta, build_training_config
+from tradai_strategy.cli.config_builder import StrategyMeta, build_training_config
 from tradai_strategy.data.freqtrade_runner import resolve_config, run_freqtrade
 from tradai_strategy.validation.lookahead import check_lookahead
 

@@ -256,7 +256,7 @@ def markdown(
         "purged eval part: it shows what early stopping on a short eval block does to speed "
         "and IC; not part of the verdict",
         "- IC: every ML contender scored alike from FreqAI's backtest prediction files "
-        "(`tradai_strategy.freqai.prediction_files.pooled_oos_ic`): realised "
+        "(`tradai_strategy.data.prediction_files.pooled_oos_ic`): realised "
         "`&-s_close` from the candles, rows with do_predict != 1 excluded, every "
         "label_period_candles-th row of each pair's pooled OOS series, mean over pairs; "
         "± = standard error of that mean, √(Σ 1/n_pair)/pairs; n = kept rows over all pairs",

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from alert_helpers import Sink
 
 from tradai_strategy.data.freqtrade_runner import BacktestResult, backtest
 
@@ -89,3 +90,13 @@ def no_network(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(socket, "getaddrinfo", getaddrinfo)
     monkeypatch.setattr(socket.socket, "connect", connect)
     monkeypatch.setattr(socket.socket, "connect_ex", connect_ex)
+
+
+@pytest.fixture
+def sink() -> Iterator[Sink]:
+    """A running :class:`alert_helpers.Sink` (shut down after the test)."""
+    s = Sink()
+    s.thread.start()
+    yield s
+    s.server.shutdown()
+    s.server.server_close()

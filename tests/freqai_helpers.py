@@ -8,7 +8,7 @@ from typing import Any
 
 import pandas as pd
 
-from tradai_strategy.config.builder import StrategyMeta, build_training_config
+from tradai_strategy.cli.config_builder import StrategyMeta, build_training_config
 from tradai_strategy.data.freqtrade_runner import BacktestResult, backtest
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -12,7 +12,7 @@ from freqtrade.data.dataprovider import DataProvider
 from freqtrade.enums import RunMode
 from freqtrade.resolvers import StrategyResolver
 
-from tradai_strategy.config.builder import StrategyMeta, build_inference_config
+from tradai_strategy.cli.config_builder import StrategyMeta, build_inference_config
 
 PAIRS = ["BTC/USDT", "ETH/USDT"]
 
@@ -178,7 +178,7 @@ def registered_small_bundle(tmp: Path, data: Path, identifier: str) -> tuple[Pat
     registered as ``Rad`` v1 ``@production`` in ``tmp/mlflow.db``; returns (bundle, uri)."""
     from freqai_helpers import run_training_backtest, timerange
 
-    from tradai_strategy.freqai.bundle import bundle_from_model_dir
+    from tradai_strategy.bundle.format import bundle_from_model_dir
     from tradai_strategy.registry.bundle_registry import register_bundle
 
     _, _, model_dir = run_training_backtest(

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from typer.testing import CliRunner
 
-from tradai_strategy.cli import app
+from tradai_strategy.cli.app import app
 from tradai_strategy.lifecycle.promotion import Lifecycle
 
 runner = CliRunner()

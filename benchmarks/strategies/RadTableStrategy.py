@@ -11,7 +11,7 @@ from typing import Any, ClassVar
 import pandas as pd
 
 from tradai_strategy.data.prediction_table import read_predictions
-from tradai_strategy.freqai.prediction_source import attach_predictions
+from tradai_strategy.serving.prediction_source import attach_predictions
 from tradai_strategy.strategy import TradAIStrategy
 
 

@@ -2,7 +2,7 @@
 
 import sys
 
-from tradai_strategy.entrypoint import main
+from tradai_strategy.cli.entrypoint import main
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -25,9 +25,9 @@ from freqtrade.configuration import Configuration
 from freqtrade.enums import RunMode
 from freqtrade.exceptions import FreqtradeException
 
+from tradai_strategy.core.logs import quiet_logging
 from tradai_strategy.data.offline import offline_markets
 from tradai_strategy.data.preflight import MissingDataError, check_backtest_data
-from tradai_strategy.logs import quiet_logging
 
 logger = logging.getLogger(__name__)
 

@@ -26,7 +26,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from tradai_strategy.config.errors import TradAIDataError
+from tradai_strategy.core.errors import TradAIDataError
 
 __all__ = [
     "DATE",

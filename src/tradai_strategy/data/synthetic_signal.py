@@ -35,7 +35,7 @@ import pandas as pd
 from scipy import signal as sps
 from scipy import stats
 
-from tradai_strategy.validation.labels import forward_mean_return
+from tradai_strategy.core.labels import forward_mean_return
 
 SIGNAL_WINDOW = 20
 """Length (candles) of the moving average the log close reverts to."""

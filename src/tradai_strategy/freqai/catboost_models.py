@@ -14,7 +14,7 @@ from freqtrade.freqai.base_models.BaseClassifierModel import BaseClassifierModel
 from freqtrade.freqai.base_models.BaseRegressionModel import BaseRegressionModel
 from freqtrade.freqai.data_kitchen import FreqaiDataKitchen
 
-from tradai_strategy.freqai.estimators import build_estimator, fit_estimator
+from tradai_strategy.models.estimators import build_estimator, fit_estimator
 
 
 class CatboostRegressor(BaseRegressionModel):

@@ -7,7 +7,7 @@ predict. Nothing is trained. In dry-run/live the alias is checked at most once p
 no loadable version the strategy gets ``do_predict = 0`` and a "no model ready" log line.
 
 In dry-run/live (never in backtests) each new prediction is written to the prediction log
-(:mod:`tradai_strategy.monitoring.live_log`: ``freqai.tradai.prediction_log*`` keys) with its
+(:mod:`tradai_strategy.serving.live_log`: ``freqai.tradai.prediction_log*`` keys) with its
 realised target once the label horizon has passed; with ``freqai.tradai.shadow_alias`` the
 alias's version predicts beside the served one (role ``shadow``), logged only, never traded.
 A logging or shadow failure is logged and never stops the served predictions.
@@ -24,23 +24,23 @@ from freqtrade.configuration import TimeRange
 from freqtrade.enums import RunMode
 from freqtrade.freqai.data_kitchen import FreqaiDataKitchen
 
-from tradai_strategy.data.prediction_table import DATE
-from tradai_strategy.freqai.bundle import ModelBundle, PairModel
-from tradai_strategy.freqai.bundle_client import RegistryBundleLoader
-from tradai_strategy.freqai.bundle_predict import (
+from tradai_strategy.bundle.format import ModelBundle, PairModel
+from tradai_strategy.bundle.predict import (
     ServingSettings,
-    bound_registry_calls,
     guard_in_sample,
     prediction_rows,
     strategy_features,
 )
+from tradai_strategy.data.prediction_table import DATE
 from tradai_strategy.freqai.inference_base import InferenceOnlyModel
-from tradai_strategy.freqai.model_watcher import ModelWatcher
-from tradai_strategy.freqai.prediction_source import (
+from tradai_strategy.registry.client import bound_registry_calls
+from tradai_strategy.serving.loader import RegistryBundleLoader
+from tradai_strategy.serving.prediction_source import (
     attach_predictions,
     empty_predictions,
     strategy_labels,
 )
+from tradai_strategy.serving.watcher import ModelWatcher
 
 logger = logging.getLogger(__name__)
 
@@ -73,7 +73,7 @@ class TradAIMLflowModel(InferenceOnlyModel):
 
     def _start_monitoring(self, loader: RegistryBundleLoader) -> None:
         """Prediction log and shadow model (dry-run/live only); failures only logged."""
-        from tradai_strategy.monitoring.live_log import (
+        from tradai_strategy.serving.live_log import (
             LivePredictionLogger,
             LogSettings,
             ShadowLoader,

@@ -2,7 +2,7 @@
 
 Nothing is trained and, with a CSV source, no feature is computed: the backtest and the
 dry-run/live loop only join the source's predictions to the candles
-(:func:`~tradai_strategy.freqai.prediction_source.attach_predictions`). That is why an
+(:func:`~tradai_strategy.serving.prediction_source.attach_predictions`). That is why an
 inference backtest costs about what the same trades cost without FreqAI, where FreqAI's own
 "reuse the saved predictions" path still computes the features and walks its windows. With
 ``train_period_days: 0`` freqtrade loads no training window either
@@ -21,10 +21,10 @@ import pandas as pd
 from freqtrade.configuration import TimeRange
 from freqtrade.freqai.data_kitchen import FreqaiDataKitchen
 
-from tradai_strategy.config.errors import TradAIConfigError
+from tradai_strategy.core.errors import TradAIConfigError
 from tradai_strategy.data.prediction_table import DATE, DO_PREDICT, label_columns
 from tradai_strategy.freqai.inference_base import InferenceOnlyModel
-from tradai_strategy.freqai.prediction_source import (
+from tradai_strategy.serving.prediction_source import (
     CsvPredictionSource,
     attach_predictions,
     empty_predictions,
@@ -54,7 +54,7 @@ class TradAIPredictionModel(InferenceOnlyModel):
             self.csv = CsvPredictionSource(Path(self.source_cfg["path"]).expanduser())
             self.csv.load()  # fail before the backtest starts on a missing or invalid file
         else:
-            from tradai_strategy.freqai.mlflow_source import MlflowPredictionSource
+            from tradai_strategy.serving.mlflow_source import MlflowPredictionSource
 
             self.bundle_source = MlflowPredictionSource(self.config, self.source_cfg)
 

@@ -16,20 +16,20 @@ import numpy as np
 import pandas as pd
 from freqtrade.freqai.data_kitchen import FreqaiDataKitchen
 
-from tradai_strategy.config.errors import TradAIDataError
-from tradai_strategy.config.settings import TradAISettings
-from tradai_strategy.freqai.estimators import (
+from tradai_strategy.core.errors import TradAIDataError
+from tradai_strategy.core.settings import TradAISettings
+from tradai_strategy.data.oos_metrics import (
+    classification_metrics,
+    regression_metrics,
+    update_metrics_file,
+)
+from tradai_strategy.models.estimators import (
     Task,
     build_estimator,
     fit_estimator,
     save_native_model,
 )
-from tradai_strategy.freqai.oos_metrics import (
-    classification_metrics,
-    regression_metrics,
-    update_metrics_file,
-)
-from tradai_strategy.validation.purged_split import purged_train_eval_indices
+from tradai_strategy.stats.purged_split import purged_train_eval_indices
 
 logger = logging.getLogger(__name__)
 

@@ -1,7 +1,7 @@
 """Model inputs of ``tradai hyperopt``, prepared once and shared by every trial.
 
 Features and targets are built the way ``tradai validate`` builds them
-(:func:`~tradai_strategy.freqai.features.build_features` then
+(:func:`~tradai_strategy.data.features.build_features` then
 :func:`~tradai_strategy.validation.runner.prepare_pair`), split by a purged walk-forward CV
 (oldest, cheapest split first) or by combinatorial purged CV (``C(N, k)`` splits, every one
 training on ``N - k`` groups).
@@ -20,11 +20,11 @@ from typing import Any, Literal
 import numpy as np
 import numpy.typing as npt
 
-from tradai_strategy.config.errors import TradAIConfigError, TradAIDataError
-from tradai_strategy.config.settings import TradAISettings
+from tradai_strategy.core.errors import TradAIConfigError, TradAIDataError
+from tradai_strategy.core.settings import TradAISettings
 from tradai_strategy.hyperopt.space import Space
+from tradai_strategy.stats.splitters import CombinatorialPurgedCV, PurgedWalkForwardCV
 from tradai_strategy.validation.runner import PairData, prepare_pair
-from tradai_strategy.validation.splitters import CombinatorialPurgedCV, PurgedWalkForwardCV
 
 Split = tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]
 CVKind = Literal["walkforward", "cpcv"]
@@ -99,7 +99,7 @@ def prepare_data(
     :raises TradAIConfigError: bad settings or space.
     :raises TradAIDataError: missing candles, too few rows for the splits.
     """
-    from tradai_strategy.freqai.features import build_features, load_candles, load_strategy
+    from tradai_strategy.data.features import build_features, load_candles, load_strategy
 
     if cv not in CV_KINDS:
         raise TradAIConfigError(f"--cv {cv!r} is unknown: use walkforward or cpcv")

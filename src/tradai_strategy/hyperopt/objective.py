@@ -1,7 +1,7 @@
 """The ``tradai hyperopt`` objective: mean out-of-sample score over purged walk-forward splits.
 
 Every split fits the estimator (one thread, as ``tradai validate`` does, through
-:func:`~tradai_strategy.validation.fitting.fit_one`) on each pair and scores its test rows on
+:func:`~tradai_strategy.models.fitting.fit_one`) on each pair and scores its test rows on
 the non-overlapping label grid. ``ic`` is the Spearman rank IC of the predictions with the
 realised label, ``sharpe`` the per-period Sharpe ratio of the sign-of-prediction strategy
 net of ``cost``. After each split the trial reports either the running mean over splits
@@ -23,8 +23,8 @@ import numpy as np
 from tradai_strategy.hyperopt.data import HyperoptData
 from tradai_strategy.hyperopt.space import Space, split_params
 from tradai_strategy.hyperopt.storage import quiet_experimental
-from tradai_strategy.validation.fitting import FitTask, fit_one
-from tradai_strategy.validation.metrics import rank_ic, sharpe_ratio, sign_strategy_returns
+from tradai_strategy.models.fitting import FitTask, fit_one
+from tradai_strategy.stats.metrics import rank_ic, sharpe_ratio, sign_strategy_returns
 
 Metric = Literal["ic", "sharpe"]
 METRICS: tuple[str, ...] = ("ic", "sharpe")

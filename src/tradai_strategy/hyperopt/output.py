@@ -13,7 +13,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from tradai_strategy.config.errors import TradAIConfigError
+from tradai_strategy.core.errors import TradAIConfigError
 from tradai_strategy.hyperopt.space import split_params
 
 

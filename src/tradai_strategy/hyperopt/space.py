@@ -30,7 +30,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-from tradai_strategy.config.errors import TradAIConfigError
+from tradai_strategy.core.errors import TradAIConfigError
 
 Kind = Literal["int", "float", "categorical"]
 #: space entries that tune the data window rather than the estimator

@@ -20,7 +20,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from tradai_strategy.config.errors import TradAIConfigError
+from tradai_strategy.core.errors import TradAIConfigError
 
 STALE_PREFIX = "tradai.stale."
 

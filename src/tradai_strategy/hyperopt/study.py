@@ -22,7 +22,7 @@ from typing import Any, Literal
 
 import numpy as np
 
-from tradai_strategy.config.errors import TradAIConfigError
+from tradai_strategy.core.errors import TradAIConfigError
 from tradai_strategy.hyperopt.data import HyperoptData
 from tradai_strategy.hyperopt.objective import METRICS, Metric, Objective
 from tradai_strategy.hyperopt.space import Space, check_space
@@ -275,7 +275,7 @@ def summarise(study: Any, settings: HyperoptSettings, ran: int, wall: float) -> 
 
 def overfitting_stats(complete: Sequence[Any], best_number: int) -> dict[str, float]:
     """PBO (CSCV over the trials' OOS returns) and the best trial's Deflated Sharpe ratio."""
-    from tradai_strategy.validation.overfitting import (
+    from tradai_strategy.stats.overfitting import (
         deflated_sharpe_ratio,
         pbo_cscv,
         sharpe_moments,

@@ -25,7 +25,7 @@ from tradai_strategy.lifecycle.train import VALIDATION_TAG, config_hash
 from tradai_strategy.registry.client import RegistryClient, RegistryError
 
 if TYPE_CHECKING:
-    from tradai_strategy.validation.overfitting import Verdict
+    from tradai_strategy.stats.overfitting import Verdict
     from tradai_strategy.validation.report import ValidationReport
 
 REASONS_TAG = "tradai.validation_reasons"
@@ -55,7 +55,7 @@ class GateResult:
 def reasons_text(verdict: Verdict, limit: int = MAX_REASONS_CHARS) -> str:
     """The verdict's reasons as one short line (``all checks passed`` when there are none).
 
-    >>> from tradai_strategy.validation.overfitting import Verdict
+    >>> from tradai_strategy.stats.overfitting import Verdict
     >>> reasons_text(Verdict(False, ["IC too weak: 0.01 < 0.03", "overfit: gap 0.9"], {}))
     'IC too weak: 0.01 < 0.03; overfit: gap 0.9'
     >>> reasons_text(Verdict(True, [], {}))
@@ -99,7 +99,7 @@ def validate_and_tag(
     """Validate ``name`` version ``version`` and tag it; return the report and run id.
 
     :param args: freqtrade parsed arguments (config, strategy, strategy_path, datadir,
-        user_data_dir), e.g. from :func:`tradai_strategy.cli_common.freqtrade_args`.
+        user_data_dir), e.g. from :func:`tradai_strategy.cli.common.freqtrade_args`.
     :param offline: accepted for symmetry with training; validation reads candles from the
         data folder and never needs the exchange.
     :param cv_options: :class:`~tradai_strategy.validation.runner.ValidationSettings` fields
@@ -112,8 +112,8 @@ def validate_and_tag(
     :raises TradAIConfigError, TradAIDataError, FreqtradeRunError: as ``tradai validate``.
     """
     del offline  # no exchange access in validation
+    from tradai_strategy.core.logs import quiet_logging
     from tradai_strategy.data.freqtrade_runner import resolve_config
-    from tradai_strategy.logs import quiet_logging
     from tradai_strategy.validation.pipeline import run_validation
     from tradai_strategy.validation.runner import ValidationSettings
     from tradai_strategy.validation.tracking import log_report

@@ -22,14 +22,21 @@ from __future__ import annotations
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from tradai_strategy.registry.client import is_retired
 
 if TYPE_CHECKING:
-    from tradai_strategy.lifecycle.promotion import Lifecycle
-    from tradai_strategy.registry.audit import AuditEvent
-    from tradai_strategy.registry.client import VersionInfo
+    from tradai_strategy.registry.audit import AuditEvent, AuditTrail
+    from tradai_strategy.registry.client import RegistryClient, VersionInfo
+
+
+class Lifecycle(Protocol):
+    """What the metrics read: a registry and its audit trail (promotion's ``Lifecycle``)."""
+
+    registry: RegistryClient
+    audit: AuditTrail
+
 
 DURATION_METRIC = "training_duration_s"
 

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     import pandas as pd
 
-    from tradai_strategy.monitoring.decay import ICDecision
+    from tradai_strategy.stats.decay import ICDecision
 
 DEFAULT_POLICY = Path("configs/lifecycle.toml")
 INTERVALS = ("weekly", "monthly", "month-end", "none")
@@ -91,7 +91,7 @@ class RetrainPolicy:
     def watch_ic(self, daily: pd.Series) -> tuple[pd.Series, ICDecision] | None:
         """The rolling IC this policy watches over ``daily`` IC (one value per UTC day) and
         its [ic] triggers; None while there are fewer days than ``ic_window_days``."""
-        from tradai_strategy.monitoring.decay import ic_triggers, rolling_ic
+        from tradai_strategy.stats.decay import ic_triggers, rolling_ic
 
         ic = rolling_ic(daily, window_days=self.ic_window_days)
         if ic.dropna().empty:

@@ -97,8 +97,8 @@ def train_timerange(policy: RetrainPolicy, now: pd.Timestamp) -> str:
 
 def train_new_version(policy: RetrainPolicy, now: pd.Timestamp) -> str:
     """Default trainer: ``tradai train``'s flow on the policy's config; the new version."""
+    from tradai_strategy.core.paths import freqaimodels_path
     from tradai_strategy.lifecycle.train import train_and_register
-    from tradai_strategy.project_paths import freqaimodels_path
 
     models_path = freqaimodels_path()  # the checkout's shims, as `tradai train` finds them
     result = train_and_register(
@@ -149,7 +149,7 @@ def _first_line(err: BaseException) -> str:
 def _retrain(
     d: Decision, lc: Lifecycle, alerter: Alerter, trainer: Trainer, validator: Validator
 ) -> Outcome:
-    from tradai_strategy.logs import capture_output
+    from tradai_strategy.core.logs import capture_output
 
     p, name = d.policy, d.model
     stamp = f"{d.now:%Y%m%dT%H%M%SZ}-{os.getpid()}"

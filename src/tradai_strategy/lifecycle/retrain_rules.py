@@ -78,7 +78,7 @@ def champion_rows(log_frame: pd.DataFrame, version: str, now: pd.Timestamp) -> p
 
 
 def ic_rules(d: Decision, rows: pd.DataFrame, newest: pd.Timestamp) -> None:
-    from tradai_strategy.monitoring.decay import daily_ic
+    from tradai_strategy.stats.decay import daily_ic
 
     p = d.policy
     if rows.empty:
@@ -147,7 +147,7 @@ def _day(ts: pd.Timestamp | None, shift: int) -> str:
 def error_rules(
     d: Decision, lc: Lifecycle, info: VersionInfo, rows: pd.DataFrame, cooled: bool
 ) -> None:
-    from tradai_strategy.monitoring.decay import error_drift_ratio
+    from tradai_strategy.stats.decay import error_drift_ratio
 
     p = d.policy
     base = baseline_mae(lc, info)
@@ -202,7 +202,7 @@ def error_rules(
 def drift_table(frames: Any, p: Any) -> pd.DataFrame:
     """A drift table (index or column ``feature``; columns ks, level; optional pair) from a
     feature source's answer: a ready table, or (reference, current) feature frames."""
-    from tradai_strategy.monitoring.drift import feature_drift
+    from tradai_strategy.stats.drift import feature_drift
 
     if isinstance(frames, pd.DataFrame):
         table = frames
@@ -218,11 +218,11 @@ def served_bundle_drift(policy: Any, info: VersionInfo, now: pd.Timestamp) -> pd
     """Default feature source: B1's drift check of the production version's bundle (its
     reference sample) against the strategy's features over the last ``drift_window_days``
     of candles up to ``now`` (config, strategy and data from the policy's ``[train]``)."""
+    from tradai_strategy.core.logs import quiet_logging
     from tradai_strategy.data.freqtrade_runner import resolve_config
-    from tradai_strategy.freqai.bundle_client import MANIFEST_TAG, RegistryBundleLoader
     from tradai_strategy.lifecycle.retrain_act import policy_args
-    from tradai_strategy.logs import quiet_logging
     from tradai_strategy.monitoring.check import bundle_drift
+    from tradai_strategy.serving.loader import MANIFEST_TAG, RegistryBundleLoader
 
     with quiet_logging():
         cfg = resolve_config(policy_args(policy))

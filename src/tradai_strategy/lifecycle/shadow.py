@@ -20,7 +20,7 @@ import pandas as pd
 from tradai_strategy.lifecycle.promotion import Lifecycle, promote, remove_alias
 
 if TYPE_CHECKING:
-    from tradai_strategy.validation.compare import PairedTest
+    from tradai_strategy.stats.compare import PairedTest
 
 
 @dataclass(frozen=True)
@@ -76,7 +76,7 @@ def daily_ic_by_role(
 ) -> tuple[pd.Series, pd.Series]:
     """Daily IC of the challenger's shadow rows and of the champion rows (of version
     ``champion``, or any version when None) in ``[start, end]``."""
-    from tradai_strategy.monitoring.decay import daily_ic
+    from tradai_strategy.stats.decay import daily_ic
 
     rows = frame[(frame["time"] >= start) & (frame["time"] <= end)]
     rows = rows.dropna(subset=["prediction", "realised"])
@@ -110,7 +110,7 @@ def decide_shadow(
     :param dry_run: decide only; the registry and the audit trail are not touched.
     :raises RegistryError: no ``@challenger`` is set.
     """
-    from tradai_strategy.validation.compare import paired_ic_test, recommend
+    from tradai_strategy.stats.compare import paired_ic_test, recommend
 
     challenger = lc.registry.resolve_required(name, "challenger").version
     champion = lc.registry.resolve(name, "production")

@@ -10,8 +10,8 @@ model trained at ``start`` kept to the end). Details: :mod:`.simulate_engine` (t
 :mod:`.simulate_report` (the scoring).
 
 Features and targets come from the strategy's own FreqAI feature engineering
-(:func:`~tradai_strategy.freqai.features.build_features`), the estimator from
-:mod:`tradai_strategy.freqai.estimators`, as in ``tradai validate``.
+(:func:`~tradai_strategy.data.features.build_features`), the estimator from
+:mod:`tradai_strategy.models.estimators`, as in ``tradai validate``.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from typing import Any
 
 import pandas as pd
 
-from tradai_strategy.config.errors import TradAIConfigError, TradAIDataError
+from tradai_strategy.core.errors import TradAIConfigError, TradAIDataError
 from tradai_strategy.lifecycle.policy import RetrainPolicy
 from tradai_strategy.lifecycle.simulate_engine import Progress, replay
 from tradai_strategy.lifecycle.simulate_report import (
@@ -100,7 +100,7 @@ def simulate_policy(
 
 def settings_from_config(config: dict[str, Any], **overrides: Any) -> SimSettings:
     """:class:`SimSettings` from a resolved FreqAI config (window, horizon, estimator, seed)."""
-    from tradai_strategy.config.settings import TradAISettings
+    from tradai_strategy.core.settings import TradAISettings
 
     tradai = TradAISettings.from_config(config)
     freqai = config["freqai"]
@@ -129,7 +129,7 @@ def load_simulation_data(
     indicators' warm-up) to ``end`` plus the label horizon."""
     from freqtrade.exchange import timeframe_to_minutes
 
-    from tradai_strategy.freqai.features import build_features, load_candles, load_strategy
+    from tradai_strategy.data.features import build_features, load_candles, load_strategy
     from tradai_strategy.validation.runner import prepare_pair
 
     t0, t1 = day_range(start, end)

@@ -7,7 +7,7 @@ retrain triggers: IC decay, the schedule, feature drift.
 ``auto_promote = false``: a candidate that passed the holdout gate is staged as
 ``@challenger`` (replacing a pending one) and predicts beside the served model; after
 ``shadow_test_days`` the daily ICs of both over the shadow days whose labels have closed go
-through the paired test of :mod:`tradai_strategy.validation.compare` (``paired_ic_test`` +
+through the paired test of :mod:`tradai_strategy.stats.compare` (``paired_ic_test`` +
 ``recommend``, as ``tradai retrain --check`` does): promoted or discarded.
 """
 
@@ -20,7 +20,7 @@ import pandas as pd
 
 from tradai_strategy.lifecycle.simulate_report import SimEvent
 from tradai_strategy.lifecycle.simulate_rules import due_on_schedule
-from tradai_strategy.monitoring.decay import ICDecision
+from tradai_strategy.stats.decay import ICDecision
 
 if TYPE_CHECKING:
     from tradai_strategy.lifecycle.simulate_engine import _Engine, _Model
@@ -188,7 +188,7 @@ def challenger_daily_ic(
     eng: _Engine, model: _Model, begin: pd.Timestamp, end: pd.Timestamp
 ) -> pd.Series:
     """Daily IC of ``model``'s shadow predictions over the rows in ``[begin, end)``."""
-    from tradai_strategy.monitoring.decay import daily_ic
+    from tradai_strategy.stats.decay import daily_ic
 
     parts = []
     for i, p in enumerate(eng.data):
@@ -213,7 +213,7 @@ def shadow_verdict(
     eng: _Engine, model: _Model, since: pd.Timestamp, day: pd.Timestamp
 ) -> tuple[bool, str]:
     """(promote?, reason with ΔIC and p) for the challenger staged on ``since``."""
-    from tradai_strategy.validation.compare import paired_ic_test, recommend
+    from tradai_strategy.stats.compare import paired_ic_test, recommend
 
     until = eng.complete_before(day)
     new = challenger_daily_ic(eng, model, since, until)

@@ -35,7 +35,7 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
-from tradai_strategy.config.errors import TradAIDataError
+from tradai_strategy.core.errors import TradAIDataError
 from tradai_strategy.lifecycle.policy import RetrainPolicy
 from tradai_strategy.lifecycle.simulate_decide import decide
 from tradai_strategy.lifecycle.simulate_report import Replay, SimEvent
@@ -89,7 +89,7 @@ class _Engine:
 
     # ---- training -----------------------------------------------------------------------
     def _fit(self, pair: int, rows: npt.NDArray[np.bool_], seed: int) -> Any:
-        from tradai_strategy.freqai.estimators import build_estimator, fit_estimator
+        from tradai_strategy.models.estimators import build_estimator, fit_estimator
 
         p = self.data[pair]
         model = build_estimator(self.s.estimator, p.task, self.s.params, seed, self.s.threads)
@@ -102,7 +102,7 @@ class _Engine:
 
     def predict(self, pair: int, model: Any, rows: npt.NDArray[np.bool_]) -> npt.NDArray[Any]:
         """``model`` (one pair's estimator)'s predictions for the given rows of pair ``pair``."""
-        from tradai_strategy.validation.fitting import predict_scores
+        from tradai_strategy.models.fitting import predict_scores
 
         if not rows.any():
             return np.empty(0)
@@ -110,7 +110,7 @@ class _Engine:
 
     def train(self, at: pd.Timestamp) -> _Model:
         """Candidate trained on the purged window ending at ``at``, with its gate numbers."""
-        from tradai_strategy.validation.ic import spearman_ic
+        from tradai_strategy.stats.ic import spearman_ic
 
         begin = at - pd.Timedelta(days=self.s.train_period_days)
         estimators, masks, hold_pred, hold_real = [], [], [], []
@@ -206,7 +206,7 @@ class _Engine:
     def _score_days(self, day: pd.Timestamp) -> None:
         """Daily IC of every served day from ``day`` on (called when the served model changes;
         :meth:`watched_ic` only reads the days whose labels have closed)."""
-        from tradai_strategy.monitoring.decay import daily_ic
+        from tradai_strategy.stats.decay import daily_ic
 
         self.day_ic = {d: v for d, v in self.day_ic.items() if d < day}
         fresh = self.served(day, pd.Timestamp.max.tz_localize("UTC"))
@@ -224,7 +224,7 @@ class _Engine:
 
     def error_ratio(self, at: pd.Timestamp) -> float:
         """Error-drift ratio of the served model (labelled rows since deployment)."""
-        from tradai_strategy.monitoring.decay import error_drift_ratio
+        from tradai_strategy.stats.decay import error_drift_ratio
 
         cur = self.current
         if cur is None or not np.isfinite(cur.baseline_mae) or cur.baseline_mae <= 0:
@@ -241,7 +241,7 @@ class _Engine:
     def drift(self, at: pd.Timestamp) -> str | None:
         """Reason naming the worst feature when, in any pair, at least ``drift_min_share`` of the
         features have a KS above ``ks_retrain``."""
-        from tradai_strategy.monitoring.drift import feature_drift
+        from tradai_strategy.stats.drift import feature_drift
 
         if self.current is None:
             return None

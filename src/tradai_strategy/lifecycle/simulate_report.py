@@ -1,7 +1,7 @@
 """Scoring of a policy replay: out-of-sample IC, ICIR and net Sharpe of both arms.
 
 * pooled IC: Spearman over the non-overlapping rows (every ``h``-th candle) of all pairs,
-  standard error ``1/sqrt(n)`` (see :mod:`tradai_strategy.validation.ic`);
+  standard error ``1/sqrt(n)`` (see :mod:`tradai_strategy.stats.ic`);
 * daily IC: Spearman per UTC day over all rows of all pairs, its mean and ICIR;
 * net Sharpe: hold ``sign(prediction)`` for ``h`` candles on the non-overlapping rows, pay
   ``cost`` per unit of position change, average the pairs per period, annualise with
@@ -137,7 +137,7 @@ def prediction_frame(data: list[PairData], rep: Replay) -> pd.DataFrame:
 
 def daily_ics(frame: pd.DataFrame) -> pd.DataFrame:
     """Daily Spearman IC of both arms (pairs pooled per day)."""
-    from tradai_strategy.monitoring.decay import daily_ic
+    from tradai_strategy.stats.decay import daily_ic
 
     out = {}
     for arm in ("policy", "baseline"):
@@ -156,8 +156,8 @@ def arm_metrics(
     """:class:`ArmMetrics` of column ``arm`` of :func:`prediction_frame`."""
     from freqtrade.exchange import timeframe_to_minutes
 
-    from tradai_strategy.validation.ic import spearman_ic
-    from tradai_strategy.validation.metrics import ic_summary, sharpe_ratio, sign_strategy_returns
+    from tradai_strategy.stats.ic import spearman_ic
+    from tradai_strategy.stats.metrics import ic_summary, sharpe_ratio, sign_strategy_returns
 
     grid = frame[frame["grid"]]
     ic = spearman_ic(grid[arm], grid["realised"])

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
-from tradai_strategy.config.errors import TradAIConfigError, TradAIDataError
+from tradai_strategy.core.errors import TradAIConfigError, TradAIDataError
 
 if TYPE_CHECKING:
     from tradai_strategy.validation.runner import PairData

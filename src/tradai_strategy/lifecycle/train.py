@@ -17,8 +17,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from tradai_strategy.logs import quiet_logging
-from tradai_strategy.project_paths import run_folder
+from tradai_strategy.core.logs import quiet_logging
+from tradai_strategy.core.paths import run_folder
 
 logger = logging.getLogger(__name__)
 
@@ -31,7 +31,7 @@ def training_model(cfg: dict[str, Any]) -> str:
     (``freqai.tradai.target``, else the strategy's own ``target`` attribute)."""
     import copy
 
-    from tradai_strategy.freqai.features import load_strategy
+    from tradai_strategy.data.features import load_strategy
 
     with quiet_logging():  # the resolver logs every strategy attribute
         kind = getattr(load_strategy(copy.deepcopy(cfg)), "target_kind", "return")
@@ -167,14 +167,14 @@ def train_and_register(
     """Train, bundle and register one model version.
 
     :param args: freqtrade parsed arguments (config, strategy, strategy_path, datadir,
-        user_data_dir), e.g. from :func:`tradai_strategy.cli_common.freqtrade_args`.
+        user_data_dir), e.g. from :func:`tradai_strategy.cli.common.freqtrade_args`.
     :param report: write the version's HTML report (``<run_dir>/report.html``, also logged
         to the run under ``report/``); its path is ``TrainResult.extra["report"]``.
     :param progress: called with each phase's name as it starts (lookahead pre-flight,
         training backtest, bundle, register, report).
     """
+    from tradai_strategy.bundle.format import bundle_from_model_dir, read_manifest
     from tradai_strategy.data.freqtrade_runner import backtest, resolve_config
-    from tradai_strategy.freqai.bundle import bundle_from_model_dir, read_manifest
     from tradai_strategy.registry.bundle_registry import register_bundle
     from tradai_strategy.registry.client import RegistryClient
 

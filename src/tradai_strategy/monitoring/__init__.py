@@ -1,10 +1,1 @@
-"""Model monitoring: feature drift (KS, PSI), IC decay, error drift and the prediction log."""
-
-from __future__ import annotations
-
-
-class MonitoringError(ValueError):
-    """Monitoring input cannot be used; the one-line message names what and the fix."""
-
-
-__all__ = ["MonitoringError"]
+"""Model monitoring: the prediction log, drift checks of served bundles and alerts."""

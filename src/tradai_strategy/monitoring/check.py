@@ -15,20 +15,20 @@ from typing import Any
 
 import pandas as pd
 
-from tradai_strategy.freqai.bundle import ModelBundle
-from tradai_strategy.monitoring import MonitoringError
-from tradai_strategy.monitoring.drift import (
-    drift_summary,
-    last_days,
-    pair_drift,
-    prediction_drift,
-    worst_level,
-)
+from tradai_strategy.bundle.format import ModelBundle
+from tradai_strategy.core.errors import MonitoringError
 from tradai_strategy.monitoring.reference import (
     comparable_current,
     load_reference,
     model_outputs,
     reference_space,
+)
+from tradai_strategy.stats.drift import (
+    drift_summary,
+    last_days,
+    pair_drift,
+    prediction_drift,
+    worst_level,
 )
 
 
@@ -78,7 +78,7 @@ def current_features(
     timerange: str | None = None,
 ) -> dict[str, pd.DataFrame]:
     """The strategy's features (``date`` + ``%`` columns) of each pair on the data folder."""
-    from tradai_strategy.freqai.features import build_features, load_candles, load_strategy
+    from tradai_strategy.data.features import build_features, load_candles, load_strategy
 
     strategy = load_strategy(config)
     candles = load_candles(config, pairs, timerange, datadir)

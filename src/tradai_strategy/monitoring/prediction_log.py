@@ -9,7 +9,7 @@ Realised targets are filled later with :meth:`PredictionLog.record_realised` (ro
 ``time, pair, realised``); :func:`realised_from_candles` computes them from candles with the
 strategy's own label (forward mean return over ``label_period_candles``), only for candles
 whose horizon has passed. ``TradAIMLflowModel``'s logger
-(:mod:`tradai_strategy.monitoring.live_log`) does the same on every new live candle through
+(:mod:`tradai_strategy.serving.live_log`) does the same on every new live candle through
 the array methods :meth:`PredictionLog.insert` and :meth:`PredictionLog.set_realised`.
 """
 
@@ -23,8 +23,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from tradai_strategy.monitoring import MonitoringError
-from tradai_strategy.validation.labels import forward_mean_return
+from tradai_strategy.core.errors import MonitoringError
+from tradai_strategy.core.labels import forward_mean_return
 
 FILENAME = "tradai_predictions.sqlite"
 ROLES = ("champion", "shadow")
@@ -224,7 +224,7 @@ def realised_from_candles(
     """Realised targets (``time, pair, realised``) of the candles whose horizon has passed.
 
     ``realised`` is the strategy's label ``mean(close[t+1..t+h]) / close[t] - 1`` (see
-    :func:`tradai_strategy.validation.labels.forward_mean_return`); the last ``horizon``
+    :func:`tradai_strategy.core.labels.forward_mean_return`); the last ``horizon``
     candles have no realised value yet and are left out.
     """
     _require(candles, (date, "close"), "candles")

@@ -2,7 +2,7 @@
 
 ``tradai train`` writes, per pair, ``reference_features.parquet`` (an evenly spaced sample
 of the training features, up to 2000 rows) and ``reference_summary.json`` (their quantiles)
-into the bundle (:mod:`tradai_strategy.freqai.bundle_source`). The sample is in feature
+into the bundle (:mod:`tradai_strategy.bundle.source`). The sample is in feature
 units (``reference_space: "features"``) unless the feature pipeline could not be inverted
 (PCA and the like: ``"pipeline"``, the model's input space); :func:`comparable_current`
 brings the current features into the same space.
@@ -15,8 +15,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from tradai_strategy.freqai.bundle import ModelBundle, PairModel
-from tradai_strategy.monitoring import MonitoringError
+from tradai_strategy.bundle.format import ModelBundle, PairModel
+from tradai_strategy.core.errors import MonitoringError
 
 REFERENCE_FILE = "reference_features.parquet"
 

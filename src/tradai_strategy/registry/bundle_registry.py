@@ -1,7 +1,7 @@
 """Log a model bundle to MLflow as a pyfunc model (with a signature) and register it.
 
 The bundle folder goes in unchanged as the pyfunc's ``bundle`` artifact; the model code is
-TradAI's :class:`~tradai_strategy.freqai.bundle_pyfunc.BundlePyfuncModel` ("model from
+TradAI's :class:`~tradai_strategy.bundle.pyfunc.BundlePyfuncModel` ("model from
 code", so nothing is pickled). The manifest's sha256 is recorded on the model version as
 the tag ``tradai.manifest_sha256``: the serving side checks the downloaded manifest against
 it, and the manifest checks every other file.
@@ -16,8 +16,8 @@ from typing import Any
 
 import pandas as pd
 
-from tradai_strategy.freqai.bundle import MANIFEST, read_manifest
-from tradai_strategy.freqai.bundle_io import sha256_file
+from tradai_strategy.bundle.format import MANIFEST, read_manifest
+from tradai_strategy.bundle.io import sha256_file
 from tradai_strategy.registry import store
 
 logger = logging.getLogger(__name__)
@@ -98,7 +98,7 @@ def _register(
     manifest_sha = sha256_file(root / MANIFEST)
     with tempfile.TemporaryDirectory() as tmp:
         code = Path(tmp) / "tradai_bundle_model.py"
-        from tradai_strategy.freqai.bundle_pyfunc import MODEL_CODE
+        from tradai_strategy.bundle.pyfunc import MODEL_CODE
 
         code.write_text(MODEL_CODE)
         with mlflow.start_run(experiment_id=experiment_id, run_name=f"bundle-{name}"):

@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-#: the bundle manifest's file name (as in :mod:`tradai_strategy.freqai.bundle`, whose package
+#: the bundle manifest's file name (as in :mod:`tradai_strategy.bundle.format`, whose package
 #: import pulls in freqtrade's FreqAI: too slow for a report)
 MANIFEST = "tradai_bundle.json"
 

@@ -135,8 +135,8 @@ def importance_sections(data: VersionData, other: VersionData | None) -> list[Se
 
 
 def drift_section(data: VersionData) -> Section:
-    from tradai_strategy.monitoring.drift import ks_statistic
     from tradai_strategy.reports.curves import drift_by_day
+    from tradai_strategy.stats.drift import ks_statistic
 
     sec = Section("drift", "Feature drift (feature x day KS)")
     history = data.features
@@ -172,7 +172,7 @@ def drift_section(data: VersionData) -> Section:
 
 def compare_section(data: VersionData, other: VersionData) -> Section:
     from tradai_strategy.reports.oos_table import daily_ic, rolling_mean_ic
-    from tradai_strategy.validation.compare import paired_ic_test, recommend
+    from tradai_strategy.stats.compare import paired_ic_test, recommend
 
     sec = Section("compare", f"Version comparison: {data.label} vs {other.label}")
     keys = sorted(set(data.metrics) | set(other.metrics))

@@ -15,10 +15,10 @@ from typing import TypeVar
 import numpy as np
 import pandas as pd
 
-from tradai_strategy.freqai.prediction_files import close_series
-from tradai_strategy.monitoring import decay
-from tradai_strategy.strategy.base import RETURN_LABEL, forward_mean_return
-from tradai_strategy.validation.metrics import ic_decay
+from tradai_strategy.core.labels import RETURN_LABEL, forward_mean_return
+from tradai_strategy.data.prediction_files import close_series
+from tradai_strategy.stats import decay
+from tradai_strategy.stats.metrics import ic_decay
 
 Frame = TypeVar("Frame", pd.DataFrame, pd.Series)
 
@@ -33,7 +33,7 @@ def prediction_table(
 ) -> pd.DataFrame:
     """One row per out-of-sample candle: date, pair, prediction, do_predict, realised, close.
 
-    :param predictions: :func:`tradai_strategy.freqai.prediction_files.load_backtest_predictions`.
+    :param predictions: :func:`tradai_strategy.data.prediction_files.load_backtest_predictions`.
     :param candles_by_pair: OHLCV frames (``date``, ``close``) per pair.
     :param horizon: label horizon in candles (``label_period_candles``).
     :raises KeyError: when ``label`` is not a prediction column or a pair has no candles.
@@ -70,7 +70,7 @@ def usable(table: pd.DataFrame) -> pd.DataFrame:
 
 def daily_ic(table: pd.DataFrame) -> pd.DataFrame:
     """Spearman IC of prediction vs realised per UTC day and pair (index: day; one column
-    per pair): :func:`tradai_strategy.monitoring.decay.daily_ic` on each pair's usable rows.
+    per pair): :func:`tradai_strategy.stats.decay.daily_ic` on each pair's usable rows.
     Days share overlapping labels: read the series as a trend, not a test."""
     rows = usable(table)
     if rows.empty:

@@ -36,7 +36,7 @@ def base_candles(
 
     :raises TradAIDataError: a series the features need has no candles.
     """
-    from tradai_strategy.freqai.features import load_candles
+    from tradai_strategy.data.features import load_candles
 
     tf = str(cfg["timeframe"])
     candles = load_candles(cfg, pairs, timerange)
@@ -103,9 +103,9 @@ def write_oos_artifacts(
     A file whose source is missing (no regression label, no saved windows) is left out and
     logged; the report then shows that section as "no data".
     """
-    from tradai_strategy.config.errors import TradAIDataError
-    from tradai_strategy.freqai.oos_metrics import METRICS_FILE
-    from tradai_strategy.freqai.prediction_files import load_backtest_predictions
+    from tradai_strategy.core.errors import TradAIDataError
+    from tradai_strategy.data.oos_metrics import METRICS_FILE
+    from tradai_strategy.data.prediction_files import load_backtest_predictions
 
     out_dir.mkdir(parents=True, exist_ok=True)
     if (model_dir / METRICS_FILE).is_file():

@@ -22,22 +22,9 @@ import pandas as pd
 import talib
 from freqtrade.strategy import IStrategy
 
-from tradai_strategy.validation import labels
+from tradai_strategy.core.labels import RETURN_LABEL, TARGETS, UPDOWN_LABEL, forward_mean_return
 
 logger = logging.getLogger(__name__)
-
-TARGETS = ("return", "updown")
-RETURN_LABEL = "&-s_close"
-UPDOWN_LABEL = "&-s_updown"
-
-
-def forward_mean_return(close: pd.Series, horizon: int) -> pd.Series:
-    """The ``&-s_close`` label of a close series (see :mod:`tradai_strategy.validation.labels`).
-
-    >>> forward_mean_return(pd.Series([1.0, 2.0, 3.0, 4.0]), 2).round(3).tolist()
-    [1.5, 0.75, nan, nan]
-    """
-    return pd.Series(labels.forward_mean_return(close.to_numpy(), horizon), index=close.index)
 
 
 class TradAIStrategy(IStrategy):
@@ -114,7 +101,7 @@ class TradAIStrategy(IStrategy):
     def target_kind(self) -> str:
         kind = self.config.get("freqai", {}).get("tradai", {}).get("target", self.target)
         if kind not in TARGETS:
-            from tradai_strategy.config.errors import TradAIConfigError
+            from tradai_strategy.core.errors import TradAIConfigError
 
             raise TradAIConfigError(
                 f"freqai.tradai.target {kind!r} is unknown: use one of {', '.join(TARGETS)}"

@@ -1,7 +1,7 @@
 """Lookahead guard: prove a strategy's %-features are causal and its &-targets look forward.
 
 :func:`check_lookahead` computes the strategy's FreqAI features and targets exactly as FreqAI
-does (:func:`tradai_strategy.freqai.features.build_features`: every ``feature_engineering_*``
+does (:func:`tradai_strategy.data.features.build_features`: every ``feature_engineering_*``
 function, included timeframe, correlated pair and shifted candle) once on the full candles and
 once per sampled cut point on candles truncated at that cut (only candles closed by then, see
 :mod:`~tradai_strategy.validation.lookahead_data`). No model is trained.
@@ -30,8 +30,8 @@ import numpy as np
 import pandas as pd
 from freqtrade.strategy import IStrategy
 
-from tradai_strategy.config.errors import TradAIConfigError, TradAIDataError
-from tradai_strategy.freqai.features import (
+from tradai_strategy.core.errors import TradAIConfigError, TradAIDataError
+from tradai_strategy.data.features import (
     build_features,
     freqai_section,
     load_candles,

@@ -21,7 +21,7 @@ from freqtrade.data.history import load_pair_history
 from freqtrade.enums import CandleType, RunMode
 from freqtrade.exchange import timeframe_to_minutes, timeframe_to_prev_date
 
-from tradai_strategy.freqai.features import Candles
+from tradai_strategy.data.features import Candles
 
 #: cuts per cycle: aligned to the largest higher timeframe, one candle inside it, random
 _CUT_KINDS = 3

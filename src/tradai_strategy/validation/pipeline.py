@@ -13,8 +13,8 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
-from tradai_strategy.config.errors import TradAIConfigError, TradAIDataError
-from tradai_strategy.config.settings import TradAISettings
+from tradai_strategy.core.errors import TradAIConfigError, TradAIDataError
+from tradai_strategy.core.settings import TradAISettings
 from tradai_strategy.validation.report import ValidationReport, build_report
 from tradai_strategy.validation.runner import (
     PairData,
@@ -60,7 +60,7 @@ def run_validation(
     :raises TradAIConfigError: bad settings (purge shorter than the label horizon, k >= N...).
     :raises TradAIDataError: missing candles, too few rows, NaN labels, lookahead found.
     """
-    from tradai_strategy.freqai.features import build_features, load_candles, load_strategy
+    from tradai_strategy.data.features import build_features, load_candles, load_strategy
 
     say = notify or (lambda _msg: None)
     started = time.perf_counter()

@@ -1,6 +1,6 @@
 """Score the out-of-sample predictions of ``tradai validate`` and reach the verdict.
 
-Honest counting (see GUIDE section 4 and :mod:`tradai_strategy.validation.ic`): every metric
+Honest counting (see GUIDE section 4 and :mod:`tradai_strategy.stats.ic`): every metric
 that counts rows is computed on *non-overlapping* rows only — the rows on a time grid of
 one label horizon (``bar_number % h == 0``), the same grid for every pair, so the pairs'
 returns line up in time. Headline IC: per seed, each pair's mean RankIC over the backtest
@@ -22,20 +22,20 @@ import numpy.typing as npt
 import pandas as pd
 from freqtrade.exchange import timeframe_to_minutes
 
-from tradai_strategy.validation import metrics as m
-from tradai_strategy.validation.overfitting import (
+from tradai_strategy.stats import metrics as m
+from tradai_strategy.stats.overfitting import (
     Evidence,
     Verdict,
     assess,
     pbo_cscv,
     sharpe_moments,
 )
-from tradai_strategy.validation.runner import FitResult, PairData, ValidationSettings
-from tradai_strategy.validation.splitters import (
+from tradai_strategy.stats.splitters import (
     CombinatorialPurgedCV,
     PurgedWalkForwardCV,
     cpcv_test_groups,
 )
+from tradai_strategy.validation.runner import FitResult, PairData, ValidationSettings
 
 Splits = Sequence[tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]]
 HOURS_PER_YEAR = 365.25 * 24

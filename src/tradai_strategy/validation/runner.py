@@ -1,7 +1,7 @@
 """``tradai validate``: cross-validate a strategy's FreqAI model on its own features.
 
 For every pair (FreqAI trains one model per pair) the strategy's features and targets are
-built exactly as FreqAI builds them (:func:`~tradai_strategy.freqai.features.build_features`),
+built exactly as FreqAI builds them (:func:`~tradai_strategy.data.features.build_features`),
 rows without features (indicator warm-up) or without a label (the last label-horizon rows)
 are dropped, and the configured estimator is fitted on every split of a purged walk-forward
 or combinatorial purged CV, once per seed. Fits run in parallel across cores (joblib/loky,
@@ -22,13 +22,13 @@ import numpy.typing as npt
 import pandas as pd
 from freqtrade.exchange import timeframe_to_minutes
 
-from tradai_strategy.config.errors import TradAIConfigError, TradAIDataError
-from tradai_strategy.config.settings import TradAISettings
-from tradai_strategy.freqai.estimators import Task
-from tradai_strategy.validation.fitting import FitResult, FitTask, fit_one, worker_ready
-from tradai_strategy.validation.metrics import SCORE_NAMES, check_metric_names
-from tradai_strategy.validation.overfitting import Thresholds
-from tradai_strategy.validation.splitters import (
+from tradai_strategy.core.errors import TradAIConfigError, TradAIDataError
+from tradai_strategy.core.settings import TradAISettings
+from tradai_strategy.models.estimators import Task
+from tradai_strategy.models.fitting import FitResult, FitTask, fit_one, worker_ready
+from tradai_strategy.stats.metrics import SCORE_NAMES, check_metric_names
+from tradai_strategy.stats.overfitting import Thresholds
+from tradai_strategy.stats.splitters import (
     DEFAULT_EMBARGO,
     DEFAULT_N_GROUPS,
     DEFAULT_PURGE,
@@ -137,7 +137,7 @@ def grid_mask(dates: pd.Series, horizon: int, timeframe: str) -> npt.NDArray[np.
 
 
 def prepare_pair(frame: pd.DataFrame, pair: str, horizon: int, timeframe: str) -> PairData:
-    """Model inputs from a :class:`~tradai_strategy.freqai.features.FeatureFrame` frame.
+    """Model inputs from a :class:`~tradai_strategy.data.features.FeatureFrame` frame.
 
     Rows with a missing feature are dropped (FreqAI does not predict on them either); a
     missing label is only allowed in the last ``horizon`` rows (no future there), anywhere
@@ -171,7 +171,7 @@ def prepare_pair(frame: pd.DataFrame, pair: str, horizon: int, timeframe: str) -
     if task == "regression":
         realised = y_all.to_numpy(dtype=float)
     else:
-        from tradai_strategy.validation.labels import forward_mean_return
+        from tradai_strategy.core.labels import forward_mean_return
 
         realised = forward_mean_return(close, horizon)
     dates = frame["date"][keep].reset_index(drop=True)

@@ -1,0 +1,1 @@
+"""The model bundle: format, files, prediction and the MLflow pyfunc wrapper."""

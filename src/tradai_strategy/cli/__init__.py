@@ -1,0 +1,1 @@
+"""The ``tradai`` command: one module per command group, the app and the demo."""

@@ -1,0 +1,217 @@
+"""The ``tradai`` command."""
+
+from __future__ import annotations
+
+import functools
+import json
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from tradai_strategy.cli import status as cli_status
+from tradai_strategy.cli.common import fail
+
+app = typer.Typer(
+    help="TradAI: honest walk-forward training and an ML model lifecycle for Freqtrade/FreqAI.",
+    no_args_is_help=True,
+    pretty_exceptions_show_locals=False,
+)
+data_app = typer.Typer(help="Market data helpers.", no_args_is_help=True)
+config_app = typer.Typer(help="Config generation.", no_args_is_help=True)
+metrics_app = typer.Typer(
+    help="Lifecycle metrics in Prometheus text (no subcommand); `show`: a backtest's OOS IC.",
+    invoke_without_command=True,
+    callback=cli_status.metrics_root,
+)
+app.add_typer(data_app, name="data")
+app.add_typer(config_app, name="config")
+app.add_typer(metrics_app, name="metrics")
+console = Console()
+
+
+@app.command(
+    context_settings={"allow_extra_args": True, "ignore_unknown_options": True},
+)
+def backtest(
+    ctx: typer.Context,
+    offline: Annotated[
+        bool, typer.Option("--offline", help="Use generated markets instead of the exchange API.")
+    ] = False,
+) -> None:
+    """Run `freqtrade backtesting` in-process; any other argument goes to freqtrade unchanged.
+
+    Example: tradai backtest --offline --config configs/train.json --strategy RadStrategy
+    --freqaimodel TrainingPredictionModel --timerange 20250101-20250401
+    """
+    from tradai_strategy.data.freqtrade_runner import FreqtradeRunError, run_freqtrade
+
+    try:
+        code = run_freqtrade(["backtesting", *ctx.args], offline=offline)
+    except FreqtradeRunError as err:
+        fail(str(err))
+        return
+    raise typer.Exit(code)
+
+
+@data_app.command("synth")
+def data_synth(
+    pairs: Annotated[str, typer.Option(help="Comma-separated pairs.")] = "BTC/USDT,ETH/USDT",
+    timeframe: Annotated[str, typer.Option(help="Candle timeframe.")] = "1h",
+    days: Annotated[int, typer.Option(help="Number of days of candles.")] = 120,
+    seed: Annotated[int, typer.Option(help="Random seed (same seed, same candles).")] = 7,
+    signal: Annotated[
+        str, typer.Option(help="none: pure random walk; planted: a known predictable part.")
+    ] = "none",
+    start: Annotated[str, typer.Option(help="First candle (UTC date).")] = "2024-01-01",
+    datadir: Annotated[Path, typer.Option(help="Where to write the feather files.")] = Path(
+        "user_data/data/binance"
+    ),
+) -> None:
+    """Write deterministic synthetic candles in freqtrade's feather format."""
+    from tradai_strategy.data.synthetic import write_synthetic_data
+
+    if signal not in ("none", "planted"):
+        fail(f"--signal {signal!r} is unknown: use none or planted")
+    pair_list = [p.strip() for p in pairs.split(",") if p.strip()]
+    try:
+        paths = write_synthetic_data(
+            pair_list,
+            timeframe,
+            days,
+            seed,
+            signal,  # type: ignore[arg-type]  # checked above
+            datadir,
+            start=start,
+        )
+    except ValueError as err:
+        fail(str(err))
+        return
+    for p in paths:
+        console.print(f"wrote {p}")
+
+
+@config_app.command("build")
+def config_build(
+    out: Annotated[Path, typer.Option(help="Output folder.")] = Path("configs"),
+) -> None:
+    """Regenerate configs/train.json and configs/inference.json from the default metadata."""
+    from tradai_strategy.cli.config_builder import write_configs
+
+    for p in write_configs(out):
+        console.print(f"wrote {p}")
+
+
+@metrics_app.command("show")
+def metrics_show(
+    identifier: Annotated[str, typer.Option(help="FreqAI identifier of the backtest.")],
+    userdir: Annotated[Path, typer.Option(help="freqtrade user_data folder.")] = Path("user_data"),
+    as_json: Annotated[bool, typer.Option("--json", help="Print the raw JSON.")] = False,
+) -> None:
+    """Per-window and pooled out-of-sample IC of a TrainingPredictionModel backtest."""
+    from tradai_strategy.data.oos_metrics import METRICS_FILE
+    from tradai_strategy.reports.metrics_table import render_metrics
+
+    path = userdir / "models" / identifier / METRICS_FILE
+    if not path.exists():
+        fail(
+            f"{path} does not exist: run a backtest with --freqaimodel TrainingPredictionModel "
+            f"and freqai.identifier={identifier!r} first"
+        )
+    data = json.loads(path.read_text())
+    if as_json:
+        sys.stdout.write(json.dumps(data, indent=2) + "\n")
+    else:
+        render_metrics(data, console)
+
+
+@app.command()
+def demo(
+    workdir: Annotated[Path, typer.Option(help="Folder for data, models and results.")] = Path(
+        "demo_output"
+    ),
+    days: Annotated[int, typer.Option(help="Days of synthetic candles.")] = 150,
+    signal: Annotated[str, typer.Option(help="Synthetic signal: none or planted.")] = "planted",
+) -> None:
+    """End-to-end lifecycle on synthetic (or TRADAI_REAL_DATA) candles: train -> validate ->
+    promote -> inference backtest (TradAIMLflowModel) -> status -> report."""
+    from tradai_strategy.cli.demo import DemoStepFailed, run_demo
+
+    if signal not in ("none", "planted"):
+        fail(f"--signal {signal!r} is unknown: use none or planted")
+    try:
+        run_demo(
+            workdir,
+            functools.partial(run_cli, standalone_mode=False),
+            days=days,
+            signal=signal,
+            console=console,
+        )
+    except DemoStepFailed as err:
+        fail(str(err), code=1)
+    except Exception as err:
+        from freqtrade.exceptions import OperationalException
+
+        if isinstance(err, OperationalException | ValueError | FileNotFoundError):
+            fail(str(err))
+        raise
+
+
+# --- command modules: each `register(app)` adds its commands (keep heavy imports inside
+# the command functions so `tradai --help` stays fast) ---
+from tradai_strategy.cli import leakage as cli_leakage  # noqa: E402
+
+cli_leakage.register(app)
+from tradai_strategy.cli import inference as cli_inference  # noqa: E402
+
+cli_inference.register(app)
+from tradai_strategy.cli import validate as cli_validate  # noqa: E402
+
+cli_validate.register(app)
+from tradai_strategy.cli import hyperopt as cli_hyperopt  # noqa: E402
+
+cli_hyperopt.register(app)
+from tradai_strategy.cli import train as cli_train  # noqa: E402
+
+cli_train.register(app)
+cli_status.register(app)
+from tradai_strategy.cli import monitor as cli_monitor  # noqa: E402
+
+cli_monitor.register(app)
+from tradai_strategy.cli import retrain as cli_retrain  # noqa: E402
+
+cli_retrain.register(app)
+from tradai_strategy.cli import report as cli_report  # noqa: E402
+
+cli_report.register(app)
+from tradai_strategy.cli import compare as cli_compare  # noqa: E402
+
+cli_compare.register(app)
+
+
+def run_cli(argv: Sequence[str], *, standalone_mode: bool = True) -> int:
+    """Run ``tradai <argv>`` in this process and return its exit status.
+
+    ``standalone_mode=False`` lets exceptions other than ``typer.Exit`` reach the caller
+    (click's own error handling is off); ``SystemExit`` becomes its code (``None``: 0, a
+    message: 1).
+    """
+    try:
+        result = app(list(argv), standalone_mode=standalone_mode, prog_name="tradai")
+    except SystemExit as done:
+        return done.code if isinstance(done.code, int) else (0 if done.code is None else 1)
+    return result if isinstance(result, int) else 0
+
+
+def main() -> None:
+    # MLflow's per-download progress bars drown the command's own output
+    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
+    app()
+
+
+if __name__ == "__main__":
+    main()

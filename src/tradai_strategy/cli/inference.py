@@ -1,0 +1,148 @@
+"""``tradai predictions ...`` and ``tradai bundle ...``: the inference side of TradAI.
+
+Heavy imports (pandas, freqtrade, mlflow) stay inside the command functions so that
+``tradai --help`` stays fast.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from tradai_strategy.cli.common import TrackingUriOpt, fail
+
+console = Console()
+
+
+predictions_app = typer.Typer(
+    help="Prediction tables: export FreqAI backtest predictions, check a file.",
+    no_args_is_help=True,
+)
+bundle_app = typer.Typer(
+    help="Model bundles: build one from a training run, register it in MLflow.",
+    no_args_is_help=True,
+)
+
+
+def _pairs(value: str | None) -> list[str] | None:
+    if not value:
+        return None
+    return [p.strip() for p in value.split(",") if p.strip()]
+
+
+@predictions_app.command("export")
+def predictions_export(
+    identifier: Annotated[str, typer.Option(help="FreqAI identifier of the backtest.")],
+    out: Annotated[Path, typer.Option(help="Output file (.csv or .parquet).")],
+    userdir: Annotated[Path, typer.Option(help="freqtrade user_data folder.")] = Path("user_data"),
+    pairs: Annotated[
+        str | None, typer.Option(help="Comma-separated pairs (default: the run's whitelist).")
+    ] = None,
+) -> None:
+    """Merge FreqAI's per-window backtest predictions into one validated prediction table."""
+    from freqtrade.exceptions import OperationalException
+
+    from tradai_strategy.data.prediction_files import load_backtest_predictions
+    from tradai_strategy.data.prediction_table import write_predictions
+
+    model_dir = userdir / "models" / identifier
+    if not model_dir.is_dir():
+        fail(
+            f"{model_dir} does not exist: run a FreqAI backtest with "
+            f"freqai.identifier={identifier!r} first (or pass --userdir)"
+        )
+    try:
+        table = load_backtest_predictions(model_dir, _pairs(pairs))
+        path = write_predictions(table, out)
+    except (FileNotFoundError, ValueError, OperationalException) as err:
+        fail(str(err))
+        return
+    span = f"{table['date'].min()} -> {table['date'].max()}"
+    console.print(
+        f"wrote {path}: {len(table)} rows, pairs {', '.join(sorted(table['pair'].unique()))}, "
+        f"{span}",
+        highlight=False,
+    )
+
+
+@predictions_app.command("check")
+def predictions_check(
+    path: Annotated[Path, typer.Argument(help="Prediction table (.csv or .parquet).")],
+) -> None:
+    """Validate a prediction table and print what it covers."""
+    from freqtrade.exceptions import OperationalException
+
+    from tradai_strategy.data.prediction_table import read_predictions
+
+    try:
+        table = read_predictions(path)
+    except OperationalException as err:
+        fail(str(err))
+        return
+    for pair, rows in table.groupby("pair"):
+        console.print(
+            f"{pair}: {len(rows)} rows, {rows['date'].min()} -> {rows['date'].max()}, "
+            f"do_predict=1 on {rows['do_predict'].mean():.0%}",
+            highlight=False,
+        )
+
+
+@bundle_app.command("build")
+def bundle_build(
+    identifier: Annotated[str, typer.Option(help="FreqAI identifier of the training run.")],
+    out: Annotated[Path, typer.Option(help="Bundle folder to write (replaced if present).")],
+    userdir: Annotated[Path, typer.Option(help="freqtrade user_data folder.")] = Path("user_data"),
+    pairs: Annotated[
+        str | None, typer.Option(help="Comma-separated pairs (default: the run's whitelist).")
+    ] = None,
+    strategy: Annotated[str | None, typer.Option(help="Strategy name to record.")] = None,
+) -> None:
+    """Bundle the latest window's model of each pair of a TrainingPredictionModel run."""
+    from freqtrade.exceptions import OperationalException
+
+    from tradai_strategy.bundle.format import bundle_from_model_dir, read_manifest
+
+    try:
+        path = bundle_from_model_dir(
+            userdir / "models" / identifier, out, pairs=_pairs(pairs), strategy=strategy
+        )
+    except OperationalException as err:
+        fail(str(err))
+        return
+    for pair, meta in read_manifest(path)["pairs"].items():
+        console.print(
+            f"{pair}: {meta['estimator']}, {len(meta['features'])} features, trained "
+            f"{meta['train_start']} -> {meta['train_end']}",
+            highlight=False,
+        )
+    console.print(f"wrote {path}")
+
+
+@bundle_app.command("register")
+def bundle_register(
+    path: Annotated[Path, typer.Argument(help="Bundle folder (tradai bundle build).")],
+    name: Annotated[str, typer.Option(help="Registered model name, e.g. the strategy.")],
+    alias: Annotated[str | None, typer.Option(help="Point this alias at the new version.")] = None,
+    tracking_uri: TrackingUriOpt = None,
+) -> None:
+    """Log a bundle to MLflow as a pyfunc model and register a new version."""
+    from freqtrade.exceptions import OperationalException
+
+    from tradai_strategy.registry.bundle_registry import register_bundle
+
+    try:
+        version = register_bundle(path, name, alias=alias, tracking_uri=tracking_uri)
+    except OperationalException as err:
+        fail(str(err))
+        return
+    target = f"models:/{name}@{alias}" if alias else f"models:/{name}/{version}"
+    console.print(f"registered {name} version {version} ({target})", highlight=False)
+
+
+def register(app: typer.Typer) -> None:
+    """Add the ``predictions`` and ``bundle`` command groups to the ``tradai`` app."""
+    app.add_typer(predictions_app, name="predictions")
+    app.add_typer(bundle_app, name="bundle")

@@ -1,0 +1,152 @@
+"""``tradai promote``, ``tradai rollback`` and ``tradai audit``: alias moves with an audit row.
+
+Every registry-touching command opens the store through :func:`registry_session`, which
+reconciles the audit trail with the live aliases first (a notice on stderr when it had to)
+and turns registry errors into one line. Exit codes: 0 done, 2 refused or bad input (one
+line naming the model/version/alias and the fix).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+from rich.table import Table
+
+from tradai_strategy.cli.common import TrackingUriOpt, console, err_console, fail
+from tradai_strategy.core.logs import quiet_logging
+
+if TYPE_CHECKING:
+    from tradai_strategy.lifecycle.promotion import Lifecycle
+    from tradai_strategy.registry.audit import AuditEvent
+
+AuditDb = Annotated[
+    str | None, typer.Option(help="Audit database (default: beside the MLflow store).")
+]
+Reason = Annotated[str, typer.Option(help="Why: recorded in the audit trail.")]
+
+
+@contextmanager
+def registry_session(
+    tracking_uri: str | None, audit_db: str | None, model: str | None = None
+) -> Iterator[Lifecycle]:
+    """Open the registry and its audit trail, reconcile them, and map failures to one line.
+
+    MLflow's HTTP retry loop is capped (unless the MLFLOW_HTTP_REQUEST_* variables are set)
+    so a server that dies mid-command fails in seconds, not minutes.
+    """
+    from mlflow.exceptions import MlflowException
+
+    from tradai_strategy.lifecycle.promotion import Lifecycle, reconcile
+    from tradai_strategy.registry.client import RegistryError, bound_registry_calls
+
+    bound_registry_calls(20, retries=1, backoff=None)
+    try:
+        lc = Lifecycle.open(tracking_uri, audit_db)
+        with quiet_logging(logging.WARNING):  # the notice below says it once
+            repaired = reconcile(lc, model)
+        if model:
+            lc.reconciled.add(model)  # the command's own promote/rollback/retire: no 2nd pass
+        for event in repaired:
+            err_console.print(
+                f"[yellow]reconciled[/] {event.model} @{event.alias}: "
+                f"{event.from_version or 'unset'} -> {event.to_version or 'unset'} "
+                f"(audit #{event.id}): the alias had moved without its audit row",
+                highlight=False,
+                soft_wrap=True,
+            )
+        yield lc
+    except RegistryError as err:
+        fail(str(err))
+    except MlflowException as err:
+        first = (str(err.message) or type(err).__name__).splitlines()[0]
+        fail(f"MLflow store {tracking_uri or 'default'}: {first}")
+
+
+def _moved(event: AuditEvent) -> None:
+    before = event.from_version or "unset"
+    console.print(
+        f"[green]{event.model} @{event.alias}: {before} -> {event.to_version or 'unset'}[/] "
+        f"({event.action}, audit #{event.id})",
+        highlight=False,
+    )
+
+
+def promote(
+    name: Annotated[str, typer.Argument(help="Registered model name.")],
+    version: Annotated[str, typer.Argument(help="Version to promote.")],
+    to: Annotated[str, typer.Option("--to", help="Alias to move.")] = "production",
+    reason: Reason = "",
+    force: Annotated[
+        bool, typer.Option("--force", help="Skip the validation gate (reason recorded).")
+    ] = False,
+    tracking_uri: TrackingUriOpt = None,
+    audit_db: AuditDb = None,
+) -> None:
+    """Point an alias (production by default) at a version whose validation passed."""
+    from tradai_strategy.lifecycle.promotion import promote as do_promote
+
+    with registry_session(tracking_uri, audit_db, name) as lc:
+        event = do_promote(lc, name, version, alias=to, reason=reason, force=force)
+    _moved(event)
+
+
+def rollback(
+    name: Annotated[str, typer.Argument(help="Registered model name.")],
+    to: Annotated[
+        str | None, typer.Option("--to", help="Version (default: the previous production).")
+    ] = None,
+    reason: Reason = "",
+    tracking_uri: TrackingUriOpt = None,
+    audit_db: AuditDb = None,
+) -> None:
+    """Return production to the previous production version, or to --to VERSION."""
+    from tradai_strategy.lifecycle.promotion import rollback as do_rollback
+
+    with registry_session(tracking_uri, audit_db, name) as lc:
+        event = do_rollback(lc, name, to=to, reason=reason)
+    _moved(event)
+
+
+def audit(
+    model: Annotated[str | None, typer.Option(help="Only this model's events.")] = None,
+    tracking_uri: TrackingUriOpt = None,
+    audit_db: AuditDb = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Machine-readable JSON.")] = False,
+) -> None:
+    """The audit trail, oldest first (reconciled with the live aliases first)."""
+    with registry_session(tracking_uri, audit_db, model) as lc:
+        events = lc.audit.events(model)
+    if as_json:
+        import dataclasses
+        import json
+        import sys
+
+        sys.stdout.write(json.dumps([dataclasses.asdict(e) for e in events], indent=2) + "\n")
+        return
+    table = Table(title="TradAI audit trail")
+    for col in ("#", "time", "actor", "action", "model", "alias", "from", "to", "reason"):
+        table.add_column(col, overflow="fold")
+    for e in events:
+        table.add_row(
+            str(e.id),
+            e.time,
+            e.actor,
+            e.action + (" (forced)" if e.details.get("forced") else ""),
+            e.model,
+            e.alias or "",
+            e.from_version or "",
+            e.to_version or "",
+            e.reason,
+        )
+    console.print(table)
+
+
+def register(app: typer.Typer) -> None:
+    """Add ``promote``, ``rollback`` and ``audit`` to the ``tradai`` app."""
+    app.command("promote")(promote)
+    app.command("rollback")(rollback)
+    app.command("audit")(audit)

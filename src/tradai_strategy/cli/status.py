@@ -1,0 +1,173 @@
+"""``tradai status``, ``tradai retire`` and ``tradai metrics`` (Prometheus text).
+
+Exit codes: 0 done, 2 bad input or refused (one line naming the model/version and the fix).
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+from rich.table import Table
+
+from tradai_strategy.cli.common import TrackingUriOpt, console
+from tradai_strategy.cli.promote import AuditDb, Reason, registry_session
+
+if TYPE_CHECKING:
+    from tradai_strategy.lifecycle.status import VersionStatus
+
+_COLOURS = {"green": "green", "yellow": "yellow", "red": "red"}
+_SHORT = {
+    "oos_rank_ic": "RankIC",
+    "oos_icir": "ICIR",
+    "sharpe": "Sharpe",
+    "profit_total": "profit",
+    "max_drawdown": "maxDD",
+    "trade_count": "trades",
+    "accuracy": "acc",
+}
+
+
+def _paint(level: str) -> str:
+    colour = _COLOURS.get(level)
+    return f"[{colour}]{level}[/]" if colour else level
+
+
+def _fmt_metrics(metrics: dict[str, float]) -> str:
+    parts = []
+    for key, value in metrics.items():
+        text = f"{int(value)}" if key == "trade_count" else f"{value:.3f}"
+        parts.append(f"{_SHORT.get(key, key)} {text}")
+    return ", ".join(parts) or "-"
+
+
+def _table(rows: list[VersionStatus], empty: list[str]) -> Table:
+    table = Table(title="TradAI model status")
+    table.add_column("model", overflow="fold")
+    table.add_column("alias", no_wrap=True)
+    table.add_column("version", no_wrap=True)
+    table.add_column("age d", justify="right", no_wrap=True)
+    table.add_column("health", no_wrap=True)
+    table.add_column("judged on", overflow="fold")
+    table.add_column("metrics", overflow="fold")
+    for r in rows:
+        colour = _COLOURS.get(r.performance.level, "dim")
+        age_colour = _COLOURS.get(r.age.level, "dim")
+        table.add_row(
+            r.model,
+            r.alias,
+            f"{r.version} " + ("[red]retired[/]" if r.retired else f"[dim]{r.validation}[/]"),
+            f"[{age_colour}]{r.age_days:.1f}[/]",
+            _paint(r.overall),
+            f"[{colour}]{r.performance.basis}[/]",
+            _fmt_metrics(r.metrics),
+        )
+    for name in empty:
+        table.add_row(name, "-", "-", "", "", "no aliased version", "")
+    return table
+
+
+def status(
+    model: Annotated[str | None, typer.Option(help="Only this model.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Machine-readable JSON.")] = False,
+    tracking_uri: TrackingUriOpt = None,
+    audit_db: AuditDb = None,
+) -> None:
+    """Per model: production/staging/challenger/fallback versions, age, last metrics, health.
+
+    Health: regressors by IC (live tradai.monitor.rolling_ic tag, else OOS RankIC: green >=
+    0.03, yellow 0.02-0.03, red < 0.02), classifiers by accuracy (green >= 85%, yellow
+    75-85%, red < 75%), age (yellow > 30 days, red > 45 days); overall = the worst.
+    """
+    from tradai_strategy.lifecycle.status import model_status
+
+    with registry_session(tracking_uri, audit_db, model) as lc:
+        names = [model] if model else lc.registry.models()
+        per_model = {}
+        for name in names:
+            versions = lc.registry.versions(name)
+            metrics = {v.version: lc.registry.run_metrics(v.run_id) for v in versions if v.aliases}
+            per_model[name] = (versions, model_status(versions, metrics))
+    if as_json:
+        doc = {
+            "tracking_uri": lc.registry.uri,
+            "models": [
+                {
+                    "model": name,
+                    "versions": len(versions),
+                    "latest": versions[0].version if versions else None,
+                    "aliases": {r.alias: r.to_dict() for r in rows},
+                }
+                for name, (versions, rows) in per_model.items()
+            ],
+        }
+        sys.stdout.write(json.dumps(doc, indent=2) + "\n")
+        return
+    rows = [r for _, found in per_model.values() for r in found]
+    empty = [name for name, (_, found) in per_model.items() if not found]
+    console.print(_table(rows, empty))
+    if not per_model:
+        console.print("no registered models yet: run tradai train")
+
+
+def retire(
+    name: Annotated[str, typer.Argument(help="Registered model name.")],
+    version: Annotated[str, typer.Argument(help="Version to retire for good.")],
+    reason: Reason = "",
+    tracking_uri: TrackingUriOpt = None,
+    audit_db: AuditDb = None,
+) -> None:
+    """Retire a version: never promoted, rolled back to or served again; its aliases go.
+
+    Serving then falls back to @fallback. Each alias removal is an audited move.
+    """
+    from tradai_strategy.lifecycle.promotion import retire_version
+
+    with registry_session(tracking_uri, audit_db, name) as lc:
+        event, removed = retire_version(lc, name, version, reason=reason)
+    gone = ", ".join(f"@{e.alias}" for e in removed) or "none"
+    console.print(
+        f"[green]{name} version {version} retired[/] (audit #{event.id}); aliases removed: {gone}",
+        highlight=False,
+    )
+
+
+def metrics_root(
+    ctx: typer.Context,
+    model: Annotated[str | None, typer.Option(help="Only this model.")] = None,
+    out: Annotated[
+        Path | None,
+        typer.Option(help="Write to this file (node_exporter textfile collector) instead."),
+    ] = None,
+    tracking_uri: TrackingUriOpt = None,
+    audit_db: AuditDb = None,
+) -> None:
+    """Lifecycle metrics in Prometheus text format (no subcommand); `show`: OOS metrics.
+
+    tradai_model_version{model,alias}, tradai_retrainings_total (highest version - 1),
+    tradai_rollbacks_total (audit trail), tradai_training_duration_seconds (newest version),
+    tradai_retired_versions.
+    """
+    if ctx.invoked_subcommand is not None:
+        return
+    from tradai_strategy.lifecycle.lifecycle_metrics import collect, prometheus_text
+
+    with registry_session(tracking_uri, audit_db, model) as lc:
+        text = prometheus_text(collect(lc, model))
+    if out is None:
+        sys.stdout.write(text)
+        return
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_name(out.name + ".tmp")
+    tmp.write_text(text)
+    tmp.replace(out)  # atomic: the collector never reads a half-written file
+    console.print(f"wrote {out}", soft_wrap=True, highlight=False)
+
+
+def register(app: typer.Typer) -> None:
+    """Add ``status`` and ``retire`` to the ``tradai`` app (``metrics`` is wired in cli.py)."""
+    app.command("status")(status)
+    app.command("retire")(retire)

@@ -1,1 +1,0 @@
-"""TradAI config layer."""

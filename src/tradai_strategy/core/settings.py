@@ -1,0 +1,145 @@
+"""TradAI's settings: the run mode (:class:`TradingMode`) and the ``freqai.tradai`` block of a
+FreqAI config (:class:`TradAISettings`)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any, Literal, cast
+
+from freqtrade.exchange import timeframe_to_minutes
+
+from tradai_strategy.core.errors import TradAIConfigError
+
+
+class TradingMode(StrEnum):
+    """What one TradAI process does: ``train`` (walk-forward training -> registered version)
+    or one of freqtrade's own run modes."""
+
+    TRAIN = "train"
+    BACKTEST = "backtest"
+    HYPEROPT = "hyperopt"
+    DRY_RUN = "dry-run"
+    LIVE = "live"
+
+    @classmethod
+    def parse(cls, value: str | None) -> TradingMode:
+        """``value`` (of ``TRADING_MODE``) as a mode (case-insensitive, ``dry_run`` =
+        ``dry-run``); a :class:`TradAIConfigError` listing the valid values otherwise."""
+        valid = ", ".join(m.value for m in cls)
+        text = (value or "").strip().lower().replace("_", "-")
+        if not text:
+            raise TradAIConfigError(f"TRADING_MODE is not set: set it to one of {valid}")
+        try:
+            return cls(text)
+        except ValueError:
+            raise TradAIConfigError(
+                f"TRADING_MODE={value!r} is not a trading mode: use one of {valid}"
+            ) from None
+
+    @property
+    def default_config(self) -> str:
+        """The config file used when none is given."""
+        live = self in (TradingMode.DRY_RUN, TradingMode.LIVE)
+        return "configs/inference.json" if live else "configs/train.json"
+
+
+Estimator = Literal["lightgbm", "catboost"]
+ESTIMATORS: tuple[Estimator, ...] = ("lightgbm", "catboost")
+
+
+@dataclass(frozen=True)
+class TradAISettings:
+    """Validated TradAI settings of one FreqAI config.
+
+    ``purge_candles`` defaults to ``label_period_candles``: every training row whose forward
+    label could reach into the eval part is dropped. ``embargo_candles`` drops rows right
+    after an eval block that is not the last one (see ``eval_position``).
+    """
+
+    estimator: Estimator
+    label_period_candles: int
+    purge_candles: int
+    embargo_candles: int
+    early_stopping_rounds: int
+    eval_position: Literal["end", "start"]
+    seed: int
+
+    @classmethod
+    def from_config(cls, config: dict[str, Any]) -> TradAISettings:
+        freqai = config.get("freqai", {})
+        fp = freqai.get("feature_parameters", {})
+        tr = freqai.get("tradai", {}) or {}
+        if "label_period_candles" not in fp:
+            raise TradAIConfigError(
+                "freqai.feature_parameters.label_period_candles is missing: set it to the "
+                "forward horizon of your &-targets in candles (e.g. 12)"
+            )
+        h = fp["label_period_candles"]
+        if not isinstance(h, int) or isinstance(h, bool) or h < 1:
+            raise TradAIConfigError(
+                f"freqai.feature_parameters.label_period_candles must be a positive integer, "
+                f"got {h!r}"
+            )
+        est = str(tr.get("estimator", "lightgbm")).lower()
+        if est not in ESTIMATORS:
+            raise TradAIConfigError(
+                f"freqai.tradai.estimator {tr.get('estimator')!r} is unknown: use one of "
+                f"{', '.join(ESTIMATORS)}"
+            )
+        pos = tr.get("eval_position", "end")
+        if pos not in ("end", "start"):
+            raise TradAIConfigError(
+                f"freqai.tradai.eval_position must be 'end' or 'start', got {pos!r}"
+            )
+        ints = {}
+        for key, default in (
+            ("purge_candles", h),
+            ("embargo_candles", 0),
+            ("early_stopping_rounds", 0),
+            ("seed", 42),
+        ):
+            val = tr.get(key, default)
+            if not isinstance(val, int) or isinstance(val, bool) or val < 0:
+                raise TradAIConfigError(
+                    f"freqai.tradai.{key} must be a non-negative integer, got {val!r}"
+                )
+            ints[key] = val
+        if ints["purge_candles"] < h:
+            raise TradAIConfigError(
+                f"freqai.tradai.purge_candles={ints['purge_candles']} is shorter than "
+                f"label_period_candles={h}: training labels would overlap the eval part; "
+                f"set it to at least {h} or remove it"
+            )
+        if freqai.get("data_split_parameters", {}).get("shuffle"):
+            raise TradAIConfigError(
+                "freqai.data_split_parameters.shuffle=true mixes future rows into training: "
+                "remove it (TradAI splits in time order)"
+            )
+        settings = cls(
+            estimator=cast(Estimator, est),
+            label_period_candles=h,
+            eval_position=pos,
+            **ints,
+        )
+        settings.check_window(config)
+        return settings
+
+    def check_window(self, config: dict[str, Any]) -> None:
+        """Fail early when a training window cannot leave rows after eval part and purge."""
+        freqai = config.get("freqai", {})
+        days = freqai.get("train_period_days")
+        tf = config.get("timeframe")
+        if not days or not tf:
+            return
+        rows = int(float(days) * 24 * 60 / timeframe_to_minutes(tf))
+        test_size = float(freqai.get("data_split_parameters", {}).get("test_size", 0.1))
+        n_eval = int(test_size * rows) if test_size < 1 else int(test_size)
+        left = rows - n_eval - self.purge_candles - self.label_period_candles
+        if left < max(50, 2 * self.purge_candles):
+            raise TradAIConfigError(
+                f"freqai.train_period_days={days} gives {rows} {tf} candles per window; after an "
+                f"eval part of {n_eval}, purge {self.purge_candles} and the "
+                f"{self.label_period_candles} unlabelled last rows only {left} remain: "
+                "raise train_period_days"
+            )

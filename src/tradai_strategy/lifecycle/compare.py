@@ -1,0 +1,303 @@
+"""``tradai compare``'s computation: two registered versions on the same data and strategy.
+
+For each version a freqtrade backtest runs in-process with ``TradAIMLflowModel`` pinned to
+``models:/NAME/VERSION`` (same config, strategy, pairs and timerange), giving Sharpe,
+profit, max drawdown and trades. The predictions that backtest served are scored against
+the strategy's own target (``set_freqai_targets`` on the same candles): daily Spearman IC
+on the rows both versions predicted (``do_predict == 1``), then the paired test of
+:mod:`tradai_strategy.stats.compare` on the daily IC difference.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from tradai_strategy.core.paths import run_folder
+from tradai_strategy.stats.compare import (
+    PairedTest,
+    finite_or_none,
+    paired_ic_test,
+    recommend,
+)
+
+Notify = Callable[[str], None]
+MLFLOW_MODEL = "TradAIMLflowModel"
+#: backtest metrics compared (key of lifecycle.train.backtest_metrics -> higher is better?)
+METRICS = {"sharpe": True, "profit_total": True, "max_drawdown": False, "trade_count": None}
+
+
+@dataclass
+class VersionRun:
+    """One version's backtest metrics and the predictions it traded on."""
+
+    version: str
+    metrics: dict[str, float]
+    predictions: pd.DataFrame  # pair, date, pred, do_predict
+    results_path: str
+
+
+@dataclass
+class Comparison:
+    """Everything ``tradai compare`` reports; ``to_dict`` is JSON-ready."""
+
+    name: str
+    old: VersionRun
+    new: VersionRun
+    timerange: str
+    strategy: str
+    label: str
+    daily: pd.DataFrame  # index day; columns old, new (daily IC)
+    test: PairedTest
+    recommendation: str
+    n_rows: int
+    warnings: list[str] = field(default_factory=list)
+
+    def deltas(self) -> dict[str, float]:
+        """New minus old for each backtest metric and the mean daily IC."""
+        out = {}
+        for key in METRICS:
+            a, b = self.old.metrics.get(key), self.new.metrics.get(key)
+            out[key] = (b - a) if a is not None and b is not None else float("nan")
+        out["ic"] = self.test.delta_ic
+        return out
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "model": self.name,
+            "old": {"version": self.old.version, **finite_or_none(self.old.metrics)},
+            "new": {"version": self.new.version, **finite_or_none(self.new.metrics)},
+            "backtest_results": {"old": self.old.results_path, "new": self.new.results_path},
+            "delta": finite_or_none(self.deltas()),
+            "test": self.test.to_dict(),
+            "recommendation": self.recommendation,
+            "timerange": self.timerange,
+            "strategy": self.strategy,
+            "label": self.label,
+            "n_rows": self.n_rows,
+            "warnings": list(self.warnings),
+            "daily_ic": [
+                finite_or_none({"day": str(day.date()), "old": o, "new": n})
+                for day, o, n in zip(
+                    self.daily.index, self.daily["old"], self.daily["new"], strict=True
+                )
+            ],
+        }
+
+
+def realised_targets(config: dict[str, Any], pairs: list[str], timerange: str) -> pd.DataFrame:
+    """The strategy's target per (pair, date) on the timerange's candles (numeric).
+
+    Columns ``pair``, ``date``, ``realised``; the label column name is in ``attrs["label"]``.
+    A classifier's text label is replaced by the forward mean return over the label horizon.
+    """
+    from tradai_strategy.core.labels import forward_mean_return
+    from tradai_strategy.data.features import build_features, load_candles, load_strategy
+
+    candles = load_candles(config, pairs, timerange, Path(config["datadir"]))
+    strategy = load_strategy(config)
+    horizon = int(config["freqai"]["feature_parameters"].get("label_period_candles", 12))
+    frames, label = [], ""
+    for pair in pairs:
+        built = build_features(config, strategy, pair, candles)
+        if not built.labels:
+            raise ValueError(f"strategy {config.get('strategy')} sets no FreqAI target for {pair}")
+        label = built.labels[0]
+        values = built.frame[label]
+        if not pd.api.types.is_numeric_dtype(values):
+            values = pd.Series(forward_mean_return(built.frame["close"], horizon))
+        frames.append(
+            pd.DataFrame(
+                {
+                    "pair": pair,
+                    "date": pd.to_datetime(built.frame["date"], utc=True),
+                    "realised": values.to_numpy(dtype=float),
+                }
+            )
+        )
+    out = pd.concat(frames, ignore_index=True)
+    out.attrs["label"] = label
+    return out
+
+
+def prediction_column(table: pd.DataFrame, label: str) -> str:
+    """The column holding the served prediction of ``label`` (``up`` for a classifier)."""
+    if label in table.columns and pd.api.types.is_numeric_dtype(table[label]):
+        return label
+    if "up" in table.columns:
+        return "up"
+    raise ValueError(f"the backtest predictions have no numeric {label!r} or 'up' column")
+
+
+def run_version(
+    args: dict[str, Any],
+    config: dict[str, Any],
+    name: str,
+    version: str,
+    *,
+    timerange: str,
+    tracking_uri: str,
+    run_dir: Path,
+    label: str,
+    offline: bool,
+    freqaimodel_path: Path | None,
+) -> VersionRun:
+    """Backtest ``models:/name/version`` with TradAIMLflowModel and collect its predictions."""
+    from tradai_strategy.core.logs import quiet_logging
+    from tradai_strategy.data.freqtrade_runner import backtest
+    from tradai_strategy.data.prediction_files import load_backtest_predictions
+    from tradai_strategy.lifecycle.train import backtest_metrics
+
+    identifier = f"{run_dir.name}-v{version}"
+    overlay = run_dir / f"v{version}.json"
+    tradai = {"model_uri": f"models:/{name}/{version}", "tracking_uri": tracking_uri}
+    # nothing trains: train_period_days 0 loads no training window before the timerange
+    freqai = {"identifier": identifier, "train_period_days": 0, "tradai": tradai}
+    overlay.write_text(json.dumps({"freqai": freqai}))
+    with quiet_logging(), contextlib.redirect_stdout(io.StringIO()):  # freqtrade's tables
+        result = backtest(
+            [*args["config"], str(overlay)],
+            str(args["strategy"]),
+            freqaimodel=MLFLOW_MODEL,
+            timerange=timerange,
+            datadir=args.get("datadir"),
+            userdir=config["user_data_dir"],
+            strategy_path=args.get("strategy_path"),
+            freqaimodel_path=freqaimodel_path,
+            offline=offline,
+            results_dir=run_dir / f"v{version}",
+        )
+    table = load_backtest_predictions(Path(config["user_data_dir"]) / "models" / identifier)
+    col = prediction_column(table, label)
+    preds = table[["pair", "date", col, "do_predict"]].rename(columns={col: "pred"})
+    return VersionRun(version, backtest_metrics(result.stats), preds, str(result.results_path))
+
+
+def check_out_of_sample(tags: dict[str, str], label: str, timerange: str) -> None:
+    """Refuse a timerange that ends inside the version's training data (every candle would
+    get ``do_predict = 0``); the ``tradai.train_end.<pair>`` tags say where it ends."""
+    from freqtrade.configuration import TimeRange
+
+    ends = [pd.Timestamp(v) for k, v in tags.items() if k.startswith("tradai.train_end.")]
+    stop = TimeRange.parse_timerange(timerange).stopdt
+    if not ends or stop is None:
+        return
+    last = max(ends)
+    last = last.tz_localize("UTC") if last.tzinfo is None else last
+    if stop <= last:
+        raise ValueError(
+            f"--timerange {timerange} ends before {label}'s training data does ({last}): "
+            "compare on candles after it (out of sample)"
+        )
+
+
+def paired_rows(old: VersionRun, new: VersionRun, realised: pd.DataFrame) -> pd.DataFrame:
+    """Rows both versions predicted (``do_predict == 1``) with a finite realised target."""
+    both = old.predictions.merge(new.predictions, on=["pair", "date"], suffixes=("_old", "_new"))
+    both = both.merge(realised, on=["pair", "date"])
+    keep = (both["do_predict_old"] == 1) & (both["do_predict_new"] == 1)
+    keep &= np.isfinite(both[["pred_old", "pred_new", "realised"]].to_numpy(float)).all(axis=1)
+    return both.loc[keep].reset_index(drop=True)
+
+
+def compare_versions(
+    args: dict[str, Any],
+    name: str,
+    old: str,
+    new: str,
+    *,
+    timerange: str,
+    tracking_uri: str | None = None,
+    offline: bool = False,
+    freqaimodel_path: Path | None = None,
+    min_delta: float = 0.01,
+    alpha: float = 0.05,
+    notify: Notify | None = None,
+) -> Comparison:
+    """Backtest and score versions ``old`` and ``new`` of ``name`` on the same data.
+
+    :raises ValueError: the same version twice, an unknown model/version (a
+        :class:`~tradai_strategy.registry.client.RegistryError`), a version trained with
+        another strategy, no candles in the timerange, too few common days.
+    """
+    from tradai_strategy.core.logs import quiet_logging
+    from tradai_strategy.data.freqtrade_runner import resolve_config
+    from tradai_strategy.lifecycle.gate import check_strategy
+    from tradai_strategy.registry.client import RegistryClient
+    from tradai_strategy.stats.decay import daily_ic
+
+    say = notify or (lambda _msg: None)
+    if str(old) == str(new):
+        raise ValueError(f"version {old} given twice: compare two different versions of {name}")
+    registry = RegistryClient(tracking_uri)
+    infos = [registry.version(name, v) for v in (old, new)]
+    for info in infos:
+        check_strategy(info.tags, args, f"{name} version {info.version}")
+        check_out_of_sample(info.tags, f"{name} version {info.version}", timerange)
+    with quiet_logging():
+        config = resolve_config(args)
+        pairs = list(config.get("exchange", {}).get("pair_whitelist", []))
+        realised = realised_targets(config, pairs, timerange)
+    label = str(realised.attrs["label"])
+    run_dir = run_folder(config["user_data_dir"], f"compare-{name}")
+    run_dir.mkdir(parents=True, exist_ok=True)
+    runs = []
+    for info in infos:
+        say(f"backtesting {name} version {info.version} on {timerange}")
+        runs.append(
+            run_version(
+                args,
+                config,
+                name,
+                info.version,
+                timerange=timerange,
+                tracking_uri=registry.uri,
+                run_dir=run_dir,
+                label=label,
+                offline=offline,
+                freqaimodel_path=freqaimodel_path,
+            )
+        )
+    rows = paired_rows(runs[0], runs[1], realised)
+    warnings = []
+    served = min(int((r.predictions["do_predict"] == 1).sum()) for r in runs)
+    total = max(len(r.predictions) for r in runs)
+    if served < total:
+        warnings.append(
+            f"{total - served} of {total} candles have do_predict=0 for a version (inside its "
+            "training data, or filtered): IC uses the rows both versions predicted"
+        )
+    if rows.empty:
+        raise ValueError(
+            f"no candle in {timerange} was predicted by both versions: pick a timerange after "
+            "both versions' training data"
+        )
+    daily = pd.concat(
+        {
+            "old": daily_ic(rows, pred="pred_old", realised="realised"),
+            "new": daily_ic(rows, pred="pred_new", realised="realised"),
+        },
+        axis=1,
+    )
+    test = paired_ic_test(daily["new"], daily["old"])
+    return Comparison(
+        name=name,
+        old=runs[0],
+        new=runs[1],
+        timerange=timerange,
+        strategy=str(args["strategy"]),
+        label=label,
+        daily=daily,
+        test=test,
+        recommendation=recommend(test, min_delta=min_delta, alpha=alpha),
+        n_rows=len(rows),
+        warnings=warnings,
+    )

@@ -1,0 +1,1 @@
+"""Estimator factories (LightGBM, CatBoost) and single fits, without FreqAI."""

@@ -1,0 +1,1 @@
+"""Serving: registry loader, alias watcher, prediction sources and the live prediction log."""

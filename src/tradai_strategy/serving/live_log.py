@@ -1,0 +1,210 @@
+"""Prediction logging for the live/dry-run MLflow model (champion and optional shadow).
+
+Config (``freqai.tradai``): ``prediction_log`` (default true), ``prediction_log_path``
+(default ``<user_data>/tradai_predictions.sqlite``), ``prediction_log_retention_days``
+(30) and ``shadow_alias`` (e.g. ``"challenger"``: that alias's version also predicts every
+candle, logged with role ``shadow``, never used for trading; no fallback when it is unset).
+
+Realised targets are filled on every new candle from the candles themselves (the
+strategy's label over ``label_period_candles``, as
+:func:`~tradai_strategy.monitoring.prediction_log.realised_from_candles` computes it).
+Nothing here may stop or slow a prediction: the writes run in order on one background
+thread (:meth:`LivePredictionLogger.flush` waits for them) on plain arrays (the thread shares
+the GIL with the bot), and every failure is logged and swallowed.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from tradai_strategy.bundle.format import PairModel
+from tradai_strategy.core.labels import forward_mean_return
+from tradai_strategy.monitoring.prediction_log import (
+    PredictionLog,
+    default_prediction_log_path,
+    epoch_ms,
+)
+from tradai_strategy.serving.loader import (
+    MANIFEST_TAG,
+    NoServableVersionError,
+    RegistryBundleLoader,
+)
+from tradai_strategy.serving.watcher import ModelWatcher
+
+logger = logging.getLogger(__name__)
+DATE = "date"
+
+
+@dataclass(frozen=True)
+class LogSettings:
+    enabled: bool
+    path: Path
+    retention_days: int
+    horizon: int
+    shadow_alias: str | None
+
+    @classmethod
+    def from_config(cls, config: dict[str, Any]) -> LogSettings:
+        freqai = config.get("freqai") or {}
+        tradai = freqai.get("tradai") or {}
+        userdir = Path(config.get("user_data_dir") or "user_data")
+        path = tradai.get("prediction_log_path") or default_prediction_log_path(userdir)
+        horizon = int((freqai.get("feature_parameters") or {}).get("label_period_candles", 12))
+        return cls(
+            enabled=bool(tradai.get("prediction_log", True)),
+            path=Path(path),
+            retention_days=int(tradai.get("prediction_log_retention_days", 30)),
+            horizon=horizon,
+            shadow_alias=tradai.get("shadow_alias") or None,
+        )
+
+
+class ShadowLoader(RegistryBundleLoader):
+    """Loader of ``models:/Name@alias`` that never falls back to ``@fallback``.
+
+    It shares the served model's cache folder, so its served-version record is keyed by its
+    own alias: remembering or forgetting the shadow never touches the served model's record.
+    """
+
+    @property
+    def served_path(self) -> Path:
+        return self.cache_dir / f"served-shadow-{self.ref.alias or self.ref.version}.json"
+
+    def resolve(self) -> tuple[str, str | None]:
+        from tradai_strategy.registry.client import RegistryClient
+
+        registry = RegistryClient(self.tracking_uri)
+        version = self._call("alias lookup", registry.resolve, self.ref.name, self.ref.alias)
+        if version is None:
+            raise NoServableVersionError(
+                f"{self.ref.uri}: alias not set, nothing to shadow (set it with tradai promote "
+                f"{self.ref.name} VERSION --to {self.ref.alias})"
+            )
+        mv = self._call("version lookup", registry.client.get_model_version, self.ref.name, version)
+        return str(mv.version), (mv.tags or {}).get(MANIFEST_TAG)
+
+
+class ShadowWatcher(ModelWatcher):
+    """The watcher of the shadow alias: same loading and hot swap, its own log wording."""
+
+    def _alert_stop(self, reason: str) -> None:
+        logger.warning("TradAI: no shadow predictions (%s)", reason)
+
+
+class LivePredictionLogger:
+    """Writes champion/shadow predictions and realised targets; never raises."""
+
+    def __init__(self, settings: LogSettings, model_name: str) -> None:
+        self.settings = settings
+        self.model_name = model_name
+        self.log: PredictionLog | None = None
+        self._last_prune: pd.Timestamp | None = None
+        self._realised_until: dict[str, int] = {}  # per pair: newest epoch ms realised
+        self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="tradai-plog")
+        self._failing: set[str] = set()  # what is failing now: logged once per streak
+        try:
+            self.log = PredictionLog(settings.path)
+        except Exception as err:
+            logger.error("TradAI: prediction log %s unusable (%s): not logging", settings.path, err)
+
+    def _submit(self, what: str, fn: Any, *args: Any) -> None:
+        """Queue one write (in order, off the prediction path)."""
+        if self.log is None:
+            return
+        with contextlib.suppress(RuntimeError):  # closed: the bot is stopping
+            self._writer.submit(self._guard, what, fn, *args)
+
+    def flush(self) -> None:
+        """Wait until every queued write is done."""
+        self._writer.submit(lambda: None).result()
+
+    def close(self) -> None:
+        """Finish the queued writes and stop the writer thread."""
+        self._writer.shutdown(wait=True)
+
+    def _guard(self, what: str, fn: Any, *args: Any) -> None:
+        if self.log is None:
+            return
+        try:
+            fn(*args)
+            self._failing.discard(what)
+        except Exception as err:
+            self._failed(what, err)
+
+    def _failed(self, what: str, err: Exception) -> None:
+        """Log a failure once per streak. Runs on the writer thread only (a failure found on
+        the prediction path is queued behind the writes before it), so an earlier write that
+        succeeds later cannot end the streak out of order."""
+        if what not in self._failing:  # once per failure streak, not every candle
+            logger.error("TradAI: could not %s in %s (%s)", what, self.settings.path, err)
+        self._failing.add(what)
+
+    def _failed_here(self, what: str, err: Exception) -> None:
+        """A failure on the prediction path: reported in order on the writer thread."""
+        with contextlib.suppress(RuntimeError):  # closed: the bot is stopping
+            self._writer.submit(self._failed, what, err)
+
+    def predictions(
+        self, pair: str, version: str, model: PairModel, rows: pd.DataFrame, role: str
+    ) -> None:
+        """Log ``rows`` (prediction-table rows) after the model's training end."""
+        score = model.score_column
+        if self.log is None or score is None or rows.empty:  # no "up" class: no score
+            return
+        # plain arrays for the writer thread: it shares the GIL with the bot, so it must
+        # not spend milliseconds building DataFrames
+        try:
+            values = rows[score].to_numpy(dtype=float, copy=True)
+            end = int(pd.Timestamp(model.train_end).value // 1_000_000)
+            times = epoch_ms(rows[DATE], "served predictions")
+            args = (pair, str(version), role, times, values, end)
+        except Exception as err:  # never into the bot: the prediction stands
+            self._failed_here("log predictions", err)
+            return
+        self._submit("log predictions", self._write, *args)
+
+    def _write(
+        self, pair: str, version: str, role: str, ms: np.ndarray, values: np.ndarray, end: int
+    ) -> None:
+        assert self.log is not None
+        keep = ms > end
+        if keep.any():
+            self.log.insert(ms[keep], pair, self.model_name, version, role, values[keep])
+
+    def realised(self, pair: str, candles: pd.DataFrame) -> None:
+        """Fill realised targets of logged rows whose horizon has passed; prune daily."""
+        if self.log is None:
+            return
+        # plain arrays (cheap to take; freqtrade may change its frame later)
+        try:
+            times = epoch_ms(candles[DATE], "candles")
+            recent = (times, candles["close"].to_numpy(dtype=float, copy=True))
+        except Exception as err:  # never into the bot
+            self._failed_here("record realised targets", err)
+            return
+        self._submit("record realised targets", self._realise, pair, recent)
+
+    def _realise(self, pair: str, recent: tuple[np.ndarray, np.ndarray]) -> None:
+        assert self.log is not None
+        ms, close = recent
+        done = self._realised_until.get(pair)
+        # only the candles whose horizon passed since the last call
+        start = 0 if done is None else int(np.searchsorted(ms, done, side="right"))
+        values = forward_mean_return(close[start:], self.settings.horizon)
+        known = ~np.isnan(values)
+        if known.any():
+            times = ms[start:][known]
+            self.log.set_realised(times, pair, values[known])
+            self._realised_until[pair] = int(times.max())
+        last = pd.Timestamp(int(ms[-1]), unit="ms", tz="UTC")
+        if self._last_prune is None or last - self._last_prune >= pd.Timedelta(days=1):
+            self._last_prune = last
+            self.log.prune(self.settings.retention_days, now=last)

@@ -1,0 +1,1 @@
+"""Pure statistics: splitters, IC with its error, metrics, overfitting, comparison, drift, decay."""

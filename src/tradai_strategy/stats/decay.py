@@ -1,0 +1,224 @@
+"""Model decay: daily and rolling IC, the IC retrain/retire triggers, the error-drift ratio.
+
+Which series the triggers watch
+-------------------------------
+:func:`ic_triggers` counts consecutive **calendar days** of the series it is given. TradAI's
+retrain check and policy simulation give it the **30-day rolling IC sampled daily**::
+
+    ic = rolling_ic(daily_ic(log, pred="prediction", realised="realised", date="time"), 30)
+    decision = ic_triggers(ic)
+
+so "IC < 0.02 for 10 consecutive days" means ten consecutive daily values of the 30-day
+rolling mean of daily Spearman ICs. Passing :func:`daily_ic` directly makes the triggers
+watch the raw daily IC instead (faster to react, noisier). A day with no value (NaN or a
+missing date) breaks a run.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from tradai_strategy.core.errors import MonitoringError
+
+#: MAE over the last 7 days above this multiple of the validation MAE means error drift.
+ERROR_DRIFT_THRESHOLD = 1.5
+
+
+@dataclass(frozen=True)
+class ICDecision:
+    """Outcome of :func:`ic_triggers`.
+
+    ``retrain_at``/``retire_at``: the first day a run of consecutive days below the
+    threshold reached its required length (that day is the ``retrain_days``-th day of the
+    run); ``None`` when it never did. ``retrain_run``/``retire_run``: length of the run still
+    going on the series' last day (0 when the last day is not below).
+    ``retrain_run_at``/``retire_run_at``: the day that *current* run reached its required
+    length; ``None`` when the run still going is shorter (an earlier run does not count).
+    """
+
+    retrain: bool
+    retire: bool
+    retrain_at: pd.Timestamp | None
+    retire_at: pd.Timestamp | None
+    retrain_run: int = 0
+    retire_run: int = 0
+    retrain_run_at: pd.Timestamp | None = None
+    retire_run_at: pd.Timestamp | None = None
+
+
+def _utc_days(values: pd.Series | pd.Index, what: str) -> pd.DatetimeIndex:
+    try:
+        stamps = pd.DatetimeIndex(pd.to_datetime(values, utc=True))
+    except (TypeError, ValueError) as err:
+        raise MonitoringError(f"{what}: not timestamps ({err}): pass UTC datetimes") from None
+    return stamps.floor("D")
+
+
+def _check_sorted(index: pd.DatetimeIndex, what: str) -> None:
+    if not index.is_monotonic_increasing:
+        pos = int(np.flatnonzero(np.diff(index.asi8) < 0)[0]) + 1
+        raise MonitoringError(
+            f"{what}: timestamps out of order ({index[pos]} after {index[pos - 1]}): "
+            "sort by time first"
+        )
+    if index.has_duplicates:
+        raise MonitoringError(
+            f"{what}: duplicate day {index[index.duplicated()][0].date()}: one value per day"
+        )
+
+
+def daily_ic(
+    frame: pd.DataFrame,
+    *,
+    pred: str,
+    realised: str,
+    date: str = "date",
+    min_rows: int = 3,
+) -> pd.Series:
+    """Spearman rank correlation of ``pred`` and ``realised`` per UTC calendar day.
+
+    Rows with a NaN prediction or realised value are dropped first. A day with fewer than
+    ``min_rows`` rows, or with a constant column, gets NaN. Index: UTC midnight of each day
+    that has rows (sorted); name ``ic``.
+    """
+    for col in (pred, realised, date):
+        if col not in frame.columns:
+            raise MonitoringError(
+                f"no {col!r} column (have {', '.join(map(str, frame.columns))}): "
+                "pass the prediction log frame or name the columns"
+            )
+    data = frame[[date, pred, realised]].dropna()
+    if data.empty:
+        raise MonitoringError(
+            "no row with both a prediction and a realised value: wait for the label horizon "
+            "to pass, then fill the realised targets"
+        )
+    day = _utc_days(data[date], date)
+    keyed = pd.DataFrame(
+        {"day": day, "p": data[pred].to_numpy(float), "r": data[realised].to_numpy(float)}
+    )
+    grouped = keyed.groupby("day", sort=True)
+    ranks = grouped[["p", "r"]].rank()
+    ranks["day"] = keyed["day"]
+
+    def _corr(g: pd.DataFrame) -> float:
+        if len(g) < min_rows or g["p"].nunique() < 2 or g["r"].nunique() < 2:
+            return float("nan")
+        return float(np.corrcoef(g["p"], g["r"])[0, 1])
+
+    ic = ranks.groupby("day", sort=True)[["p", "r"]].apply(_corr)
+    out = pd.Series(ic.to_numpy(float), index=pd.DatetimeIndex(ic.index, name="day"), name="ic")
+    return out
+
+
+def rolling_ic(
+    daily: pd.Series, window_days: int = 30, *, min_days: int | None = None
+) -> pd.Series:
+    """Mean daily IC over the trailing ``window_days`` calendar days, one value per day.
+
+    The daily series is put on a full calendar (missing days NaN); the value of day ``d``
+    averages the non-NaN daily ICs of ``(d - window_days, d]`` and is NaN when fewer than
+    ``min_days`` (default ``window_days // 3``, at least 1) are available.
+    """
+    if window_days < 1:
+        raise MonitoringError(f"window_days: must be >= 1, got {window_days}")
+    if daily.empty:
+        raise MonitoringError("the daily IC series is empty: log predictions and realised values")
+    index = _utc_days(daily.index, "daily IC index")
+    _check_sorted(index, "daily IC")
+    series = pd.Series(daily.to_numpy(float), index=index)
+    full = series.reindex(pd.date_range(index[0], index[-1], freq="D", name="day"))
+    need = max(1, window_days // 3) if min_days is None else min_days
+    out = full.rolling(window_days, min_periods=need).mean()
+    return out.rename("rolling_ic")
+
+
+def _first_run(below: np.ndarray, length: int) -> tuple[int | None, int]:
+    """Index where a run of ``length`` consecutive Trues is first reached; trailing run."""
+    run, first = 0, None
+    for i, flag in enumerate(below):
+        run = run + 1 if flag else 0
+        if first is None and run == length:
+            first = i
+    return first, run
+
+
+def _current_run_at(index: pd.DatetimeIndex, run: int, length: int) -> pd.Timestamp | None:
+    """The day the run still going on ``index[-1]`` (``run`` days long) reached ``length``."""
+    return index[len(index) - 1 - (run - length)] if run >= length else None
+
+
+def ic_triggers(
+    ic: pd.Series,
+    *,
+    retrain_below: float = 0.02,
+    retrain_days: int = 10,
+    retire_below: float = 0.0,
+    retire_days: int = 30,
+) -> ICDecision:
+    """Retrain when ``ic < retrain_below`` on ``retrain_days`` consecutive days; retire when
+    ``ic < retire_below`` on ``retire_days`` consecutive days.
+
+    ``ic`` has one value per UTC day (see the module docstring for which series TradAI
+    passes). Missing calendar days and NaN values break a run. The trigger fires on the day
+    the run reaches its length: with the defaults, the 10th consecutive day below 0.02.
+    """
+    if retrain_days < 1 or retire_days < 1:
+        raise MonitoringError("retrain_days and retire_days must be >= 1 day")
+    if ic.empty:
+        raise MonitoringError("the IC series is empty: log predictions and realised values first")
+    index = _utc_days(ic.index, "IC index")
+    _check_sorted(index, "IC series")
+    full = pd.Series(ic.to_numpy(float), index=index).reindex(
+        pd.date_range(index[0], index[-1], freq="D")
+    )
+    values = full.to_numpy(float)
+    with np.errstate(invalid="ignore"):
+        r_first, r_run = _first_run(values < retrain_below, retrain_days)
+        x_first, x_run = _first_run(values < retire_below, retire_days)
+    return ICDecision(
+        retrain=r_first is not None,
+        retire=x_first is not None,
+        retrain_at=full.index[r_first] if r_first is not None else None,
+        retire_at=full.index[x_first] if x_first is not None else None,
+        retrain_run=r_run,
+        retire_run=x_run,
+        retrain_run_at=_current_run_at(full.index, r_run, retrain_days),
+        retire_run_at=_current_run_at(full.index, x_run, retire_days),
+    )
+
+
+def error_drift_ratio(abs_errors: pd.Series, baseline_mae: float, *, window_days: int = 7) -> float:
+    """MAE of the last ``window_days`` days over the validation (baseline) MAE.
+
+    ``abs_errors``: absolute prediction errors indexed by time (sorted); the window is
+    ``(last time - window_days, last time]``. Above :data:`ERROR_DRIFT_THRESHOLD` (1.5)
+    is error drift.
+    """
+    if not np.isfinite(baseline_mae) or baseline_mae <= 0:
+        raise MonitoringError(
+            f"baseline MAE must be a positive number, got {baseline_mae}: take it from the "
+            "version's validation metrics"
+        )
+    if window_days <= 0:
+        raise MonitoringError(f"window_days: must be > 0, got {window_days}")
+    errors = abs_errors.dropna()
+    if errors.empty:
+        raise MonitoringError(
+            "no prediction error to measure: no realised value yet in the prediction log"
+        )
+    try:
+        stamps = pd.DatetimeIndex(pd.to_datetime(errors.index, utc=True))
+    except (TypeError, ValueError):
+        raise MonitoringError("abs_errors must be indexed by timestamps") from None
+    if not stamps.is_monotonic_increasing:
+        raise MonitoringError("abs_errors: timestamps out of order: sort by time first")
+    if (errors.to_numpy(float) < 0).any():
+        raise MonitoringError(
+            "abs_errors has negative values: pass absolute errors |pred - realised|"
+        )
+    keep = stamps > stamps[-1] - pd.Timedelta(days=window_days)
+    return float(errors.to_numpy(float)[keep].mean() / baseline_mae)

@@ -1,0 +1,214 @@
+"""``tradai train``: leakage pre-flight, walk-forward training, registered MLflow version."""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+
+import pytest
+from freqai_helpers import SMALL_LGBM, STRATEGIES, TEST_STRATEGIES, timerange
+from typer.testing import CliRunner
+
+from tradai_strategy.cli.app import app
+from tradai_strategy.cli.config_builder import StrategyMeta, build_training_config
+from tradai_strategy.cli.train import PHASES, _run_quietly
+from tradai_strategy.core.logs import quiet_logging
+from tradai_strategy.data.synthetic import write_synthetic_data
+from tradai_strategy.lifecycle.train import TrainResult, git_commit, oos_metrics
+from tradai_strategy.registry.client import RegistryClient
+
+PAIRS = ["BTC/USDT", "ETH/USDT"]
+runner = CliRunner()
+
+
+def _setup(tmp: Path, identifier: str) -> tuple[Path, Path, str]:
+    data = tmp / "data"
+    if not data.exists():
+        write_synthetic_data(PAIRS, "1h", 70, seed=11, signal="planted", datadir=data)
+    cfg = build_training_config(
+        StrategyMeta(
+            pairs=PAIRS,
+            identifier=identifier,
+            train_period_days=30,
+            backtest_period_days=15,
+            datadir=str(data),
+            model_training_parameters={**SMALL_LGBM, "n_estimators": 60},
+        )
+    )
+    cfg["freqai"]["data_kitchen_thread_count"] = 1
+    path = tmp / f"{identifier}.json"
+    path.write_text(json.dumps(cfg))
+    return path, data, f"sqlite:///{tmp / 'mlflow.db'}"
+
+
+def _args(cfg: Path, data: Path, tmp: Path, uri: str, strategy: str) -> list[str]:
+    return [
+        "train",
+        "--config",
+        str(cfg),
+        "--strategy",
+        strategy,
+        "--strategy-path",
+        str(STRATEGIES if strategy == "RadStrategy" else TEST_STRATEGIES),
+        "--datadir",
+        str(data),
+        "--userdir",
+        str(tmp / "user_data"),
+        "--timerange",
+        timerange(40, 69),
+        "--offline",
+        "--tracking-uri",
+        uri,
+    ]
+
+
+@pytest.mark.e2e
+def test_train_registers_a_version_with_tags_and_metrics(tmp_path: Path) -> None:
+    cfg, data, uri = _setup(tmp_path, "train-cli")
+    res = runner.invoke(
+        app, [*_args(cfg, data, tmp_path, uri, "RadStrategy"), "--model-name", "rad"]
+    )
+    assert res.exit_code == 0, res.output
+    assert "registered rad version 1" in res.output
+    # quiet console: phase lines and the summary; freqtrade's log records in train.log
+    assert "✓ lookahead pre-flight" in res.output and " - INFO - " not in res.output
+    run_dir = next((tmp_path / "user_data" / "tradai_runs").glob("train-cli-*"))
+    log = (run_dir / "train.log").read_text()
+    assert "freqtrade.optimize.backtesting - INFO" in log and "Using config:" in log
+    assert "full log" in res.output and not list(run_dir.parent.glob("train-*.log"))
+    reg = RegistryClient(uri)
+    v = reg.version("rad", 1)
+    tags = v.tags
+    assert tags["tradai.strategy"] == "RadStrategy"
+    assert tags["tradai.pairs"] == "BTC/USDT,ETH/USDT"
+    assert tags["tradai.timeframe"] == "1h"
+    assert tags["tradai.data_range"] == timerange(40, 69)
+    assert tags["tradai.identifier"] == "train-cli"
+    assert tags["tradai.validation_status"] == "pending"
+    assert tags["tradai.git_commit"] == git_commit()
+    assert len(tags["tradai.config_hash"]) == 64 and len(tags["tradai.feature_list_hash"]) == 64
+    assert tags["tradai.manifest_sha256"]
+    assert reg.aliases("rad") == {}  # training never promotes
+    run = reg.client.get_run(str(v.run_id))
+    metrics = run.data.metrics
+    assert {"sharpe", "profit_total", "max_drawdown", "win_rate", "trade_count"} <= set(metrics)
+    assert {"oos_rank_ic", "oos_icir", "training_duration_s"} <= set(metrics)
+    assert metrics["trade_count"] >= 0
+    assert run.data.params["freqaimodel"] == "TrainingPredictionModel"
+    assert run.data.tags["tradai.leakage_check"] == "passed"
+    artifacts = [a.path for a in reg.client.list_artifacts(run.info.run_id, "backtest")]
+    assert len(artifacts) == 1 and artifacts[0].startswith("backtest/")
+    # the derived config forced save_backtest_models; the user's config is untouched
+    derived = next(
+        (tmp_path / "user_data" / "tradai_runs").glob("train-cli-*/train_overrides.json")
+    )
+    assert json.loads(derived.read_text()) == {"freqai": {"save_backtest_models": True}}
+    assert "save_backtest_models" not in json.loads(cfg.read_text())["freqai"]
+    # a second training (same identifier) is version 2; a skipped pre-flight is recorded
+    args = [*_args(cfg, data, tmp_path, uri, "RadStrategy"), "--model-name", "rad"]
+    res = runner.invoke(app, [*args, "--skip-leakage-check"])
+    assert res.exit_code == 0, res.output
+    v2 = reg.version("rad", 2)
+    assert reg.client.get_run(str(v2.run_id)).data.tags["tradai.leakage_check"] == "skipped"
+    assert v2.tags["tradai.feature_list_hash"] == tags["tradai.feature_list_hash"]
+
+
+@pytest.mark.e2e
+@pytest.mark.parametrize("where", ["config", "strategy"])
+def test_train_an_updown_target_registers_a_classifier_bundle(tmp_path: Path, where) -> None:
+    """``freqai.tradai.target: updown`` in the config, or ``target = "updown"`` on the
+    strategy class (no config key), trains TrainingClassifierModel."""
+    from tradai_strategy.serving.loader import RegistryBundleLoader
+
+    cfg, data, uri = _setup(tmp_path, "train-cls")
+    edited = json.loads(cfg.read_text())
+    if where == "config":
+        edited["freqai"]["tradai"]["target"] = "updown"
+        strategy = "RadStrategy"
+    else:
+        del edited["freqai"]["tradai"]["target"]
+        strategy = "UpDownStrategy"
+    cfg.write_text(json.dumps(edited))
+    args = [*_args(cfg, data, tmp_path, uri, strategy), "--model-name", "radcls"]
+    res = runner.invoke(app, [*args, "--skip-leakage-check"])
+    assert res.exit_code == 0, res.output
+    reg = RegistryClient(uri)
+    run = reg.client.get_run(str(reg.version("radcls", 1).run_id))
+    assert run.data.params["freqaimodel"] == "TrainingClassifierModel"
+    loader = RegistryBundleLoader("models:/radcls/1", tmp_path / "cache", uri)
+    bundle = loader.fetch(*loader.resolve())
+    assert bundle.manifest["task"] == "classification"
+    assert bundle.model("BTC/USDT").classes == ["down", "up"]
+
+
+@pytest.mark.e2e
+def test_train_refuses_a_lookahead_feature_before_training(tmp_path: Path) -> None:
+    cfg, data, uri = _setup(tmp_path, "train-leak")
+    res = runner.invoke(app, _args(cfg, data, tmp_path, uri, "LookaheadShiftStrategy"))
+    assert res.exit_code == 1, res.output
+    out = " ".join(res.output.split())
+    assert "training refused" in out and "%-next_close_gen_BTC/USDT_1h" in out
+    assert "--skip-leakage-check" in out
+    assert not (tmp_path / "user_data" / "models" / "train-leak").exists()
+    assert not (tmp_path / "mlflow.db").exists() or RegistryClient(uri).models() == []
+    # the full log is kept and named in the error; the console has no log records
+    (log,) = (tmp_path / "user_data" / "tradai_runs").glob("train-*.log")
+    assert f"(full log: {log})" in out and " - INFO - " not in out
+    assert "Using resolved strategy LookaheadShiftStrategy" in log.read_text()
+    # --verbose: the log records on the console, no log file
+    log.unlink()
+    res = runner.invoke(app, [*_args(cfg, data, tmp_path, uri, "LookaheadShiftStrategy"), "-v"])
+    assert res.exit_code == 1, res.output
+    assert "- INFO - Using resolved strategy LookaheadShiftStrategy" in res.output
+    assert "full log" not in res.output
+    assert not list((tmp_path / "user_data" / "tradai_runs").glob("train-*.log"))
+
+
+def test_quiet_run_shows_one_line_per_phase_and_captures_everything(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    def run(progress, value: int) -> TrainResult:  # a flow reporting its phases
+        for phase in PHASES:
+            progress(phase)
+            logging.getLogger("freqtrade.optimize.backtesting").info("noisy %s", phase)
+            print(f"freqtrade table during {phase}")
+            logging.getLogger("lightgbm").warning("a warning")
+        return TrainResult("m", str(value), "run", {}, {}, tmp_path)
+
+    root = logging.getLogger()
+    before = (list(root.handlers), root.level, logging.root.manager.disable)
+    with quiet_logging():  # the phases' own quiet_logging must not hide records from the log
+        result = _run_quietly(run, tmp_path / "t.log", value=7)
+        assert logging.root.manager.disable == logging.INFO  # restored on the way out
+    assert (list(root.handlers), root.level, logging.root.manager.disable) == before
+    assert result.version == "7"
+    out = capsys.readouterr()
+    done = [ln.split(" ", 1)[1].rsplit(" ", 2)[0] for ln in out.out.splitlines() if "✓" in ln]
+    assert done == list(PHASES)
+    assert "noisy" not in out.out + out.err and "freqtrade table" not in out.out + out.err
+    log = (tmp_path / "t.log").read_text()
+    for phase in PHASES:
+        assert f"freqtrade.optimize.backtesting - INFO - noisy {phase}" in log
+        assert f"freqtrade table during {phase}" in log
+    assert log.count("lightgbm - WARNING - a warning") == 4
+
+
+def test_oos_metrics_pooled_rank_ic_and_icir() -> None:
+    windows = [{"rank_ic": 0.1}, {"rank_ic": 0.3}, {"rank_ic": None}]
+    data = {
+        "summary": {"&-s_close": {"metric": "rank_ic", "mean": 0.05, "n": 10, "pairs": 2}},
+        "pairs": {"BTC/USDT": {"labels": [{"kind": "regression", "windows": windows}]}},
+    }
+    out = oos_metrics(data)
+    assert out["oos_rank_ic"] == pytest.approx(0.05)
+    assert out["oos_icir"] == pytest.approx(0.2 / 0.02**0.5)
+    assert oos_metrics({}) == {}
+
+
+def test_git_commit_unknown_outside_a_repository(tmp_path: Path) -> None:
+    assert git_commit(tmp_path) == "unknown"
+    (tmp_path / ".git" / "refs" / "heads").mkdir(parents=True)
+    (tmp_path / ".git" / "HEAD").write_text("ref: refs/heads/main\n")
+    (tmp_path / ".git" / "refs" / "heads" / "main").write_text("abc123\n")
+    assert git_commit(tmp_path) == "abc123"
