@@ -1,7 +1,1 @@
-"""Shim so freqtrade's `--freqaimodel CatboostClassifier` finds the class (defined here)."""
-
-from tradai_strategy.freqai import CatboostClassifier as _CatboostClassifier
-
-
-class CatboostClassifier(_CatboostClassifier):
-    """See :class:`tradai_strategy.freqai.CatboostClassifier`."""
+../../src/tradai_strategy/freqaimodels/CatboostClassifier.py

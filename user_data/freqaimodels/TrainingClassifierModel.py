@@ -1,7 +1,1 @@
-"""Shim so freqtrade's `--freqaimodel TrainingClassifierModel` finds the class (defined here)."""
-
-from tradai_strategy.freqai import TrainingClassifierModel as _TrainingClassifierModel
-
-
-class TrainingClassifierModel(_TrainingClassifierModel):
-    """See :class:`tradai_strategy.freqai.TrainingClassifierModel`."""
+../../src/tradai_strategy/freqaimodels/TrainingClassifierModel.py

@@ -1,7 +1,1 @@
-"""Shim so freqtrade's `--freqaimodel TrainingPredictionModel` finds the class (defined here)."""
-
-from tradai_strategy.freqai import TrainingPredictionModel as _TrainingPredictionModel
-
-
-class TrainingPredictionModel(_TrainingPredictionModel):
-    """See :class:`tradai_strategy.freqai.TrainingPredictionModel`."""
+../../src/tradai_strategy/freqaimodels/TrainingPredictionModel.py

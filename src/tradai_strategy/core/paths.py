@@ -1,4 +1,4 @@
-"""Where the TradAI checkout keeps freqtrade's user_data (strategies, freqaimodels shims)."""
+"""Paths: run folders, the freqaimodel shims of the installed package, the checkout's user_data."""
 
 from __future__ import annotations
 
@@ -27,10 +27,7 @@ def project_user_data() -> Path:
     )
 
 
-def freqaimodels_path() -> Path | None:
-    """The checkout's freqaimodels shims (so ``--freqaimodel TrainingPredictionModel`` & co.
-    resolve), or None outside a checkout (freqtrade then searches its own folders)."""
-    try:
-        return project_user_data() / "freqaimodels"
-    except FileNotFoundError:
-        return None
+def freqaimodels_path() -> Path:
+    """The installed package's ``--freqaimodel`` shims (``tradai_strategy/freqaimodels``),
+    so ``--freqaimodel TrainingPredictionModel`` & co. resolve from any working folder."""
+    return Path(__file__).resolve().parents[1] / "freqaimodels"

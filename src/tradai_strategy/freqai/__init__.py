@@ -1,4 +1,4 @@
-"""TradAI's FreqAI models. Freqtrade finds them through the shims in user_data/freqaimodels/."""
+"""TradAI's FreqAI models; freqtrade finds them through tradai_strategy/freqaimodels/."""
 
 from tradai_strategy.freqai.catboost_models import CatboostClassifier, CatboostRegressor
 from tradai_strategy.freqai.training_model import TrainingClassifierModel, TrainingPredictionModel
