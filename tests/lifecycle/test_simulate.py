@@ -30,6 +30,7 @@ from tradai_strategy.data.synthetic_signal import (
     apply_planted_signal,
     garch_innovations,
 )
+from tradai_strategy.lifecycle.decide import schedule_due
 from tradai_strategy.lifecycle.policy import policy_from_dict
 from tradai_strategy.lifecycle.simulate import (
     SimSettings,
@@ -37,7 +38,6 @@ from tradai_strategy.lifecycle.simulate import (
     settings_from_config,
     simulate_policy,
 )
-from tradai_strategy.lifecycle.simulate_rules import due_on_schedule
 from tradai_strategy.validation.runner import PairData, prepare_pair
 
 PAIRS = ["BTC/USDT", "ETH/USDT"]
@@ -355,10 +355,10 @@ def test_gate_keeps_the_deployed_model_when_the_candidate_is_noise() -> None:
 
 def test_training_window_only_holds_labels_closed_before_the_decision() -> None:
     from tradai_strategy.lifecycle.policy import RetrainPolicy
-    from tradai_strategy.lifecycle.simulate_engine import _Engine
+    from tradai_strategy.lifecycle.simulate_engine import Engine
 
     data = hand_made(days=60)
-    eng = _Engine(data, RetrainPolicy(), FAST)
+    eng = Engine(data, RetrainPolicy(), FAST)
     at = pd.Timestamp("2024-02-15", tz="UTC")
     model = eng.train(at)
     hour = pd.Timedelta(hours=1)
@@ -386,14 +386,17 @@ def test_bad_ranges_fail_with_one_line(start: str, end: str, error: type, words:
 
 
 def test_schedule_rule() -> None:
+    # the replay's schedule is the live one: schedule_due(interval, newest, now)
     t = pd.Timestamp("2024-05-01", tz="UTC")
-    assert due_on_schedule("month-end", t, t - pd.Timedelta(days=1))
-    assert not due_on_schedule("month-end", t + pd.Timedelta(days=1), t)
-    assert not due_on_schedule("none", t, t - pd.Timedelta(days=400))
-    assert due_on_schedule("monthly", t, pd.Timestamp("2024-04-01", tz="UTC"))
-    assert not due_on_schedule("monthly", t, pd.Timestamp("2024-04-02", tz="UTC"))
+    assert schedule_due("month-end", t - pd.Timedelta(days=1), t)
+    assert not schedule_due("month-end", t, t + pd.Timedelta(days=1))
+    # the first check of a new month fires whatever its day (live semantics)
+    assert schedule_due("month-end", t - pd.Timedelta(days=3), t + pd.Timedelta(days=1))
+    assert not schedule_due("none", t - pd.Timedelta(days=400), t)
+    assert schedule_due("monthly", pd.Timestamp("2024-04-01", tz="UTC"), t)
+    assert not schedule_due("monthly", pd.Timestamp("2024-04-02", tz="UTC"), t)
     with pytest.raises(TradAIConfigError, match="interval 'daily' is unknown"):
-        due_on_schedule("daily", t, t)
+        schedule_due("daily", t, t)
 
 
 def test_real_candles_btc_eth(real_datadir: Path, tmp_path: Path) -> None:

@@ -17,7 +17,6 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     import pandas as pd
-
     from tradai_strategy.stats.decay import ICDecision
 
 DEFAULT_POLICY = Path("configs/lifecycle.toml")
@@ -305,3 +304,22 @@ def lock_path(policy: RetrainPolicy) -> Path:
         return Path(policy.lock_file)
     base = Path(policy.source).parent if Path(policy.source).is_file() else Path.cwd()
     return base / "tradai_scheduler.lock"
+
+
+def policy_args(policy: RetrainPolicy) -> dict[str, Any]:
+    """freqtrade parsed arguments from the policy's ``[train]`` table."""
+    for path in policy.train_config:
+        if not Path(path).is_file():
+            raise PolicyError(
+                f"{policy.source} [train] train_config has {path}, which does not exist: "
+                "point it at a freqtrade config JSON"
+            )
+    from tradai_strategy.data.freqtrade_runner import backtest_args
+
+    return backtest_args(
+        policy.train_config,
+        policy.strategy,
+        strategy_path=policy.strategy_path or None,
+        datadir=policy.datadir or None,
+        userdir=policy.userdir,
+    )

@@ -1,4 +1,4 @@
-"""Carry out a :class:`~tradai_strategy.lifecycle.retrain.Decision`: retrain, roll back,
+"""Carry out a :class:`~tradai_strategy.lifecycle.decision.Decision`: retrain, roll back,
 retire, decide a shadow test, send the alerts; each outcome has a documented exit status.
 
 Retrain flow: train (``train_and_register``, the last ``train_days`` days) → validate (D's
@@ -20,11 +20,11 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
-
+from tradai_strategy.lifecycle.decision import AlertSpec, Decision
 from tradai_strategy.lifecycle.gate import MAX_REASONS_CHARS, REASONS_TAG, VALIDATION_TAG
-from tradai_strategy.lifecycle.policy import PolicyError, RetrainPolicy
+from tradai_strategy.lifecycle.policy import RetrainPolicy, policy_args
 from tradai_strategy.lifecycle.promotion import Lifecycle, promote, retire, rollback
-from tradai_strategy.lifecycle.retrain import AlertSpec, Decision, open_log
+from tradai_strategy.lifecycle.retrain import open_log
 from tradai_strategy.lifecycle.status import LIVE_IC_TAG
 from tradai_strategy.monitoring.alerts import Alerter
 
@@ -68,25 +68,6 @@ class Outcome:
     @property
     def exit_code(self) -> int:
         return EXIT_CODES[self.result]
-
-
-def policy_args(policy: RetrainPolicy) -> dict[str, Any]:
-    """freqtrade parsed arguments from the policy's ``[train]`` table."""
-    for path in policy.train_config:
-        if not Path(path).is_file():
-            raise PolicyError(
-                f"{policy.source} [train] train_config has {path}, which does not exist: "
-                "point it at a freqtrade config JSON"
-            )
-    from tradai_strategy.data.freqtrade_runner import backtest_args
-
-    return backtest_args(
-        policy.train_config,
-        policy.strategy,
-        strategy_path=policy.strategy_path or None,
-        datadir=policy.datadir or None,
-        userdir=policy.userdir,
-    )
 
 
 def train_timerange(policy: RetrainPolicy, now: pd.Timestamp) -> str:

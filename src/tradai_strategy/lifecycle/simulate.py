@@ -3,11 +3,12 @@
 :func:`simulate_policy` walks the UTC days of ``[start, end)``. Each day the deployed model
 predicts out of sample; realised targets arrive only after the label horizon; the policy's
 triggers (schedule, IC decay, feature drift, error-drift rollback, retirement) are checked
-on what was known that morning; a retrain fits the trailing window (purged by the label
-horizon), a cheap holdout gate decides promote or keep. The result lists every decision and
-compares the policy's out-of-sample IC, ICIR and net Sharpe with never retraining (the
-model trained at ``start`` kept to the end). Details: :mod:`.simulate_engine` (the replay),
-:mod:`.simulate_report` (the scoring).
+on what was known that morning by the same decision function as ``tradai retrain --check``
+(:func:`tradai_strategy.lifecycle.decide.decide`, looped by :mod:`.simulate_routine`); a
+retrain fits the trailing window (purged by the label horizon), a cheap holdout gate decides
+promote or keep. The result lists every decision and compares the policy's out-of-sample IC,
+ICIR and net Sharpe with never retraining (the model trained at ``start`` kept to the end).
+Details: :mod:`.simulate_engine` (the replayed state), :mod:`.simulate_report` (the scoring).
 
 Features and targets come from the strategy's own FreqAI feature engineering
 (:func:`~tradai_strategy.data.features.build_features`), the estimator from
@@ -25,13 +26,13 @@ import pandas as pd
 
 from tradai_strategy.core.errors import TradAIConfigError, TradAIDataError
 from tradai_strategy.lifecycle.policy import RetrainPolicy
-from tradai_strategy.lifecycle.simulate_engine import Progress, replay
 from tradai_strategy.lifecycle.simulate_report import (
     ArmMetrics,
     SimEvent,
     SimulationResult,
     summarise,
 )
+from tradai_strategy.lifecycle.simulate_routine import Progress, replay
 from tradai_strategy.lifecycle.simulate_rules import SimSettings, day_range, utc_day
 from tradai_strategy.validation.runner import PairData
 

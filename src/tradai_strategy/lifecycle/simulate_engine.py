@@ -1,19 +1,16 @@
-"""The day-by-day replay behind :func:`tradai_strategy.lifecycle.simulate.simulate_policy`.
+"""The state of a policy replay (:func:`tradai_strategy.lifecycle.simulate_routine.replay`
+walks it day by day; :func:`~tradai_strategy.lifecycle.decide.decide` decides each day).
 
 Each UTC day of ``[start, end)`` is one decision point ``T`` (00:00 of the day):
 
 1. Information: a row's label (it reads ``close[t + h]``) is known once that candle has
    closed, at ``date + (h + 1) candles <= T``; a day's IC enters the watched series once
    every row of that day is labelled. Features of rows opened before ``T`` are known.
-2. Triggers, at most one action a day, in the order of ``tradai retrain --check``
-   (:mod:`.simulate_decide`): retirement (the 30-day rolling IC below ``ic_retire_below``
-   for ``ic_retire_days`` days), auto-rollback (error-drift ratio above ``drift_ratio``,
-   once per model, to the ``@fallback``), the end of a shadow test, IC decay (below
-   ``ic_retrain_below`` for ``ic_retrain_days`` days), the schedule (``interval``), then
-   feature drift (in any pair, at least ``drift_min_share`` of the features with a KS between
-   the served model's training rows and the last ``drift_window_days`` above ``ks_retrain``).
-   IC and drift retrains wait ``cooldown_hours`` after the previous attempt.
-   The IC series restarts at each deployment.
+   The IC series restarts at each deployment; the error-drift ratio is measured once a full
+   ``error_window_days`` of the served model's rows is known; feature drift compares the
+   served model's training rows with the last ``drift_window_days`` (all pairs in one table).
+2. Decision: the same function as ``tradai retrain --check`` (:mod:`.decide`), on a
+   snapshot of this state (:func:`~tradai_strategy.lifecycle.simulate_routine.snapshot`).
 3. Retrain: one estimator per pair on the trailing ``train_period_days`` of labelled rows
    (purged: every label closed by ``T``). Gate: the same estimator fitted on the window
    without its newest ``holdout_fraction`` (purged again) must reach ``min_gate_ic`` on that
@@ -27,7 +24,7 @@ The baseline arm never retrains: the model trained at ``start`` predicts every d
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -37,17 +34,13 @@ import pandas as pd
 
 from tradai_strategy.core.errors import TradAIDataError
 from tradai_strategy.lifecycle.policy import RetrainPolicy
-from tradai_strategy.lifecycle.simulate_decide import decide
-from tradai_strategy.lifecycle.simulate_report import Replay, SimEvent
-from tradai_strategy.lifecycle.simulate_rules import SimSettings, check_range, day_range
+from tradai_strategy.lifecycle.simulate_report import SimEvent
+from tradai_strategy.lifecycle.simulate_rules import SimSettings
 from tradai_strategy.validation.runner import PairData
-
-Progress = Callable[[int, int], None]
-DAY = pd.Timedelta(days=1)
 
 
 @dataclass
-class _Model:
+class Model:
     """A trained candidate: one estimator per pair, its training window and gate numbers."""
 
     version: int
@@ -59,8 +52,8 @@ class _Model:
     rolled_back_from: bool = False  # auto-rollback fires at most once per model
 
 
-class _Engine:
-    """State of one replay; :func:`replay` drives it day by day."""
+class Engine:
+    """State of one replay; :func:`~.simulate_routine.replay` drives it day by day."""
 
     def __init__(
         self, data: Sequence[PairData], rules: RetrainPolicy, settings: SimSettings
@@ -76,14 +69,18 @@ class _Engine:
         self.days_of = [d.normalize() for d in self.dates]
         self.events: list[SimEvent] = []
         self.next_version = 1
-        self.stack: list[_Model] = []  # production history, the served model on top
-        self.current: _Model | None = None
+        self.stack: list[Model] = []  # production history, the served model on top
+        self.current: Model | None = None
         self.first_trained = pd.Timestamp(0, tz="UTC")
         self.day_ic: dict[pd.Timestamp, float] = {}  # daily IC of the served predictions
         self.acted: set[tuple[int, pd.Timestamp]] = set()  # IC-decay runs already acted on
         self.deployed_at = pd.Timestamp(0, tz="UTC")
         self.last_attempt: pd.Timestamp | None = None
-        self.challenger: tuple[_Model, pd.Timestamp] | None = None  # staged model, since
+        self.challenger: tuple[Model, pd.Timestamp] | None = None  # staged model, since
+        # as the audit trail tells the live check: the last production move was an automatic
+        # rollback; the served model was retired (no @production until the next promotion)
+        self.auto_rolled_back = False
+        self.retired = False
         self.policy_pred = [np.full(len(p.X), np.nan) for p in data]
         self.version = [np.full(len(p.X), np.nan) for p in data]
 
@@ -108,7 +105,7 @@ class _Engine:
             return np.empty(0)
         return predict_scores(model, self.data[pair].X[rows], self.data[pair].task)[0]
 
-    def train(self, at: pd.Timestamp) -> _Model:
+    def train(self, at: pd.Timestamp) -> Model:
         """Candidate trained on the purged window ending at ``at``, with its gate numbers."""
         from tradai_strategy.stats.ic import spearman_ic
 
@@ -134,7 +131,7 @@ class _Engine:
         pred, real = np.concatenate(hold_pred), np.concatenate(hold_real)
         ok = np.isfinite(pred) & np.isfinite(real)
         mae = float(np.mean(np.abs(pred[ok] - real[ok]))) if ok.any() else float("nan")
-        model = _Model(
+        model = Model(
             version=self.next_version,
             estimators=estimators,
             trained_at=at,
@@ -146,7 +143,7 @@ class _Engine:
         return model
 
     # ---- serving ------------------------------------------------------------------------
-    def deploy(self, model: _Model | None, day: pd.Timestamp) -> None:
+    def deploy(self, model: Model | None, day: pd.Timestamp) -> None:
         """Serve ``model`` (None: nothing, flat) from ``day`` on."""
         self.current = model
         self.deployed_at = day
@@ -160,15 +157,16 @@ class _Engine:
                 self.version[i][rows] = model.version
         self._score_days(day)
 
-    def fallback(self) -> _Model | None:
+    def fallback(self) -> Model | None:
         """The production model before the served one (the ``@fallback``), if any."""
         return self.stack[-2] if len(self.stack) >= 2 else None
 
-    def promote(self, model: _Model, day: pd.Timestamp) -> None:
+    def promote(self, model: Model, day: pd.Timestamp) -> None:
         self.stack.append(model)
+        self.auto_rolled_back = self.retired = False
         self.deploy(model, day)
 
-    def step_back(self, day: pd.Timestamp) -> _Model | None:
+    def step_back(self, day: pd.Timestamp) -> Model | None:
         """Drop the served model (rolled back or retired); serve the one below, if any."""
         if self.stack:
             self.stack.pop()
@@ -238,14 +236,15 @@ class _Engine:
         )
         return error_drift_ratio(errors, cur.baseline_mae, window_days=self.rules.error_window_days)
 
-    def drift(self, at: pd.Timestamp) -> str | None:
-        """Reason naming the worst feature when, in any pair, at least ``drift_min_share`` of the
-        features have a KS above ``ks_retrain``."""
+    def drift_table(self, at: pd.Timestamp) -> pd.DataFrame | None:
+        """KS drift table (columns pair, feature, ks, level) of every pair's features: the
+        served model's training rows against the last ``drift_window_days``; None without
+        enough rows."""
         from tradai_strategy.stats.drift import feature_drift
 
         if self.current is None:
             return None
-        worst: tuple[float, str] | None = None
+        tables = []
         begin = at - pd.Timedelta(days=self.rules.drift_window_days)
         for i, p in enumerate(self.data):
             recent = np.asarray((self.dates[i] >= begin) & (self.dates[i] < at))
@@ -258,39 +257,6 @@ class _Engine:
                 warn=self.rules.ks_warn,
                 critical=self.rules.ks_retrain,
             )
-            crit = table[table["level"] == "critical"]
-            if len(crit) and len(crit) >= self.rules.drift_min_share * len(table):
-                name = str(crit["ks"].idxmax())
-                ks = float(crit["ks"].max())
-                if worst is None or ks > worst[0]:
-                    worst = (ks, f"drift: {p.pair} {name} KS {ks:.3f} > {self.rules.ks_retrain}")
-        return None if worst is None else worst[1]
-
-
-def replay(
-    data: Sequence[PairData],
-    rules: RetrainPolicy,
-    settings: SimSettings,
-    start: str | pd.Timestamp,
-    end: str | pd.Timestamp,
-    progress: Progress | None = None,
-) -> Replay:
-    """Run the policy over ``[start, end)`` (UTC days); see the module docstring."""
-    t0, t1 = day_range(start, end)
-    check_range(data, t0, t1, settings)
-    eng = _Engine(data, rules, settings)
-    first = eng.train(t0)
-    eng.first_trained = t0
-    eng.promote(first, t0)
-    baseline = [pred.copy() for pred in eng.policy_pred]  # the first model, from t0 on
-    eng.events.append(
-        SimEvent(t0, "promoted", f"initial model, holdout IC {first.gate_ic:+.3f}", first.version)
-    )
-    days = list(pd.date_range(t0, t1 - DAY, freq="D"))
-    for n, day in enumerate(days):
-        if n > 0:
-            decide(eng, day)
-        if progress:
-            progress(n + 1, len(days))
-    in_range = [np.asarray((d >= t0) & (d < t1)) for d in eng.dates]
-    return Replay(eng.events, eng.policy_pred, baseline, eng.version, in_range)
+            table = table.reset_index() if "feature" not in table.columns else table
+            tables.append(table.assign(pair=p.pair))
+        return pd.concat(tables, ignore_index=True) if tables else None

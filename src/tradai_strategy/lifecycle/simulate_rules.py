@@ -1,4 +1,7 @@
-"""Settings of a policy simulation that the policy file does not hold, and the schedule rule."""
+"""Settings of a policy simulation that the policy file does not hold, and its date range.
+
+The schedule rule is the live one: :func:`tradai_strategy.lifecycle.decide.schedule_due`.
+"""
 
 from __future__ import annotations
 
@@ -57,42 +60,9 @@ class SimSettings:
             raise TradAIConfigError(f"label horizon must be >= 1 candle, got {self.horizon}")
 
 
-def due_on_schedule(interval: str, day: pd.Timestamp, newest: pd.Timestamp) -> bool:
-    """Whether the policy's ``interval`` asks for a retrain at 00:00 UTC of ``day``.
-
-    ``newest`` is when the newest version was trained. ``weekly``: 7 days or more since it;
-    ``monthly``: one calendar month or more since it; ``month-end``: ``day`` is the first of
-    a month (the decision right after a month's last candle) and nothing was trained on it;
-    ``none``: never.
-
-    Examples
-    --------
-    >>> t = pd.Timestamp("2024-03-01", tz="UTC")
-    >>> due_on_schedule("weekly", t, t - pd.Timedelta(days=7))
-    True
-    >>> due_on_schedule("weekly", t, t - pd.Timedelta(days=6))
-    False
-    >>> due_on_schedule("month-end", t, t - pd.Timedelta(days=3))
-    True
-    >>> due_on_schedule("monthly", t, pd.Timestamp("2024-02-01", tz="UTC"))
-    True
-    """
-    if interval == "weekly":
-        return bool(day - newest >= pd.Timedelta(days=7))
-    if interval == "monthly":
-        return bool(day >= newest + pd.DateOffset(months=1))
-    if interval == "month-end":
-        return bool(day.day == 1 and newest < day)
-    if interval == "none":
-        return False
-    raise TradAIConfigError(
-        f"interval {interval!r} is unknown: use weekly, monthly, month-end or none"
-    )
-
-
 def utc_day(value: str | pd.Timestamp, name: str) -> pd.Timestamp:
     """``value`` as 00:00 UTC of its day; one line naming ``name`` when it is not a date."""
-    from tradai_strategy.lifecycle.retrain import utc
+    from tradai_strategy.lifecycle.decision import utc
 
     try:
         return utc(value).normalize()

@@ -1,0 +1,291 @@
+"""THE retrain decision: one pure function over a :class:`~.decision.Snapshot`.
+
+``tradai retrain --check`` (:func:`tradai_strategy.lifecycle.retrain.check`) and
+``tradai retrain simulate`` (:func:`tradai_strategy.lifecycle.simulate_routine.step`, once
+per replayed day) both call :func:`decide`; they differ only in how they measure the
+snapshot and how they carry the decision out. One action per decision, in this order of
+precedence:
+
+1. **retire** — the production version's rolling IC stayed below ``ic_retire_below`` for
+   ``ic_retire_days`` days in a row (serving falls back to ``@fallback``);
+2. **rollback** — the error drift ratio (MAE over ``error_window_days`` / the version's
+   baseline MAE) is above ``drift_ratio`` and an automatic rollback is possible
+   (``rollback_enabled``, at most once per production version, never right after another
+   automatic rollback, and a previous production version exists);
+3. **shadow** — ``@challenger`` has predicted beside production for ``shadow_test_days``:
+   the paired IC test decides promote or discard;
+4. **retrain** — schedule due (``interval`` since the newest version: a failed retrain is not
+   retried every check), IC below ``ic_retrain_below`` for ``ic_retrain_days`` days, error
+   drift whose rollback is blocked, or feature drift (at least ``drift_min_share`` of the
+   features with KS > ``ks_retrain``). Error and feature drift wait ``cooldown_hours`` after
+   the newest version. Between retrain triggers the first (in this order) names the reason.
+
+The IC triggers watch the ``ic_window_days`` rolling mean of the daily IC (``watch_ic`` of
+the policy). A trigger fires on the day its run reaches the configured length; the same run
+never triggers twice (a version trained after that day means it was handled).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from tradai_strategy.core.errors import TradAIConfigError
+from tradai_strategy.lifecycle.decision import (
+    AUTO_ROLLBACK,
+    NO_REALISED,
+    AlertSpec,
+    Challenger,
+    Decision,
+    Snapshot,
+    propose,
+)
+
+
+def schedule_due(interval: str, last: pd.Timestamp | None, now: pd.Timestamp) -> bool:
+    """Whether a scheduled retrain is due ``now`` given the last training time.
+
+    weekly: 7 days passed; monthly: one calendar month passed; month-end: a month ended (a
+    new UTC month began) since ``last``, so the first check of a new month fires whatever its
+    day; none: never. No training yet: due (unless none).
+
+    >>> t = pd.Timestamp("2025-01-31 12:00", tz="UTC")
+    >>> schedule_due("month-end", t, pd.Timestamp("2025-02-01 00:30", tz="UTC"))
+    True
+    >>> schedule_due("month-end", t, pd.Timestamp("2025-02-03", tz="UTC"))
+    True
+    >>> schedule_due("monthly", t, pd.Timestamp("2025-02-27", tz="UTC"))
+    False
+    """
+    if interval not in ("weekly", "monthly", "month-end", "none"):
+        raise TradAIConfigError(
+            f"interval {interval!r} is unknown: use weekly, monthly, month-end or none"
+        )
+    if interval == "none":
+        return False
+    if last is None:
+        return True
+    if interval == "weekly":
+        return bool(now - last >= pd.Timedelta(days=7))
+    if interval == "monthly":
+        return bool(now >= last + pd.DateOffset(months=1))
+    return (now.year, now.month) > (last.year, last.month)
+
+
+def challenger_status(
+    version: str, since: pd.Timestamp, now: pd.Timestamp, days: int
+) -> Challenger | None:
+    """The shadow-test status of ``version``, ``@challenger`` since ``since``; None when the
+    policy runs no shadow test (``days`` = 0)."""
+    if days <= 0:
+        return None
+    elapsed = (now - since) / pd.Timedelta(days=1)
+    due = bool(elapsed >= days)
+    text = f"challenger {version} in shadow for {elapsed:.1f} of {days} days"
+    return Challenger(version, due, text + (": decide" if due else ""))
+
+
+def drift_table(frames: Any, p: Any) -> pd.DataFrame:
+    """A drift table (index ``feature``; columns ks, level) from a ready table (index or
+    column ``feature``, optional column ``pair``: the feature is named ``"<pair> <feature>"``)
+    or from (reference, current) feature frames."""
+    from tradai_strategy.stats.drift import feature_drift
+
+    if isinstance(frames, pd.DataFrame):
+        table = frames
+    else:
+        table = feature_drift(frames[0], frames[1], warn=p.ks_warn, critical=p.ks_retrain)
+    table = table.reset_index() if "feature" not in table.columns else table
+    if "pair" in table.columns:
+        table = table.assign(feature=table["pair"].astype(str) + " " + table["feature"])
+    return table.set_index("feature")
+
+
+def decide(snap: Snapshot) -> Decision:
+    """What the retraining policy wants at ``snap.now``: which rules fire and the action
+    (``retire``, ``rollback``, ``shadow``, ``retrain`` or ``nothing``), with reasons."""
+    p = snap.policy
+    d = Decision(p, snap.now, snap.model, snap.production)
+    newest = snap.newest
+    cooled = newest is None or snap.now - newest >= pd.Timedelta(hours=p.cooldown_hours)
+    if schedule_due(p.interval, newest, snap.now):
+        since = "no version yet" if newest is None else f"newest version {newest:%Y-%m-%d %H:%M}"
+        d.add("schedule", "trigger", f"{p.interval} retrain due ({since})")
+        propose(d, "retrain", f"{p.interval} schedule ({since})")
+    else:
+        d.add("schedule", "ok", f"interval {p.interval}: not due")
+    if snap.production is None:
+        d.add("production", "skipped", f"model {snap.model!r} has no @production version")
+    else:
+        age_rule(d, snap.production_created)
+        ic_rule(d, snap.daily_ic, newest)
+        error_rule(d, snap, cooled)
+        drift_rule(d, snap.drift, snap.drift_note, cooled)
+    chall = snap.challenger
+    if chall is not None:
+        d.challenger = chall.version
+        d.add("shadow", "trigger" if chall.due else "ok", chall.message)
+        if chall.due:
+            propose(d, "shadow", chall.message)
+    return d
+
+
+def age_rule(d: Decision, created: pd.Timestamp | None) -> None:
+    p, version = d.policy, d.production
+    if created is None:
+        return
+    age = (d.now - created) / pd.Timedelta(days=1)
+    d.metrics["age_days"] = age
+    if age > p.stale_model_days:
+        d.add("age", "warn", f"version {version} is {age:.0f} days old (> {p.stale_model_days})")
+        d.alerts.append(
+            AlertSpec(
+                "stale_model",
+                "stale production model",
+                f"version {version} is {age:.0f} days old",
+                "warning",
+                {"age_days": round(age, 1)},
+            )
+        )
+
+
+def ic_rule(d: Decision, daily: pd.Series | None, newest: pd.Timestamp | None) -> None:
+    """Retire or retrain on the rolling IC of ``daily`` (the production version's daily IC)."""
+    p = d.policy
+    if daily is None or daily.dropna().empty:
+        d.add("ic", "skipped", NO_REALISED)
+        return
+    watched = p.watch_ic(daily)
+    if watched is None:
+        d.add("ic", "skipped", f"fewer days than needed for a {p.ic_window_days}-day IC")
+        return
+    ic, trig = watched
+    last = float(ic.dropna().iloc[-1])
+    d.metrics["rolling_ic"] = last
+    run_at = trig.retrain_run_at
+    new_run = run_at is not None and (newest is None or newest < run_at)  # not handled yet
+    if trig.retire_run_at is not None:
+        d.add(
+            "ic",
+            "trigger",
+            f"IC {last:+.4f}: below {p.ic_retire_below} for "
+            f"{trig.retire_run} days (since {_day(trig.retire_run_at, -p.ic_retire_days + 1)})",
+        )
+        propose(
+            d,
+            "retire",
+            f"IC below {p.ic_retire_below} for {trig.retire_run} days (rolling IC {last:+.4f})",
+        )
+        d.alerts.append(
+            AlertSpec(
+                "ic_decay",
+                "IC below the retirement line",
+                f"rolling IC {last:+.4f}",
+                "critical",
+                {"rolling_ic": last},
+            )
+        )
+    elif run_at is not None and new_run and p.retrain_on_ic:
+        d.add(
+            "ic",
+            "trigger",
+            f"IC {last:+.4f}: below {p.ic_retrain_below} for "
+            f"{trig.retrain_run} days (trigger day {run_at.date()})",
+        )
+        propose(d, "retrain", f"IC below {p.ic_retrain_below} for {trig.retrain_run} days")
+        d.alerts.append(
+            AlertSpec(
+                "ic_decay",
+                "IC decay: retraining",
+                f"rolling IC {last:+.4f}",
+                "warning",
+                {"rolling_ic": last},
+            )
+        )
+    elif trig.retrain_run:
+        d.add(
+            "ic",
+            "warn",
+            f"IC {last:+.4f}: below {p.ic_retrain_below} for "
+            f"{trig.retrain_run} of {p.ic_retrain_days} days",
+        )
+    else:
+        d.add("ic", "ok", f"rolling IC {last:+.4f}")
+
+
+def _day(ts: pd.Timestamp | None, shift: int) -> str:
+    return "?" if ts is None else str((ts + pd.Timedelta(days=shift)).date())
+
+
+def error_rule(d: Decision, snap: Snapshot, cooled: bool) -> None:
+    """Roll back on error drift; retrain instead when the rollback is blocked."""
+    p = d.policy
+    ratio = snap.error_ratio
+    if ratio is None or not np.isfinite(ratio):
+        d.add("error", "skipped", snap.error_note)
+        return
+    d.metrics["drift_ratio"] = ratio
+    text = f"MAE ratio {ratio:.2f} over {p.error_window_days} days (threshold {p.drift_ratio})"
+    if ratio <= p.drift_ratio:
+        d.add("error", "ok", text)
+        return
+    blocked = snap.rollback_blocked if p.rollback_enabled else "rollback_enabled = false"
+    if blocked is None:
+        d.add("error", "trigger", text + ": roll back")
+        propose(
+            d,
+            "rollback",
+            f"{AUTO_ROLLBACK}: error drift ratio {ratio:.2f} > "
+            f"{p.drift_ratio} on version {snap.production}",
+        )
+    elif p.retrain_on_drift and cooled:
+        d.add("error", "trigger", f"{text}: retrain (no rollback: {blocked})")
+        propose(d, "retrain", f"error drift ratio {ratio:.2f} > {p.drift_ratio}")
+    else:
+        d.add("error", "warn", f"{text} (no rollback: {blocked})")
+    d.alerts.append(
+        AlertSpec(
+            "drift_critical",
+            "prediction-error drift",
+            text,
+            "critical",
+            {"drift_ratio": round(ratio, 4)},
+        )
+    )
+
+
+def drift_rule(d: Decision, table: pd.DataFrame | None, note: str, cooled: bool) -> None:
+    """Retrain when at least ``drift_min_share`` of the features (of all pairs) are critical."""
+    p = d.policy
+    if table is None:
+        d.add("drift", "skipped", note)
+        return
+    if table.empty:
+        d.add("drift", "skipped", "the feature source has no data")
+        return
+    worst = str(table["ks"].idxmax())
+    ks = float(table["ks"].max())
+    d.metrics["max_ks"] = ks
+    n_crit = int((table["level"] == "critical").sum())
+    n_warn = int((table["level"] == "warn").sum())
+    text = f"max KS {ks:.3f} ({worst}); {n_crit} critical, {n_warn} warn of {len(table)}"
+    fields = {"max_ks": round(ks, 4), "feature": worst, "critical": n_crit, "warn": n_warn}
+    share = n_crit / len(table)
+    d.metrics["critical_share"] = share
+    if n_crit and share >= p.drift_min_share:
+        retrain = p.retrain_on_drift and cooled
+        d.add("drift", "trigger" if retrain else "warn", text)
+        if retrain:
+            propose(d, "retrain", f"feature drift: KS {ks:.3f} > {p.ks_retrain} ({worst})")
+        d.alerts.append(AlertSpec("drift_critical", "feature drift", text, "critical", fields))
+    elif n_crit:
+        # a few features over the line: worth a look, not a retrain
+        d.add("drift", "warn", f"{text}; below drift_min_share {p.drift_min_share:.0%}")
+        d.alerts.append(AlertSpec("drift_warning", "feature drift", text, "warning", fields))
+    elif n_warn:
+        d.add("drift", "warn", text)
+        d.alerts.append(AlertSpec("drift_warning", "feature drift", text, "warning", fields))
+    else:
+        d.add("drift", "ok", text)
