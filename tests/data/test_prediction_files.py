@@ -13,6 +13,7 @@ from freqai_helpers import SMALL_LGBM, run_training_backtest, timerange
 from freqtrade.configuration import TimeRange
 from freqtrade.data.history import load_pair_history
 
+from tradai_strategy.core.errors import TradAIDataError
 from tradai_strategy.core.labels import forward_mean_return
 from tradai_strategy.data.prediction_files import (
     load_backtest_predictions,
@@ -81,18 +82,18 @@ def test_explicit_pairs_select_and_unknown_or_ambiguous_files_fail(tmp_path):
     _run_params(md, ["BTC/USDT"])
     _write_window(md, "btc", 1700003600, "2023-11-15 00:00", 12)
     _write_window(md, "sol", 1700003600, "2023-11-15 00:00", 12)
-    with pytest.raises(ValueError, match="'sol' is in none of the run's pairs"):
+    with pytest.raises(TradAIDataError, match="'sol' is in none of the run's pairs"):
         load_backtest_predictions(md)
     only = load_backtest_predictions(md, pairs=["SOL/USDT"])
     assert set(only["pair"]) == {"SOL/USDT"}
     mapping = prediction_file_pairs(md, pairs=["BTC/USDT", "SOL/USDT"])
     assert sorted(mapping.values()) == [("BTC/USDT", 1700003600), ("SOL/USDT", 1700003600)]
-    with pytest.raises(ValueError, match="same base currency"):
+    with pytest.raises(TradAIDataError, match="same base currency"):
         load_backtest_predictions(md, pairs=["BTC/USDT", "BTC/USDC"])
-    with pytest.raises(FileNotFoundError):
+    with pytest.raises(TradAIDataError):
         load_backtest_predictions(tmp_path / "nothing-here")
     (md / "run_params.json").unlink()
-    with pytest.raises(FileNotFoundError, match="pairs="):
+    with pytest.raises(TradAIDataError, match="pairs="):
         load_backtest_predictions(md)
 
 

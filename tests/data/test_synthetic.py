@@ -12,6 +12,7 @@ from freqtrade.data.history import load_pair_history
 from freqtrade.enums import CandleType
 from scipy import stats
 
+from tradai_strategy.core.errors import TradAIConfigError
 from tradai_strategy.data.synthetic import (
     DEFAULT_STRENGTH,
     SIGNAL_WINDOW,
@@ -245,7 +246,7 @@ def test_futures_files_go_where_freqtrade_looks(tmp_path: Path) -> None:
 )
 def test_bad_inputs_raise_one_line_value_errors(kwargs: dict, field: str) -> None:
     args: dict = {"pair": "BTC/USDT", "timeframe": "1h", "days": 2, "seed": 0, "signal": "none"}
-    with pytest.raises(ValueError, match=rf"^{field}: ") as info:
+    with pytest.raises(TradAIConfigError, match=rf"^{field}: ") as info:
         generate_ohlcv(**{**args, **kwargs})
     assert "\n" not in str(info.value)
 
@@ -261,7 +262,7 @@ def test_bad_inputs_raise_one_line_value_errors(kwargs: dict, field: str) -> Non
     ],
 )
 def test_bad_write_arguments_raise(tmp_path: Path, pairs: list[str], mode: str, field: str) -> None:
-    with pytest.raises(ValueError, match=rf"^{field}: "):
+    with pytest.raises(TradAIConfigError, match=rf"^{field}: "):
         write_synthetic_data(pairs, "1h", 2, 0, "none", tmp_path, trading_mode=mode)
     assert not any(tmp_path.iterdir())
 

@@ -14,12 +14,13 @@ import typer
 from rich.console import Console
 
 from tradai_strategy.cli import status as cli_status
-from tradai_strategy.cli.common import fail
+from tradai_strategy.cli.common import TradAIGroup, fail
 
 app = typer.Typer(
     help="TradAI: honest walk-forward training and an ML model lifecycle for Freqtrade/FreqAI.",
     no_args_is_help=True,
     pretty_exceptions_show_locals=False,
+    cls=TradAIGroup,  # the one error handler: one line + exit 2, or traceback + exit 1
 )
 data_app = typer.Typer(help="Market data helpers.", no_args_is_help=True)
 config_app = typer.Typer(help="Config generation.", no_args_is_help=True)
@@ -48,14 +49,9 @@ def backtest(
     Example: tradai backtest --offline --config configs/train.json --strategy RadStrategy
     --freqaimodel TrainingPredictionModel --timerange 20250101-20250401
     """
-    from tradai_strategy.data.freqtrade_runner import FreqtradeRunError, run_freqtrade
+    from tradai_strategy.data.freqtrade_runner import run_freqtrade
 
-    try:
-        code = run_freqtrade(["backtesting", *ctx.args], offline=offline)
-    except FreqtradeRunError as err:
-        fail(str(err))
-        return
-    raise typer.Exit(code)
+    raise typer.Exit(run_freqtrade(["backtesting", *ctx.args], offline=offline))
 
 
 @data_app.command("synth")
@@ -78,19 +74,15 @@ def data_synth(
     if signal not in ("none", "planted"):
         fail(f"--signal {signal!r} is unknown: use none or planted")
     pair_list = [p.strip() for p in pairs.split(",") if p.strip()]
-    try:
-        paths = write_synthetic_data(
-            pair_list,
-            timeframe,
-            days,
-            seed,
-            signal,  # type: ignore[arg-type]  # checked above
-            datadir,
-            start=start,
-        )
-    except ValueError as err:
-        fail(str(err))
-        return
+    paths = write_synthetic_data(
+        pair_list,
+        timeframe,
+        days,
+        seed,
+        signal,  # type: ignore[arg-type]  # checked above
+        datadir,
+        start=start,
+    )
     for p in paths:
         console.print(f"wrote {p}")
 
@@ -139,26 +131,18 @@ def demo(
 ) -> None:
     """End-to-end lifecycle on synthetic (or TRADAI_REAL_DATA) candles: train -> validate ->
     promote -> inference backtest (TradAIMLflowModel) -> status -> report."""
-    from tradai_strategy.cli.demo import DemoStepFailed, run_demo
+    from tradai_strategy.cli.demo import run_demo
 
     if signal not in ("none", "planted"):
         fail(f"--signal {signal!r} is unknown: use none or planted")
-    try:
-        run_demo(
-            workdir,
-            functools.partial(run_cli, standalone_mode=False),
-            days=days,
-            signal=signal,
-            console=console,
-        )
-    except DemoStepFailed as err:
-        fail(str(err), code=1)
-    except Exception as err:
-        from freqtrade.exceptions import OperationalException
-
-        if isinstance(err, OperationalException | ValueError | FileNotFoundError):
-            fail(str(err))
-        raise
+    # a failed step (DemoStepFailed) exits 1, bad settings 2: the app's one error handler
+    run_demo(
+        workdir,
+        functools.partial(run_cli, standalone_mode=False),
+        days=days,
+        signal=signal,
+        console=console,
+    )
 
 
 # --- command modules: each `register(app)` adds its commands (keep heavy imports inside
@@ -196,9 +180,10 @@ cli_compare.register(app)
 def run_cli(argv: Sequence[str], *, standalone_mode: bool = True) -> int:
     """Run ``tradai <argv>`` in this process and return its exit status.
 
-    ``standalone_mode=False`` lets exceptions other than ``typer.Exit`` reach the caller
-    (click's own error handling is off); ``SystemExit`` becomes its code (``None``: 0, a
-    message: 1).
+    A command's exception has already been reported by the app's one handler
+    (:func:`~tradai_strategy.cli.common.handle_error`: one line and 2, or a traceback and 1).
+    ``standalone_mode=False`` turns click's own handling off (usage errors and ``Abort``
+    reach the caller); ``SystemExit`` becomes its code (``None``: 0, a message: 1).
     """
     try:
         result = app(list(argv), standalone_mode=standalone_mode, prog_name="tradai")

@@ -1,14 +1,25 @@
-"""What every `tradai` command module shares: consoles and the one-line error exit."""
+"""What every `tradai` command module shares: consoles, the one-line error exit and the one
+error handler.
+
+Exit-code rule (:func:`handle_error`, installed on the ``tradai`` app by :class:`TradAIGroup`):
+an expected failure -- a :class:`~tradai_strategy.core.errors.TradAIError`, or freqtrade's own
+``OperationalException`` for a bad config -- prints ``error: <message>`` on one line and exits
+with its ``exit_code`` (2: bad input); anything else is a bug: its traceback is printed on
+stderr and the exit status is 1.
+"""
 
 from __future__ import annotations
 
 import math
 import numbers
+import sys
+import traceback
 from pathlib import Path
 from typing import Annotated, Any, NoReturn
 
 import typer
 from rich.console import Console
+from typer.core import TyperGroup
 
 console = Console()
 err_console = Console(stderr=True)
@@ -25,6 +36,39 @@ def fail(msg: str, code: int = 2) -> NoReturn:
     """Print ``error: <msg>`` on stderr and exit with ``code`` (2: bad input)."""
     print_error(msg)
     raise typer.Exit(code)
+
+
+def handle_error(err: Exception) -> int:
+    """Report ``err`` the ``tradai`` way and return the exit status (see the module doc).
+
+    Expected (:class:`~tradai_strategy.core.errors.TradAIError` or freqtrade's
+    ``OperationalException``): ``error: <message>`` on one line, its ``exit_code`` (default
+    2). Anything else: the traceback, then one line naming the exception, and 1.
+    """
+    from freqtrade.exceptions import OperationalException
+
+    if isinstance(err, OperationalException):
+        print_error(" ".join(str(err).split()) or type(err).__name__)
+        return int(getattr(err, "exit_code", 2))
+    sys.stderr.write("".join(traceback.format_exception(err)))
+    sys.stderr.flush()
+    print_error(f"unexpected {type(err).__name__} (a bug: the traceback is above)")
+    return 1
+
+
+class TradAIGroup(TyperGroup):
+    """The ``tradai`` root group: every command's exception goes through :func:`handle_error`.
+
+    click's own exits (``typer.Exit``, ``Abort``, usage errors) pass through unchanged.
+    """
+
+    def invoke(self, ctx: Any) -> Any:  # click's Context (typer vendors click)
+        try:
+            return super().invoke(ctx)
+        except (typer.Exit, typer.Abort, typer.TyperException):  # click's own: usage errors
+            raise
+        except Exception as err:
+            raise typer.Exit(handle_error(err)) from err
 
 
 def fmt_num(value: Any, fmt: str) -> str:

@@ -114,10 +114,6 @@ def compare(
     trades and the daily IC of their predictions against the strategy's target. A paired
     t-test on the daily IC difference gives the p-value; the new version is recommended
     when its IC is higher by more than --min-delta with p < --alpha."""
-    from freqtrade.exceptions import OperationalException
-
-    from tradai_strategy.core.errors import MonitoringError
-    from tradai_strategy.data.freqtrade_runner import FreqtradeRunError
     from tradai_strategy.lifecycle.compare import compare_versions
 
     if not timerange:
@@ -130,22 +126,19 @@ def compare(
     from tradai_strategy.core.paths import freqaimodels_path
 
     models_path = freqaimodels_path()
-    try:
-        result = compare_versions(
-            args,
-            name,
-            old,
-            new,
-            timerange=timerange,
-            tracking_uri=tracking_uri,
-            offline=offline,
-            freqaimodel_path=models_path,
-            min_delta=min_delta,
-            alpha=alpha,
-            notify=lambda msg: err_console.print(msg, highlight=False),
-        )
-    except (FreqtradeRunError, OperationalException, MonitoringError, ValueError) as err:
-        fail(" ".join(str(err).split()))
+    result = compare_versions(
+        args,
+        name,
+        old,
+        new,
+        timerange=timerange,
+        tracking_uri=tracking_uri,
+        offline=offline,
+        freqaimodel_path=models_path,
+        min_delta=min_delta,
+        alpha=alpha,
+        notify=lambda msg: err_console.print(msg, highlight=False),
+    )
     render(result)
     if json_out is not None:
         json_out.parent.mkdir(parents=True, exist_ok=True)

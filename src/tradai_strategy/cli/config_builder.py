@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from tradai_strategy.core.errors import TradAIConfigError
 from tradai_strategy.core.settings import ESTIMATORS
 
 
@@ -189,14 +190,19 @@ def build_inference_config(meta: StrategyMeta = DEFAULT_META) -> dict[str, Any]:
 
 
 def write_configs(out_dir: Path, meta: StrategyMeta = DEFAULT_META) -> list[Path]:
-    """Write ``train.json`` and ``inference.json`` to ``out_dir``."""
-    out_dir.mkdir(parents=True, exist_ok=True)
-    written = []
-    for name, cfg in (
+    """Write ``train.json`` and ``inference.json`` to ``out_dir`` (a TradAIConfigError naming
+    ``--out`` when it cannot be written)."""
+    configs = (
         ("train.json", build_training_config(meta)),
         ("inference.json", build_inference_config(meta)),
-    ):
-        path = out_dir / name
-        path.write_text(json.dumps(cfg, indent=4) + "\n")
-        written.append(path)
+    )
+    written = []
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        for name, cfg in configs:
+            path = out_dir / name
+            path.write_text(json.dumps(cfg, indent=4) + "\n")
+            written.append(path)
+    except OSError as err:  # the user's --out: a file in the way, no permission
+        raise TradAIConfigError(f"--out {out_dir}: cannot write the configs ({err})") from err
     return written

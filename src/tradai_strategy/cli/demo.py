@@ -22,6 +22,7 @@ import pandas as pd
 from rich.console import Console
 
 from tradai_strategy.cli.config_builder import StrategyMeta, build_training_config
+from tradai_strategy.core.errors import TradAIConfigError, TradAIError
 from tradai_strategy.core.paths import project_user_data
 
 if TYPE_CHECKING:
@@ -40,8 +41,10 @@ INFERENCE_DAYS = 24
 RunCli = Callable[[list[str]], int]
 
 
-class DemoStepFailed(RuntimeError):
-    """A demo step's command exited with a non-zero status."""
+class DemoStepFailed(TradAIError):
+    """A demo step's command exited with a non-zero status (it said why; the demo exits 1)."""
+
+    exit_code = 1
 
 
 def file_only_logging(path: Path) -> dict:
@@ -93,7 +96,7 @@ class Demo:
             from tradai_strategy.data.synthetic import write_synthetic_data
 
             if days < meta.train_period_days + 2 * meta.backtest_period_days + INFERENCE_DAYS:
-                raise ValueError(
+                raise TradAIConfigError(
                     f"--days {days} is too short: the demo needs at least "
                     f"{meta.train_period_days + 2 * meta.backtest_period_days + INFERENCE_DAYS}"
                 )

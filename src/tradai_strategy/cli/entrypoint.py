@@ -98,7 +98,7 @@ def _check_live(configs: Sequence[Path]) -> None:
     for path in configs:
         try:
             data = json.loads(path.read_text())
-        except (OSError, ValueError) as err:
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
             raise TradAIConfigError(f"{path}: not readable JSON ({err})") from None
         dry_run = data.get("dry_run", dry_run)
     if dry_run is not False:
@@ -148,31 +148,27 @@ def run(plan: EntryPlan) -> int:
         from tradai_strategy.cli.app import run_cli
 
         return run_cli(plan.argv)
-    from tradai_strategy.cli.common import print_error
-    from tradai_strategy.data.freqtrade_runner import FreqtradeRunError, run_freqtrade
+    from tradai_strategy.data.freqtrade_runner import run_freqtrade
 
-    try:
-        return run_freqtrade(plan.argv, offline=plan.offline, create_userdir=True)
-    except FreqtradeRunError as err:
-        print_error(str(err))
-        return err.exit_code
+    return run_freqtrade(plan.argv, offline=plan.offline, create_userdir=True)
 
 
 def main(env: Mapping[str, str] | None = None) -> int:
-    """Plan from the environment, say what runs, run it; exit code 2 on bad settings."""
-    from tradai_strategy.cli.common import err_console, print_error
+    """Plan from the environment, say what runs, run it; the exit code of ``tradai``'s one
+    error handler (:func:`~tradai_strategy.cli.common.handle_error`): 2 and one line on bad
+    settings, 1 and the traceback on a bug."""
+    from tradai_strategy.cli.common import err_console, handle_error
 
     try:
         plan = plan_from_env(os.environ if env is None else env)
-    except TradAIConfigError as err:
-        print_error(str(err))
-        return 2
-    err_console.print(
-        f"TradAI {plan.mode.value}: {plan.program} {shlex.join(plan.argv)}",
-        highlight=False,
-        soft_wrap=True,
-    )
-    return run(plan)
+        err_console.print(
+            f"TradAI {plan.mode.value}: {plan.program} {shlex.join(plan.argv)}",
+            highlight=False,
+            soft_wrap=True,
+        )
+        return run(plan)
+    except Exception as err:  # the one handler: expected failures one line, bugs a traceback
+        return handle_error(err)
 
 
 if __name__ == "__main__":  # pragma: no cover

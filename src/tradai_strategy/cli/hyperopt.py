@@ -91,7 +91,7 @@ def hyperopt(
     walk-forward or CPCV splits, pruned split by split; resumable on a shared storage (trials
     of a killed run are failed by their stale heartbeat and not counted); reports PBO and the
     Deflated Sharpe ratio over the trials and writes the best parameters."""
-    from tradai_strategy.data.freqtrade_runner import FreqtradeRunError, resolve_config
+    from tradai_strategy.data.freqtrade_runner import resolve_config
     from tradai_strategy.hyperopt.data import prepare_data
     from tradai_strategy.hyperopt.output import best_fragment, write_best
     from tradai_strategy.hyperopt.space import resolve_space
@@ -101,73 +101,63 @@ def hyperopt(
         config, strategy, strategy_path=strategy_path, datadir=datadir, userdir=userdir
     )
     pair_list = [p.strip() for p in pairs.split(",") if p.strip()] if pairs else None
-    try:
-        if cost < 0:
-            fail(f"--cost must be >= 0 (fraction per unit traded), got {cost}")
-        if out.suffix not in (".json", ".toml"):
-            fail(f"--out {out}: use a .json or .toml file name")
-        settings = HyperoptSettings(
-            n_trials=trials,
-            study_name=study,
-            storage=storage,
-            workers=workers,
-            metric=metric,  # type: ignore[arg-type]  # checked in HyperoptSettings
-            pruner=pruner,  # type: ignore[arg-type]
-            cost=cost,
-            heartbeat=heartbeat,
+    if cost < 0:
+        fail(f"--cost must be >= 0 (fraction per unit traded), got {cost}")
+    if out.suffix not in (".json", ".toml"):
+        fail(f"--out {out}: use a .json or .toml file name")
+    settings = HyperoptSettings(
+        n_trials=trials,
+        study_name=study,
+        storage=storage,
+        workers=workers,
+        metric=metric,  # type: ignore[arg-type]  # checked in HyperoptSettings
+        pruner=pruner,  # type: ignore[arg-type]
+        cost=cost,
+        heartbeat=heartbeat,
+    )
+    open_storage(storage, heartbeat)  # a bad URL fails before the features are built
+    with quiet_logging():
+        cfg = resolve_config(args)
+        from tradai_strategy.core.settings import TradAISettings
+
+        tradai = TradAISettings.from_config(cfg)
+        search = resolve_space(tradai.estimator, space)
+        data = prepare_data(
+            cfg,
+            search,
+            n_splits=n_splits,
+            cv=cv,  # type: ignore[arg-type]  # checked in prepare_data
+            n_groups=n_groups,
+            k=k,
+            purge=purge,
+            embargo=embargo,
+            pairs=pair_list,
+            timerange=timerange,
+            datadir=datadir,
         )
-        open_storage(storage, heartbeat)  # a bad URL fails before the features are built
-        with quiet_logging():
-            cfg = resolve_config(args)
-            from tradai_strategy.core.settings import TradAISettings
+        callbacks: list[Any] = []
+        logger = None
+        if not no_tracking:
+            from tradai_strategy.hyperopt.tracking import start_parent
 
-            tradai = TradAISettings.from_config(cfg)
-            search = resolve_space(tradai.estimator, space)
-            data = prepare_data(
-                cfg,
-                search,
-                n_splits=n_splits,
-                cv=cv,  # type: ignore[arg-type]  # checked in prepare_data
-                n_groups=n_groups,
-                k=k,
-                purge=purge,
-                embargo=embargo,
-                pairs=pair_list,
-                timerange=timerange,
-                datadir=datadir,
+            logger = start_parent(
+                tracking_uri,
+                study,
+                {
+                    "trials": trials,
+                    "metric": metric,
+                    "pruner": pruner,
+                    "workers": workers,
+                    "cv": cv,
+                },
             )
-            callbacks: list[Any] = []
-            logger = None
-            if not no_tracking:
-                from tradai_strategy.hyperopt.tracking import start_parent
-
-                logger = start_parent(
-                    tracking_uri,
-                    study,
-                    {
-                        "trials": trials,
-                        "metric": metric,
-                        "pruner": pruner,
-                        "workers": workers,
-                        "cv": cv,
-                    },
-                )
-                callbacks.append(logger)
-            err_console.print(
-                f"{len(data.get(None).pairs)} pair(s), {data.get(None).n_splits} {cv} splits, "
-                f"{len(search)} dimension(s): {', '.join(search)}",
-                highlight=False,
-            )
-            result = run_study(data, search, settings, callbacks=callbacks)
-    except (FreqtradeRunError, ValueError) as err:
-        fail(" ".join(str(err).split()))
-        return
-    except Exception as err:
-        from freqtrade.exceptions import OperationalException
-
-        if isinstance(err, OperationalException):
-            fail(" ".join(str(err).split()))
-        raise
+            callbacks.append(logger)
+        err_console.print(
+            f"{len(data.get(None).pairs)} pair(s), {data.get(None).n_splits} {cv} splits, "
+            f"{len(search)} dimension(s): {', '.join(search)}",
+            highlight=False,
+        )
+        result = run_study(data, search, settings, callbacks=callbacks)
     o = result.overfitting
     console.print(
         f"study {result.study_name}: {result.n_trials} trial(s) ({result.ran} this run; "

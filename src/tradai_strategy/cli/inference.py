@@ -43,8 +43,6 @@ def predictions_export(
     ] = None,
 ) -> None:
     """Merge FreqAI's per-window backtest predictions into one validated prediction table."""
-    from freqtrade.exceptions import OperationalException
-
     from tradai_strategy.data.prediction_files import load_backtest_predictions
     from tradai_strategy.data.prediction_table import write_predictions
 
@@ -54,12 +52,8 @@ def predictions_export(
             f"{model_dir} does not exist: run a FreqAI backtest with "
             f"freqai.identifier={identifier!r} first (or pass --userdir)"
         )
-    try:
-        table = load_backtest_predictions(model_dir, _pairs(pairs))
-        path = write_predictions(table, out)
-    except (FileNotFoundError, ValueError, OperationalException) as err:
-        fail(str(err))
-        return
+    table = load_backtest_predictions(model_dir, _pairs(pairs))
+    path = write_predictions(table, out)
     span = f"{table['date'].min()} -> {table['date'].max()}"
     console.print(
         f"wrote {path}: {len(table)} rows, pairs {', '.join(sorted(table['pair'].unique()))}, "
@@ -73,15 +67,9 @@ def predictions_check(
     path: Annotated[Path, typer.Argument(help="Prediction table (.csv or .parquet).")],
 ) -> None:
     """Validate a prediction table and print what it covers."""
-    from freqtrade.exceptions import OperationalException
-
     from tradai_strategy.data.prediction_table import read_predictions
 
-    try:
-        table = read_predictions(path)
-    except OperationalException as err:
-        fail(str(err))
-        return
+    table = read_predictions(path)
     for pair, rows in table.groupby("pair"):
         console.print(
             f"{pair}: {len(rows)} rows, {rows['date'].min()} -> {rows['date'].max()}, "
@@ -101,17 +89,11 @@ def bundle_build(
     strategy: Annotated[str | None, typer.Option(help="Strategy name to record.")] = None,
 ) -> None:
     """Bundle the latest window's model of each pair of a TrainingPredictionModel run."""
-    from freqtrade.exceptions import OperationalException
-
     from tradai_strategy.bundle.format import bundle_from_model_dir, read_manifest
 
-    try:
-        path = bundle_from_model_dir(
-            userdir / "models" / identifier, out, pairs=_pairs(pairs), strategy=strategy
-        )
-    except OperationalException as err:
-        fail(str(err))
-        return
+    path = bundle_from_model_dir(
+        userdir / "models" / identifier, out, pairs=_pairs(pairs), strategy=strategy
+    )
     for pair, meta in read_manifest(path)["pairs"].items():
         console.print(
             f"{pair}: {meta['estimator']}, {len(meta['features'])} features, trained "
@@ -129,15 +111,9 @@ def bundle_register(
     tracking_uri: TrackingUriOpt = None,
 ) -> None:
     """Log a bundle to MLflow as a pyfunc model and register a new version."""
-    from freqtrade.exceptions import OperationalException
-
     from tradai_strategy.registry.bundle_registry import register_bundle
 
-    try:
-        version = register_bundle(path, name, alias=alias, tracking_uri=tracking_uri)
-    except OperationalException as err:
-        fail(str(err))
-        return
+    version = register_bundle(path, name, alias=alias, tracking_uri=tracking_uri)
     target = f"models:/{name}@{alias}" if alias else f"models:/{name}/{version}"
     console.print(f"registered {name} version {version} ({target})", highlight=False)
 

@@ -22,7 +22,6 @@ from tradai_strategy.cli.common import (
     StrategyPathOpt,
     TimerangeOpt,
     UserdirOpt,
-    fail,
     freqtrade_args,
 )
 from tradai_strategy.core.logs import quiet_logging
@@ -70,24 +69,18 @@ def check_leakage(
     """Check a FreqAI strategy for lookahead: features recomputed on truncated candles must
     not change, targets must look forward, no feature may copy a target or a future close,
     informative candles must be merged after they close. No model is trained."""
-    from freqtrade.exceptions import OperationalException
-
-    from tradai_strategy.data.freqtrade_runner import FreqtradeRunError, resolve_config
+    from tradai_strategy.data.freqtrade_runner import resolve_config
     from tradai_strategy.validation.lookahead import check_lookahead
 
     args = freqtrade_args(
         config, strategy, strategy_path=strategy_path, datadir=datadir, userdir=userdir
     )
     pair_list = [p.strip() for p in pairs.split(",") if p.strip()] if pairs else None
-    try:
-        with quiet_logging():
-            cfg = resolve_config(args)
-            report = check_lookahead(
-                cfg, pairs=pair_list, timerange=timerange, samples=samples, seed=seed
-            )
-    except (FreqtradeRunError, OperationalException) as err:
-        fail(" ".join(str(err).split()))
-        return
+    with quiet_logging():
+        cfg = resolve_config(args)
+        report = check_lookahead(
+            cfg, pairs=pair_list, timerange=timerange, samples=samples, seed=seed
+        )
     if json_out is not None:
         json_out.parent.mkdir(parents=True, exist_ok=True)
         json_out.write_text(json.dumps(report.to_dict(), indent=2) + "\n")

@@ -128,11 +128,8 @@ def drift(
     bundle) with the strategy's features over the last --days of candles (of --timerange, to
     replay a past date): KS and PSI per feature, per pair and overall, and the drift of the
     model's output distribution. Exit 0: no critical drift, 1: critical drift, 2: bad input."""
-    from freqtrade.exceptions import OperationalException
-
     from tradai_strategy.bundle.format import load_bundle
-    from tradai_strategy.core.errors import MonitoringError
-    from tradai_strategy.data.freqtrade_runner import FreqtradeRunError, resolve_config
+    from tradai_strategy.data.freqtrade_runner import resolve_config
     from tradai_strategy.monitoring.check import bundle_drift
 
     if not model and bundle is None:
@@ -144,31 +141,27 @@ def drift(
     args = freqtrade_args(
         config, strategy, strategy_path=strategy_path, datadir=datadir, userdir=userdir
     )
-    try:
-        with quiet_logging():
-            cfg = resolve_config(args)
-            if bundle is not None:
-                loaded, served = load_bundle(bundle), None
-            else:
-                cache = Path(cfg["user_data_dir"]) / "models" / "tradai_drift_cache"
-                loaded, served = _served_bundle(model, alias, version, tracking_uri, cache)
-            wanted = [p.strip() for p in pairs.split(",") if p.strip()] if pairs else None
-            report, skipped = bundle_drift(
-                cfg,
-                loaded,
-                model=model or str(loaded.manifest.get("strategy") or loaded.path.name),
-                version=served,
-                pairs=wanted,
-                datadir=datadir,
-                timerange=timerange,
-                days=days,
-                warn=warn,
-                critical=critical,
-                hint="pass --pairs",
-            )
-    except (MonitoringError, FreqtradeRunError, OperationalException) as err:
-        fail(" ".join(str(err).split()))
-        return
+    with quiet_logging():
+        cfg = resolve_config(args)
+        if bundle is not None:
+            loaded, served = load_bundle(bundle), None
+        else:
+            cache = Path(cfg["user_data_dir"]) / "models" / "tradai_drift_cache"
+            loaded, served = _served_bundle(model, alias, version, tracking_uri, cache)
+        wanted = [p.strip() for p in pairs.split(",") if p.strip()] if pairs else None
+        report, skipped = bundle_drift(
+            cfg,
+            loaded,
+            model=model or str(loaded.manifest.get("strategy") or loaded.path.name),
+            version=served,
+            pairs=wanted,
+            datadir=datadir,
+            timerange=timerange,
+            days=days,
+            warn=warn,
+            critical=critical,
+            hint="pass --pairs",
+        )
     if skipped:
         report.notes.append(f"not in the model bundle, not checked: {', '.join(skipped)}")
     if json_out is not None:

@@ -41,7 +41,7 @@ def registry_session(
     from mlflow.exceptions import MlflowException
 
     from tradai_strategy.lifecycle.promotion import Lifecycle, reconcile
-    from tradai_strategy.registry.client import RegistryError, bound_registry_calls
+    from tradai_strategy.registry.client import bound_registry_calls
 
     bound_registry_calls(20, retries=1, backoff=None)
     try:
@@ -59,8 +59,6 @@ def registry_session(
                 soft_wrap=True,
             )
         yield lc
-    except RegistryError as err:
-        fail(str(err))
     except MlflowException as err:
         first = (str(err.message) or type(err).__name__).splitlines()[0]
         fail(f"MLflow store {tracking_uri or 'default'}: {first}")

@@ -65,27 +65,22 @@ def report(
         fail("--version and --alias both given: pass one of them")
     if audit_db is not None and not audit_db.is_file():
         fail(f"--audit-db {audit_db} does not exist: pass the audit trail's sqlite file")
-    from tradai_strategy.registry.client import RegistryError, check_alias
+    from tradai_strategy.registry.client import check_alias
     from tradai_strategy.reports.model_report import build_report
 
-    try:
-        if alias is not None:
-            check_alias(alias)
-        with err_console.status("reading the registry and drawing the report..."):
-            path = build_report(
-                model,
-                version,
-                out=out,
-                alias=alias,
-                compare=compare,
-                tracking_uri=tracking_uri,
-                audit_db=audit_db,
-                log_artifact=not no_log,
-            )
-    except RegistryError as err:
-        fail(str(err))
-    except OSError as err:
-        fail(f"--out {out}: cannot write the report ({err.strerror or err})")
+    if alias is not None:
+        check_alias(alias)
+    with err_console.status("reading the registry and drawing the report..."):
+        path = build_report(
+            model,
+            version,
+            out=out,
+            alias=alias,
+            compare=compare,
+            tracking_uri=tracking_uri,
+            audit_db=audit_db,
+            log_artifact=not no_log,
+        )
     size = path.stat().st_size / 1e6
     console.print(f"wrote {path} ({size:.1f} MB)", highlight=False)
 
@@ -97,7 +92,7 @@ def _validation_page(path: Path, out: Path) -> None:
 
     try:
         data = json.loads(path.read_text())
-    except (OSError, ValueError) as err:
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
         fail(f"--validation-json {path}: cannot read it as JSON ({err}): pass the file "
              "`tradai validate --json` wrote")  # fmt: skip
     if not isinstance(data, dict) or "verdict" not in data:

@@ -209,7 +209,7 @@ def simulate(
                     progress=lambda done, total: progress.update(bar, completed=done, total=total),
                     meta={"strategy": cfg.get("strategy"), "config": args["config"]},
                 )
-    except (FreqtradeRunError, OperationalException, ValueError) as err:
+    except (FreqtradeRunError, OperationalException) as err:  # no bare ValueError: a bug
         fail(" ".join(str(err).split()))
         return
     render_result(result, console)

@@ -214,10 +214,9 @@ def validate(
     and significance, train-vs-validation Sharpe gap, seed stability, deflated Sharpe).
     With --model/--version the verdict is written on that registered version's tags
     (timerange default: the version's training range)."""
-    from freqtrade.exceptions import OperationalException
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
 
-    from tradai_strategy.data.freqtrade_runner import FreqtradeRunError, resolve_config
+    from tradai_strategy.data.freqtrade_runner import resolve_config
     from tradai_strategy.stats.overfitting import Thresholds
     from tradai_strategy.validation.pipeline import run_validation
     from tradai_strategy.validation.runner import DEFAULT_METRICS, ValidationSettings
@@ -268,33 +267,29 @@ def validate(
     }
     run_id: str | None = None
     tagged: dict[str, str] = {}
-    try:
-        if model is not None and version is not None:
-            from tradai_strategy.lifecycle.gate import validate_and_tag
+    if model is not None and version is not None:
+        from tradai_strategy.lifecycle.gate import validate_and_tag
 
+        with progress:
+            gate = validate_and_tag(
+                args,
+                model,
+                version,
+                tracking_uri=tracking_uri,
+                timerange=timerange,
+                split_runs=split_runs,
+                **options,
+                **run_kw,
+            )
+        report, run_id, tagged = gate.report, gate.run_id, gate.tags
+    else:
+        settings = ValidationSettings(**options)
+        with quiet_logging():
+            cfg = resolve_config(args)
             with progress:
-                gate = validate_and_tag(
-                    args,
-                    model,
-                    version,
-                    tracking_uri=tracking_uri,
-                    timerange=timerange,
-                    split_runs=split_runs,
-                    **options,
-                    **run_kw,
+                report = run_validation(
+                    cfg, settings, timerange=timerange, datadir=datadir, **run_kw
                 )
-            report, run_id, tagged = gate.report, gate.run_id, gate.tags
-        else:
-            settings = ValidationSettings(**options)
-            with quiet_logging():
-                cfg = resolve_config(args)
-                with progress:
-                    report = run_validation(
-                        cfg, settings, timerange=timerange, datadir=datadir, **run_kw
-                    )
-    except (FreqtradeRunError, OperationalException, ValueError) as err:
-        fail(" ".join(str(err).split()))
-        return
     render_report(report, console)
     if json_out is not None:
         json_out.parent.mkdir(parents=True, exist_ok=True)

@@ -15,7 +15,13 @@ from freqtrade.exceptions import OperationalException
 
 
 class TradAIError(OperationalException):
-    """An expected failure: the one-line message names what is wrong and the fix."""
+    """An expected failure: the one-line message names what is wrong and the fix.
+
+    ``exit_code`` is the ``tradai`` command's exit status for it: 2 (bad input) unless a
+    subclass says otherwise (a refused training or a failed demo step: 1).
+    """
+
+    exit_code: int = 2
 
 
 class TradAIConfigError(TradAIError):

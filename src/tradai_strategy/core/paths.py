@@ -5,6 +5,8 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
+from tradai_strategy.core.errors import TradAIConfigError
+
 #: UTC time stamp in run-folder names (``<prefix>-20250101T120000Z``)
 RUN_STAMP = "%Y%m%dT%H%M%SZ"
 
@@ -21,7 +23,7 @@ def project_user_data() -> Path:
         cand = base / "user_data" / "strategies" / "RadStrategy.py"
         if cand.exists():
             return cand.parents[1]
-    raise FileNotFoundError(
+    raise TradAIConfigError(
         "user_data/strategies/RadStrategy.py not found from the current folder: run the demo "
         "from the TradAI checkout (make demo)"
     )

@@ -25,6 +25,7 @@ from freqtrade.configuration import Configuration
 from freqtrade.enums import RunMode
 from freqtrade.exceptions import FreqtradeException
 
+from tradai_strategy.core.errors import TradAIError
 from tradai_strategy.core.logs import quiet_logging
 from tradai_strategy.data.offline import offline_markets
 from tradai_strategy.data.preflight import MissingDataError, check_backtest_data
@@ -46,7 +47,7 @@ PREFLIGHT_COMMANDS = frozenset({"backtesting", "hyperopt"})
 _RUNMODES = {"backtesting": RunMode.BACKTEST, "hyperopt": RunMode.HYPEROPT}
 
 
-class FreqtradeRunError(RuntimeError):
+class FreqtradeRunError(TradAIError):
     """A freqtrade command failed with a user-facing error (bad config, missing data...)."""
 
     def __init__(self, message: str, *, exit_code: int = 2) -> None:

@@ -28,6 +28,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from tradai_strategy.core.errors import TradAIDataError
 from tradai_strategy.core.labels import RETURN_LABEL, forward_mean_return
 from tradai_strategy.stats.ic import ICResult, non_overlapping_ic
 
@@ -52,7 +53,7 @@ _FILE_RE = re.compile(r"^cb_(?P<coin>.+)_(?P<ts>\d+)_prediction\.feather$")
 def _whitelist(model_dir: Path) -> list[str]:
     path = model_dir / RUN_PARAMS_FILE
     if not path.is_file():
-        raise FileNotFoundError(
+        raise TradAIDataError(
             f"{path} is missing: it names the pairs of the run; pass pairs=[...] explicitly"
         )
     pairs = json.loads(path.read_text()).get("pairs") or []
@@ -65,7 +66,7 @@ def _coin_map(pairs: Sequence[str]) -> dict[str, str]:
     for pair in pairs:
         coin = pair.split("/")[0].lower()
         if coin in by_coin and by_coin[coin] != pair:
-            raise ValueError(
+            raise TradAIDataError(
                 f"pairs {by_coin[coin]!r} and {pair!r} have the same base currency: FreqAI "
                 "writes both to the same prediction files, so they cannot be told apart; "
                 "backtest them under different identifiers"
@@ -83,26 +84,26 @@ def prediction_file_pairs(
     :param pairs: the pairs to load; default: the whitelist in ``run_params.json``. With
         an explicit list, files of other pairs are skipped; with the default, a file that
         matches no whitelisted pair is an error (a stale file from another run).
-    :raises FileNotFoundError: when the folder has no prediction files.
-    :raises ValueError: on an unknown or ambiguous file.
+    :raises TradAIDataError: when the folder has no prediction files, or on an unknown or
+        ambiguous file.
     """
     root = Path(model_dir)
     folder = root / PREDICTIONS_FOLDER
     files = sorted(folder.glob("*_prediction.feather")) if folder.is_dir() else []
     if not files:
-        raise FileNotFoundError(f"no FreqAI prediction files in {folder}")
+        raise TradAIDataError(f"no FreqAI prediction files in {folder}")
     explicit = pairs is not None
     by_coin = _coin_map(list(pairs) if pairs is not None else _whitelist(root))
     out: dict[Path, tuple[str, int]] = {}
     for path in files:
         match = _FILE_RE.match(path.name)
         if match is None:
-            raise ValueError(f"{path}: not a FreqAI prediction file name (cb_<coin>_<ts>_...)")
+            raise TradAIDataError(f"{path}: not a FreqAI prediction file name (cb_<coin>_<ts>_...)")
         pair = by_coin.get(match["coin"])
         if pair is None:
             if explicit:
                 continue
-            raise ValueError(
+            raise TradAIDataError(
                 f"{path.name}: coin {match['coin']!r} is in none of the run's pairs "
                 f"({', '.join(by_coin.values())}); a file left by an earlier run under the "
                 "same identifier? Pass pairs=[...] to select pairs"
@@ -138,12 +139,12 @@ def load_backtest_predictions(
     for path, (pair, ts) in prediction_file_pairs(model_dir, pairs).items():
         df = pd.read_feather(path)
         if "date" not in df.columns or "do_predict" not in df.columns:
-            raise ValueError(f"{path}: has no date/do_predict column (old FreqAI format?)")
+            raise TradAIDataError(f"{path}: has no date/do_predict column (old FreqAI format?)")
         df.insert(1, "pair", pair)
         df["_model_ts"] = ts
         frames.append(df)
     if not frames:
-        raise FileNotFoundError(f"no prediction files of pairs {list(pairs or [])} in {model_dir}")
+        raise TradAIDataError(f"no prediction files of pairs {list(pairs or [])} in {model_dir}")
     table = pd.concat(frames, ignore_index=True)
     table["date"] = pd.to_datetime(table["date"], utc=True)
     table = table.sort_values(["pair", "date", "_model_ts"], kind="stable")
@@ -177,7 +178,8 @@ def pooled_oos_ic(
     predictions: pd.DataFrame,
     candles_by_pair: Mapping[str, pd.DataFrame],
     label: str = RETURN_LABEL,
-    horizon: int = 12,
+    *,
+    horizon: int,
 ) -> dict[str, ICResult]:
     """Pooled non-overlapping Spearman IC of ``label`` per pair, over all backtest windows.
 

@@ -221,9 +221,12 @@ def write_predictions(table: pd.DataFrame, path: str | Path) -> Path:
     p = Path(path)
     fmt = _format(p)
     clean = validate_predictions(table, str(p))
-    p.parent.mkdir(parents=True, exist_ok=True)
-    if fmt == "csv":
-        clean.to_csv(p, index=False)
-    else:
-        clean.to_parquet(p, index=False)
+    try:
+        p.parent.mkdir(parents=True, exist_ok=True)
+        if fmt == "csv":
+            clean.to_csv(p, index=False)
+        else:
+            clean.to_parquet(p, index=False)
+    except OSError as err:  # the user's --out: a folder that cannot be made, no permission
+        raise _fail(str(p), f"cannot be written ({err.strerror or err})") from err
     return p

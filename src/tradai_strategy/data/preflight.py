@@ -20,11 +20,11 @@ import freqtrade.exchange as ft_exchange_pkg
 from freqtrade.configuration import TimeRange
 from freqtrade.data.history.datahandlers.idatahandler import IDataHandler, get_datahandlerclass
 from freqtrade.enums import CandleType, TradingMode
-from freqtrade.exceptions import OperationalException
 from freqtrade.exchange import MAP_EXCHANGE_CHILDCLASS, Exchange, timeframe_to_seconds
 from freqtrade.misc import deep_merge_dicts
 from freqtrade.plugins.pairlist.pairlist_helpers import expand_pairlist
 
+from tradai_strategy.core.errors import TradAIDataError
 from tradai_strategy.data.offline import pairs_in_datadir
 
 logger = logging.getLogger(__name__)
@@ -42,7 +42,7 @@ _MAX_LISTED = 6
 _MAX_SAMPLED = 5
 
 
-class MissingDataError(OperationalException):
+class MissingDataError(TradAIDataError):
     """Candle files needed by the backtest do not exist."""
 
     def __init__(self, message: str, missing: list[Path], commands: list[str]) -> None:
@@ -51,7 +51,7 @@ class MissingDataError(OperationalException):
         self.commands = commands
 
 
-class TimerangeOutsideDataError(OperationalException):
+class TimerangeOutsideDataError(TradAIDataError):
     """The requested ``--timerange`` (plus FreqAI training window) is not covered by data."""
 
 

@@ -69,6 +69,7 @@ from freqtrade.data.history.datahandlers import get_datahandler
 from freqtrade.enums import CandleType
 from freqtrade.exchange import timeframe_to_minutes, timeframe_to_prev_date
 
+from tradai_strategy.core.errors import TradAIConfigError
 from tradai_strategy.data.synthetic_signal import (
     DEFAULT_STRENGTH,
     SIGNAL_WINDOW,
@@ -111,7 +112,7 @@ def _seed_words(*parts: str) -> list[int]:
 
 def _check_pair(pair: str) -> str:
     if not isinstance(pair, str) or not _PAIR_RE.match(pair):
-        raise ValueError(
+        raise TradAIConfigError(
             f"pair: {pair!r} is not BASE/QUOTE; use e.g. 'BTC/USDT' (spot) or "
             "'BTC/USDT:USDT' (futures)"
         )
@@ -126,7 +127,7 @@ def _check_timeframe(timeframe: str) -> int:
         except Exception:  # ccxt raises ValueError / NotSupported for garbage
             minutes = 0
     if minutes < 1:
-        raise ValueError(
+        raise TradAIConfigError(
             f"timeframe: {timeframe!r} is not supported; use a whole number of minutes, "
             "hours, days or weeks such as '5m', '1h', '4h', '1d'"
         )
@@ -135,11 +136,11 @@ def _check_timeframe(timeframe: str) -> int:
 
 def _check_inputs(signal: str, days: int, seed: int, strength: float) -> None:
     if signal not in get_args(Signal):
-        raise ValueError(f"signal: unknown value {signal!r}; use one of 'none', 'planted'")
+        raise TradAIConfigError(f"signal: unknown value {signal!r}; use one of 'none', 'planted'")
     if isinstance(days, bool) or not isinstance(days, numbers.Integral) or days < 1:
-        raise ValueError(f"days: must be an integer >= 1, got {days!r}")
+        raise TradAIConfigError(f"days: must be an integer >= 1, got {days!r}")
     if isinstance(seed, bool) or not isinstance(seed, numbers.Integral) or seed < 0:
-        raise ValueError(f"seed: must be an integer >= 0, got {seed!r}")
+        raise TradAIConfigError(f"seed: must be an integer >= 0, got {seed!r}")
     check_strength(strength)
 
 
@@ -147,13 +148,13 @@ def _check_start(start: str | pd.Timestamp, timeframe: str) -> pd.Timestamp:
     try:
         ts = pd.Timestamp(start)
     except (ValueError, TypeError) as exc:
-        raise ValueError(f"start: cannot parse {start!r}; use e.g. '2024-01-01'") from exc
+        raise TradAIConfigError(f"start: cannot parse {start!r}; use e.g. '2024-01-01'") from exc
     if ts is pd.NaT:
-        raise ValueError(f"start: cannot parse {start!r}; use e.g. '2024-01-01'")
+        raise TradAIConfigError(f"start: cannot parse {start!r}; use e.g. '2024-01-01'")
     ts = ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")
     aligned = pd.Timestamp(timeframe_to_prev_date(timeframe, ts.to_pydatetime()))
     if aligned != ts:
-        raise ValueError(
+        raise TradAIConfigError(
             f"start: {ts.isoformat()} is not on a {timeframe} candle boundary; "
             f"use {aligned.isoformat()}"
         )
@@ -216,7 +217,7 @@ def generate_ohlcv(
     ts = _check_start(start, timeframe)
     n = int(days) * 1440 // minutes
     if n < 1:
-        raise ValueError(f"days: {days} is shorter than one {timeframe} candle; raise days")
+        raise TradAIConfigError(f"days: {days} is shorter than one {timeframe} candle; raise days")
 
     seq = np.random.SeedSequence([int(seed), *_seed_words(pair, timeframe, ts.isoformat())])
     rng_ret, rng_hi, rng_lo, rng_vol = (
@@ -290,15 +291,19 @@ def write_synthetic_data(
         The files written, e.g. ``<datadir>/BTC_USDT-1h.feather``.
     """
     if trading_mode not in _TRADING_MODES:
-        raise ValueError(f"trading_mode: unknown {trading_mode!r}; use one of {_TRADING_MODES}")
+        raise TradAIConfigError(
+            f"trading_mode: unknown {trading_mode!r}; use one of {_TRADING_MODES}"
+        )
     if isinstance(pairs, str) or not pairs:
-        raise ValueError("pairs: give a non-empty list of pairs such as ['BTC/USDT']")
+        raise TradAIConfigError("pairs: give a non-empty list of pairs such as ['BTC/USDT']")
     futures = trading_mode == "futures"
     for pair in pairs:
         _check_pair(pair)
         if futures != (":" in pair):
             fix = "add ':SETTLE', e.g. 'BTC/USDT:USDT'" if futures else "drop the ':SETTLE' part"
-            raise ValueError(f"pair: {pair!r} does not fit trading_mode={trading_mode!r}; {fix}")
+            raise TradAIConfigError(
+                f"pair: {pair!r} does not fit trading_mode={trading_mode!r}; {fix}"
+            )
     frames = {
         p: generate_ohlcv(
             p,

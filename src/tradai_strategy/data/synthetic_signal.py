@@ -35,6 +35,7 @@ import pandas as pd
 from scipy import signal as sps
 from scipy import stats
 
+from tradai_strategy.core.errors import TradAIConfigError
 from tradai_strategy.core.labels import forward_mean_return
 
 SIGNAL_WINDOW = 20
@@ -60,10 +61,10 @@ FloatArray = npt.NDArray[np.float64]
 
 
 def check_strength(strength: float) -> float:
-    """Return ``strength`` as float or raise a one-line ``ValueError``."""
+    """Return ``strength`` as float or raise a one-line ``TradAIConfigError``."""
     ok = isinstance(strength, int | float) and not isinstance(strength, bool)
     if not ok or not (math.isfinite(strength) and 0.0 <= strength <= MAX_STRENGTH):
-        raise ValueError(
+        raise TradAIConfigError(
             f"strength: must be a number in [0, {MAX_STRENGTH}], got {strength!r}; "
             f"the default is {DEFAULT_STRENGTH}"
         )

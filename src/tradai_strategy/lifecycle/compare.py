@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from tradai_strategy.core.errors import TradAIConfigError, TradAIDataError
 from tradai_strategy.core.paths import run_folder
 from tradai_strategy.stats.compare import (
     PairedTest,
@@ -109,7 +110,9 @@ def realised_targets(config: dict[str, Any], pairs: list[str], timerange: str) -
     for pair in pairs:
         built = build_features(config, strategy, pair, candles)
         if not built.labels:
-            raise ValueError(f"strategy {config.get('strategy')} sets no FreqAI target for {pair}")
+            raise TradAIConfigError(
+                f"strategy {config.get('strategy')} sets no FreqAI target for {pair}"
+            )
         label = built.labels[0]
         values = built.frame[label]
         if not pd.api.types.is_numeric_dtype(values):
@@ -134,7 +137,7 @@ def prediction_column(table: pd.DataFrame, label: str) -> str:
         return label
     if "up" in table.columns:
         return "up"
-    raise ValueError(f"the backtest predictions have no numeric {label!r} or 'up' column")
+    raise TradAIDataError(f"the backtest predictions have no numeric {label!r} or 'up' column")
 
 
 def run_version(
@@ -193,7 +196,7 @@ def check_out_of_sample(tags: dict[str, str], label: str, timerange: str) -> Non
     last = max(ends)
     last = last.tz_localize("UTC") if last.tzinfo is None else last
     if stop <= last:
-        raise ValueError(
+        raise TradAIConfigError(
             f"--timerange {timerange} ends before {label}'s training data does ({last}): "
             "compare on candles after it (out of sample)"
         )
@@ -224,7 +227,7 @@ def compare_versions(
 ) -> Comparison:
     """Backtest and score versions ``old`` and ``new`` of ``name`` on the same data.
 
-    :raises ValueError: the same version twice, an unknown model/version (a
+    :raises TradAIError: the same version twice, an unknown model/version (a
         :class:`~tradai_strategy.registry.client.RegistryError`), a version trained with
         another strategy, no candles in the timerange, too few common days.
     """
@@ -236,7 +239,9 @@ def compare_versions(
 
     say = notify or (lambda _msg: None)
     if str(old) == str(new):
-        raise ValueError(f"version {old} given twice: compare two different versions of {name}")
+        raise TradAIConfigError(
+            f"version {old} given twice: compare two different versions of {name}"
+        )
     registry = RegistryClient(tracking_uri)
     infos = [registry.version(name, v) for v in (old, new)]
     for info in infos:
@@ -276,7 +281,7 @@ def compare_versions(
             "training data, or filtered): IC uses the rows both versions predicted"
         )
     if rows.empty:
-        raise ValueError(
+        raise TradAIDataError(
             f"no candle in {timerange} was predicted by both versions: pick a timerange after "
             "both versions' training data"
         )
@@ -287,7 +292,11 @@ def compare_versions(
         },
         axis=1,
     )
-    test = paired_ic_test(daily["new"], daily["old"])
+    try:
+        test = paired_ic_test(daily["new"], daily["old"])
+        recommendation = recommend(test, min_delta=min_delta, alpha=alpha)
+    except ValueError as err:  # too few common days, a bad --alpha: the test's one-line reason
+        raise TradAIDataError(str(err)) from None
     return Comparison(
         name=name,
         old=runs[0],
@@ -297,7 +306,7 @@ def compare_versions(
         label=label,
         daily=daily,
         test=test,
-        recommendation=recommend(test, min_delta=min_delta, alpha=alpha),
+        recommendation=recommendation,
         n_rows=len(rows),
         warnings=warnings,
     )

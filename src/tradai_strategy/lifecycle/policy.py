@@ -15,6 +15,8 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from tradai_strategy.core.errors import TradAIConfigError
+
 if TYPE_CHECKING:
     import pandas as pd
     from tradai_strategy.stats.decay import ICDecision
@@ -23,7 +25,7 @@ DEFAULT_POLICY = Path("configs/lifecycle.toml")
 INTERVALS = ("weekly", "monthly", "month-end", "none")
 
 
-class PolicyError(ValueError):
+class PolicyError(TradAIConfigError):
     """The policy file is missing, is not TOML, or holds a wrong key or value."""
 
 

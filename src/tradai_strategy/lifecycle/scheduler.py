@@ -18,12 +18,13 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import IO, Any
 
+from tradai_strategy.core.errors import TradAIError
 from tradai_strategy.lifecycle.policy import PolicyError, RetrainPolicy, load_policy, lock_path
 
 logger = logging.getLogger(__name__)
 
 
-class LockHeld(RuntimeError):
+class LockHeld(TradAIError):
     """Another scheduler holds the lock file."""
 
 

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from tradai_strategy.core.errors import TradAIDataError
 from tradai_strategy.core.logs import quiet_logging
 from tradai_strategy.core.paths import run_folder
 
@@ -43,8 +44,10 @@ VALIDATION_TAG = "tradai.validation_status"
 LEAKAGE_SKIPPED_TAG = "tradai.leakage_check"
 
 
-class LeakageFound(RuntimeError):
-    """The lookahead pre-flight found leaking features: nothing was trained."""
+class LeakageFound(TradAIDataError):
+    """The lookahead pre-flight found leaking features: nothing was trained (exit 1)."""
+
+    exit_code = 1
 
 
 @dataclass(frozen=True)

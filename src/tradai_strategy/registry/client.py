@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from tradai_strategy.core.errors import TradAIConfigError
 from tradai_strategy.registry import store
 
 if TYPE_CHECKING:
@@ -25,7 +26,7 @@ def is_retired(tags: dict[str, str]) -> bool:
     return str(tags.get(RETIRED_TAG, "")).strip().lower() == "true"
 
 
-class RegistryError(ValueError):
+class RegistryError(TradAIConfigError):
     """A registry operation that cannot be done as asked (unknown model, version or alias)."""
 
 

@@ -14,6 +14,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from tradai_strategy.core.errors import TradAIDataError
+
 _CSS = """
 body{font-family:system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;margin:0;color:#222;
 background:#f6f7f9}
@@ -127,9 +129,15 @@ def render_page(
 
 
 def write_page(path: Path, page: str) -> Path:
-    """Write ``page`` to ``path`` (parent folders created)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(page, encoding="utf-8")
+    """Write ``page`` to ``path`` (parent folders created); a :class:`TradAIDataError` naming
+    ``--out`` when it cannot be written."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(page, encoding="utf-8")
+    except OSError as err:  # the user's --out: no permission, a file where a folder should be
+        raise TradAIDataError(
+            f"--out {path}: cannot write the report ({err.strerror or err})"
+        ) from err
     return path
 
 

@@ -31,7 +31,7 @@ from freqtrade.exceptions import OperationalException
 
 from tradai_strategy.bundle.format import MANIFEST, ModelBundle, load_bundle
 from tradai_strategy.bundle.io import sha256_file
-from tradai_strategy.core.errors import TradAIConfigError, TradAIDataError
+from tradai_strategy.core.errors import TradAIConfigError, TradAIDataError, TradAIError
 from tradai_strategy.registry.client import RETIRED_TAG, is_retired
 
 if TYPE_CHECKING:
@@ -54,7 +54,7 @@ class NoServableVersionError(ModelNotFoundError):
     """Neither the alias nor ``@fallback`` names a version that may be served."""
 
 
-class RegistryUnavailableError(OperationalException):
+class RegistryUnavailableError(TradAIError):
     """The registry could not be reached (network, server down, timeout)."""
 
 
