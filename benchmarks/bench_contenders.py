@@ -285,7 +285,7 @@ def run_once(
     if contender.is_ml:
         model_dir = userdir / "models" / identifier
         table = load_backtest_predictions(model_dir)
-        ics = pooled_oos_ic(table, candles, RETURN_LABEL, settings.label_period_candles)
+        ics = pooled_oos_ic(table, candles, RETURN_LABEL, horizon=settings.label_period_candles)
         record.pair_ic = {pair: r.ic for pair, r in ics.items()}
         record.pair_n = {pair: r.n for pair, r in ics.items()}
         meta = next(model_dir.glob("sub-train-*/*_metadata.json"), None)

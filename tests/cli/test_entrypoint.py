@@ -15,6 +15,7 @@ from freqai_helpers import ROOT, SMALL_LGBM, STRATEGIES, timerange
 from tradai_strategy.cli.config_builder import StrategyMeta, build_training_config
 from tradai_strategy.cli.entrypoint import main, plan_from_env
 from tradai_strategy.core.errors import TradAIConfigError
+from tradai_strategy.core.paths import freqaimodels_path
 from tradai_strategy.core.settings import TradingMode
 from tradai_strategy.data.synthetic import write_synthetic_data
 from tradai_strategy.registry.client import RegistryClient
@@ -78,7 +79,8 @@ def test_plans_per_mode_with_defaults_from_the_checkout() -> None:
     assert bt.configs == [ROOT / "configs/train.json", ROOT / "configs/inference.json"]
     assert "--timerange" in bt.argv and "20250101-20250201" in bt.argv
     assert bt.argv[-4:] == ["--userdir", "/data/user data", "--cache", "none"]
-    assert bt.argv[bt.argv.index("--freqaimodel-path") + 1].endswith("user_data/freqaimodels")
+    # The shims ship inside the installed package, so the path does not depend on the cwd.
+    assert bt.argv[bt.argv.index("--freqaimodel-path") + 1] == str(freqaimodels_path())
     dry = plan_from_env({"TRADING_MODE": "dry-run"}, ROOT)
     assert dry.argv[:2] == ["trade", "--dry-run"]
     assert dry.configs == [ROOT / "configs/inference.json"]

@@ -15,8 +15,9 @@ from typer.testing import CliRunner
 from tradai_strategy.cli.app import app
 from tradai_strategy.cli.common import freqtrade_args
 from tradai_strategy.cli.config_builder import StrategyMeta, build_training_config
+from tradai_strategy.core import tags as tag
 from tradai_strategy.data.synthetic import write_synthetic_data
-from tradai_strategy.lifecycle.gate import REASONS_TAG, RUN_TAG, validate_version
+from tradai_strategy.lifecycle.gate import validate_version
 from tradai_strategy.lifecycle.promotion import Lifecycle, promote
 from tradai_strategy.registry.client import RegistryClient, RegistryError
 
@@ -73,10 +74,10 @@ def test_planted_signal_version_is_tagged_passed(tmp_path: Path) -> None:
     assert verdict.metrics["ic"] > 0.1
     info = RegistryClient(uri).version(NAME, 1)
     assert info.tags["tradai.validation_status"] == "passed"
-    assert info.tags[REASONS_TAG] == "all checks passed"
+    assert info.tags[tag.VALIDATION_REASONS] == "all checks passed"
     import mlflow
 
-    run = mlflow.MlflowClient(tracking_uri=uri).get_run(info.tags[RUN_TAG])
+    run = mlflow.MlflowClient(tracking_uri=uri).get_run(info.tags[tag.VALIDATION_RUN_ID])
     assert run.data.tags["tradai.verdict"] == "pass"
     assert run.data.tags["tradai.model_version"] == "1"
     assert run.data.params["timerange"] == TRAINED_ON  # the version's training range
@@ -96,8 +97,8 @@ def test_random_walk_version_fails_and_the_gate_stays_shut(tmp_path: Path) -> No
     assert not verdict.passed
     tags = RegistryClient(uri).version(NAME, 1).tags
     assert tags["tradai.validation_status"] == "failed"
-    assert tags[REASONS_TAG].startswith("IC too weak")
-    assert tags[REASONS_TAG] == "; ".join(verdict.reasons)[:500]
+    assert tags[tag.VALIDATION_REASONS].startswith("IC too weak")
+    assert tags[tag.VALIDATION_REASONS] == "; ".join(verdict.reasons)[:500]
     with pytest.raises(RegistryError, match="validation_status='failed'"):
         promote(Lifecycle.open(uri), NAME, 1, reason="try")
 
@@ -120,7 +121,7 @@ def test_cli_validates_a_version_and_refuses_bad_ones(tmp_path: Path) -> None:
     assert res.exit_code == 1, res.output
     assert "IC too weak" in res.output and "< 0.9" in res.output
     tags = RegistryClient(uri).version(NAME, 1).tags
-    assert tags["tradai.validation_status"] == "failed" and "< 0.9" in tags[REASONS_TAG]
+    assert tags["tradai.validation_status"] == "failed" and "< 0.9" in tags[tag.VALIDATION_REASONS]
     cases = {
         ("--version", "7"): "has no version 7",
         (): "--model needs --version",

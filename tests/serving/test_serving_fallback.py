@@ -14,6 +14,7 @@ from inference_helpers import inference_config, live_step, runtime_config, strat
 
 from tradai_strategy.bundle.format import bundle_from_model_dir, load_bundle
 from tradai_strategy.bundle.predict import strategy_features
+from tradai_strategy.core import tags as tag
 from tradai_strategy.data.features import load_candles
 from tradai_strategy.data.synthetic import write_synthetic_data
 from tradai_strategy.freqai.mlflow_model import TradAIMLflowModel
@@ -22,7 +23,6 @@ from tradai_strategy.registry.audit import AuditTrail
 from tradai_strategy.registry.bundle_registry import register_bundle
 from tradai_strategy.registry.client import RegistryClient, RegistryError
 from tradai_strategy.serving.loader import (
-    RETIRED_TAG,
     SERVED_FILE,
     NoServableVersionError,
     RegistryBundleLoader,
@@ -37,7 +37,7 @@ LABEL = "&-s_close"
 def _retire(reg: RegistryClient, name: str, version: str) -> None:
     """Only the retirement tag (aliases stay on purpose: serving must also refuse an alias
     still pointing at a retired version, e.g. after a crash halfway through retire())."""
-    reg.set_tags(name, version, {RETIRED_TAG: "true"})
+    reg.set_tags(name, version, {tag.RETIRED: "true"})
 
 
 @pytest.fixture(scope="module")

@@ -22,6 +22,7 @@ import pandas as pd
 from rich.console import Console
 
 from tradai_strategy.cli.config_builder import StrategyMeta, build_training_config
+from tradai_strategy.core import tags as tag
 from tradai_strategy.core.errors import TradAIConfigError, TradAIError
 from tradai_strategy.core.paths import project_user_data
 
@@ -158,7 +159,7 @@ class Demo:
 
     def validation_status(self, version: str) -> str:
         info = self.registry.version(DEMO_MODEL, version)
-        return info.tags.get("tradai.validation_status", "missing")
+        return info.tags.get(tag.VALIDATION_STATUS, "missing")
 
     def newest_version(self) -> str:
         return self.registry.versions(DEMO_MODEL)[0].version

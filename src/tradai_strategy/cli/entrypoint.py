@@ -29,6 +29,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from tradai_strategy.core.errors import TradAIConfigError
+from tradai_strategy.core.paths import freqaimodels_path
 from tradai_strategy.core.settings import TradingMode
 
 DEFAULT_STRATEGY = "RadStrategy"
@@ -86,12 +87,6 @@ def _extra_args(env: Mapping[str, str]) -> list[str]:
         raise TradAIConfigError(f"TRADAI_ARGS cannot be parsed ({err}): check its quotes") from None
 
 
-def _models_path() -> Path | None:
-    from tradai_strategy.core.paths import freqaimodels_path
-
-    return freqaimodels_path()
-
-
 def _check_live(configs: Sequence[Path]) -> None:
     """Refuse live mode when the merged config still says ``dry_run: true``."""
     dry_run = None
@@ -137,8 +132,8 @@ def plan_from_env(env: Mapping[str, str], cwd: Path | None = None) -> EntryPlan:
             argv.append("--offline")
         if env.get("MLFLOW_TRACKING_URI") and "--tracking-uri" not in extra:
             argv += ["--tracking-uri", env["MLFLOW_TRACKING_URI"]]
-    elif "--freqaimodel-path" not in extra and (models := _models_path()) is not None:
-        argv += ["--freqaimodel-path", str(models)]
+    elif "--freqaimodel-path" not in extra:
+        argv += ["--freqaimodel-path", str(freqaimodels_path())]
     return EntryPlan(mode, argv + extra, configs, offline)
 
 

@@ -32,6 +32,7 @@ from tradai_strategy.cli.common import (
     fmt_num,
     freqtrade_args,
 )
+from tradai_strategy.core import tags as tag
 from tradai_strategy.core.logs import quiet_logging
 
 if TYPE_CHECKING:
@@ -305,7 +306,7 @@ def validate(
         html = _write_html(report, report_out, json_out, args, run_id, tracking_uri)
         console.print(f"wrote {html}", highlight=False)
     if tagged:
-        status = tagged["tradai.validation_status"]
+        status = tagged[tag.VALIDATION_STATUS]
         console.print(
             f"{model} version {version}: tradai.validation_status={status}", highlight=False
         )

@@ -48,6 +48,25 @@ Estimator = Literal["lightgbm", "catboost"]
 ESTIMATORS: tuple[Estimator, ...] = ("lightgbm", "catboost")
 
 
+def label_period_candles(config: dict[str, Any]) -> int:
+    """The label horizon in candles (``freqai.feature_parameters.label_period_candles``).
+
+    The one place it is read: there is no default, a config without it is refused.
+    """
+    fp = (config.get("freqai") or {}).get("feature_parameters") or {}
+    if "label_period_candles" not in fp:
+        raise TradAIConfigError(
+            "freqai.feature_parameters.label_period_candles is missing: set it to the "
+            "forward horizon of your &-targets in candles (e.g. 12)"
+        )
+    h = fp["label_period_candles"]
+    if not isinstance(h, int) or isinstance(h, bool) or h < 1:
+        raise TradAIConfigError(
+            f"freqai.feature_parameters.label_period_candles must be a positive integer, got {h!r}"
+        )
+    return h
+
+
 @dataclass(frozen=True)
 class TradAISettings:
     """Validated TradAI settings of one FreqAI config.
@@ -68,19 +87,8 @@ class TradAISettings:
     @classmethod
     def from_config(cls, config: dict[str, Any]) -> TradAISettings:
         freqai = config.get("freqai", {})
-        fp = freqai.get("feature_parameters", {})
         tr = freqai.get("tradai", {}) or {}
-        if "label_period_candles" not in fp:
-            raise TradAIConfigError(
-                "freqai.feature_parameters.label_period_candles is missing: set it to the "
-                "forward horizon of your &-targets in candles (e.g. 12)"
-            )
-        h = fp["label_period_candles"]
-        if not isinstance(h, int) or isinstance(h, bool) or h < 1:
-            raise TradAIConfigError(
-                f"freqai.feature_parameters.label_period_candles must be a positive integer, "
-                f"got {h!r}"
-            )
+        h = label_period_candles(config)
         est = str(tr.get("estimator", "lightgbm")).lower()
         if est not in ESTIMATORS:
             raise TradAIConfigError(

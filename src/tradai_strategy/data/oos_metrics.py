@@ -29,13 +29,10 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from tradai_strategy.stats.compare import finite_float
 from tradai_strategy.stats.ic import non_overlapping_ic, spearman_ic
 
 METRICS_FILE = "tradai_metrics.json"
-
-
-def _finite(x: float) -> float | None:
-    return x if isinstance(x, float | int) and math.isfinite(x) else None
 
 
 def regression_metrics(
@@ -61,8 +58,8 @@ def regression_metrics(
                 "start": str(start),
                 "stop": str(stop),
                 "n": r.n,
-                "ic": _finite(pearson),
-                "rank_ic": _finite(r.ic),
+                "ic": finite_float(pearson),
+                "rank_ic": finite_float(r.ic),
             }
         )
     pooled = non_overlapping_ic(pred, realised, horizon)
@@ -72,14 +69,14 @@ def regression_metrics(
         "kind": "regression",
         "horizon": horizon,
         "pooled": {
-            "rank_ic": _finite(pooled.ic),
+            "rank_ic": finite_float(pooled.ic),
             "n": pooled.n,
-            "se": _finite(pooled.se),
-            "tstat": _finite(pooled.tstat),
+            "se": finite_float(pooled.se),
+            "tstat": finite_float(pooled.tstat),
             # each window's predictions minus their window mean: removes the window-level
             # offset (a model's intercept ~ its training-label mean), whose correlation with
             # earlier realised returns biases the pooled figure (see README, "Headline IC")
-            "rank_ic_demeaned": _finite(pooled_dm.ic),
+            "rank_ic_demeaned": finite_float(pooled_dm.ic),
         },
         "windows": per_window,
         "do_predict_share": float(usable.mean()) if len(usable) else None,

@@ -20,9 +20,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
+from tradai_strategy.core import tags as tag
 from tradai_strategy.core.errors import TradAIConfigError
-
-STALE_PREFIX = "tradai.stale."
 
 
 @dataclass(frozen=True)
@@ -34,7 +33,7 @@ class MarkStale:
         import datetime
 
         now = datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds")
-        study.set_user_attr(f"{STALE_PREFIX}{trial.number}", now)
+        study.set_user_attr(f"{tag.STALE_PREFIX}{trial.number}", now)
 
 
 def open_storage(url: str | None, heartbeat: int = 0) -> Any:
@@ -92,9 +91,9 @@ def fail_stale(study: Any) -> None:
 def stale_numbers(study: Any) -> set[int]:
     """Numbers of the trials failed as heartbeat-stale (see :class:`MarkStale`)."""
     return {
-        int(k.removeprefix(STALE_PREFIX))
+        int(k.removeprefix(tag.STALE_PREFIX))
         for k in study.user_attrs
-        if k.startswith(STALE_PREFIX) and k.removeprefix(STALE_PREFIX).isdigit()
+        if k.startswith(tag.STALE_PREFIX) and k.removeprefix(tag.STALE_PREFIX).isdigit()
     }
 
 

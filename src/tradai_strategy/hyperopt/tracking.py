@@ -8,6 +8,8 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
+from tradai_strategy.core import tags as tag
+
 EXPERIMENT = "tradai-hyperopt"
 _STATUS = {"COMPLETE": "FINISHED", "PRUNED": "KILLED", "FAIL": "FAILED"}
 
@@ -64,7 +66,7 @@ def start_parent(uri: str | None, study_name: str, settings: dict[str, Any]) -> 
     resolved = tracking_uri(uri)
     exp = get_or_create_experiment(EXPERIMENT, resolved)
     client = MlflowClient(tracking_uri=resolved)
-    run = client.create_run(exp, tags={"mlflow.runName": study_name, "tradai.kind": "hyperopt"})
+    run = client.create_run(exp, tags={"mlflow.runName": study_name, tag.KIND: "hyperopt"})
     params = [Param(k, str(v)) for k, v in settings.items()]
     client.log_batch(run.info.run_id, params=params)
     return TrialLogger(resolved, exp, run.info.run_id)

@@ -21,8 +21,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from tradai_strategy.core import tags as tag
 from tradai_strategy.core.errors import TradAIConfigError, TradAIDataError
 from tradai_strategy.core.paths import run_folder
+from tradai_strategy.core.settings import label_period_candles
 from tradai_strategy.stats.compare import (
     PairedTest,
     finite_or_none,
@@ -105,7 +107,7 @@ def realised_targets(config: dict[str, Any], pairs: list[str], timerange: str) -
 
     candles = load_candles(config, pairs, timerange, Path(config["datadir"]))
     strategy = load_strategy(config)
-    horizon = int(config["freqai"]["feature_parameters"].get("label_period_candles", 12))
+    horizon = label_period_candles(config)
     frames, label = [], ""
     for pair in pairs:
         built = build_features(config, strategy, pair, candles)
@@ -189,7 +191,7 @@ def check_out_of_sample(tags: dict[str, str], label: str, timerange: str) -> Non
     get ``do_predict = 0``); the ``tradai.train_end.<pair>`` tags say where it ends."""
     from freqtrade.configuration import TimeRange
 
-    ends = [pd.Timestamp(v) for k, v in tags.items() if k.startswith("tradai.train_end.")]
+    ends = [pd.Timestamp(v) for k, v in tags.items() if k.startswith(tag.TRAIN_END_PREFIX)]
     stop = TimeRange.parse_timerange(timerange).stopdt
     if not ends or stop is None:
         return

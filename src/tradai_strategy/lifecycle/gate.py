@@ -21,15 +21,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from tradai_strategy.lifecycle.train import VALIDATION_TAG, config_hash
+from tradai_strategy.core import tags as tag
+from tradai_strategy.lifecycle.train import config_hash
 from tradai_strategy.registry.client import RegistryClient, RegistryError
 
 if TYPE_CHECKING:
     from tradai_strategy.stats.overfitting import Verdict
     from tradai_strategy.validation.report import ValidationReport
 
-REASONS_TAG = "tradai.validation_reasons"
-RUN_TAG = "tradai.validation_run_id"
 MAX_REASONS_CHARS = 500
 #: keyword arguments of :func:`validate_version` that go to ``run_validation``, not settings
 _RUN_OPTIONS = ("pairs", "skip_leakage_check", "progress", "notify")
@@ -73,12 +72,12 @@ def default_timerange(tags: dict[str, str]) -> str | None:
     >>> default_timerange({"tradai.data_range": "2024-01-01..2024-04-01"}) is None
     True
     """
-    value = tags.get("tradai.data_range", "")
+    value = tags.get(tag.DATA_RANGE, "")
     return value if _TIMERANGE.match(value) else None
 
 
 def check_strategy(info_tags: dict[str, str], args: dict[str, Any], label: str) -> None:
-    trained = info_tags.get("tradai.strategy")
+    trained = info_tags.get(tag.STRATEGY)
     if trained and trained != str(args.get("strategy")):
         raise RegistryError(
             f"{label} was trained with strategy {trained!r}, not {args.get('strategy')!r}: "
@@ -126,8 +125,8 @@ def validate_and_tag(
     run_kw = {k: cv_options.pop(k) for k in _RUN_OPTIONS if k in cv_options}
     settings = ValidationSettings(**cv_options)
     chosen = timerange or default_timerange(info.tags)
-    if not run_kw.get("pairs") and info.tags.get("tradai.pairs"):
-        run_kw["pairs"] = info.tags["tradai.pairs"].split(",")
+    if not run_kw.get("pairs") and info.tags.get(tag.PAIRS):
+        run_kw["pairs"] = info.tags[tag.PAIRS].split(",")
     with quiet_logging():
         cfg = resolve_config(args)
         datadir = args.get("datadir")
@@ -138,8 +137,8 @@ def validate_and_tag(
             datadir=Path(datadir) if datadir else None,
             **run_kw,
         )
-    same_config = info.tags.get("tradai.config_hash") == config_hash(list(args["config"]))
-    if "tradai.config_hash" in info.tags and not same_config:
+    same_config = info.tags.get(tag.CONFIG_HASH) == config_hash(list(args["config"]))
+    if tag.CONFIG_HASH in info.tags and not same_config:
         report.verdict.warnings.append(
             f"the config files differ from the ones {label} was trained with "
             "(tradai.config_hash): the verdict is about this config"
@@ -148,13 +147,13 @@ def validate_and_tag(
         report,
         registry.uri,
         run_name=f"validate-{name}-v{info.version}",
-        extra_tags={"tradai.model_name": name, "tradai.model_version": info.version},
+        extra_tags={tag.MODEL_NAME: name, tag.MODEL_VERSION: info.version},
         split_runs=split_runs,
     )
     tags = {
-        VALIDATION_TAG: "passed" if report.verdict.passed else "failed",
-        REASONS_TAG: reasons_text(report.verdict),
-        RUN_TAG: run_id,
+        tag.VALIDATION_STATUS: "passed" if report.verdict.passed else "failed",
+        tag.VALIDATION_REASONS: reasons_text(report.verdict),
+        tag.VALIDATION_RUN_ID: run_id,
     }
     registry.set_tags(name, info.version, tags)
     return GateResult(name, info.version, report, run_id, tags, chosen)

@@ -19,6 +19,7 @@ from tradai_strategy.core.errors import TradAIConfigError
 
 if TYPE_CHECKING:
     import pandas as pd
+
     from tradai_strategy.stats.decay import ICDecision
 
 DEFAULT_POLICY = Path("configs/lifecycle.toml")

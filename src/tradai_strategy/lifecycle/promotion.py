@@ -14,20 +14,13 @@ import logging
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from tradai_strategy.lifecycle.train import VALIDATION_TAG
+from tradai_strategy.core import tags as tag
 from tradai_strategy.registry.audit import AuditEvent, AuditTrail, audit_path, current_actor
-from tradai_strategy.registry.client import (
-    RETIRED_TAG,
-    RegistryClient,
-    RegistryError,
-    check_alias,
-    is_retired,
-)
+from tradai_strategy.registry.client import RegistryClient, RegistryError, check_alias, is_retired
 
 logger = logging.getLogger(__name__)
 
 __all__ = [
-    "RETIRED_TAG",
     "Lifecycle",
     "is_retired",
     "promote",
@@ -35,10 +28,6 @@ __all__ = [
     "retire_version",
     "rollback",
 ]
-
-RETIRED_REASON_TAG = "tradai.retired_reason"
-RETIRED_AT_TAG = "tradai.retired_at"
-RETIRED_BY_TAG = "tradai.retired_by"
 
 
 @dataclass
@@ -143,10 +132,10 @@ def promote(
     info = lc.registry.version(name, version)
     if is_retired(info.tags):
         raise RegistryError(f"{name} version {info.version} is retired: it can never be promoted")
-    status = info.tags.get(VALIDATION_TAG, "missing")
+    status = info.tags.get(tag.VALIDATION_STATUS, "missing")
     if status != "passed" and not force:
         raise RegistryError(
-            f"{name} version {info.version} has {VALIDATION_TAG}={status!r}, not 'passed': "
+            f"{name} version {info.version} has {tag.VALIDATION_STATUS}={status!r}, not 'passed': "
             "validate it first, or pass --force with a --reason"
         )
     details = {"validation_status": status, "forced": force}
@@ -285,13 +274,13 @@ def retire_version(
     if is_retired(info.tags) and not info.aliases:
         raise RegistryError(
             f"{name} version {info.version} is already retired "
-            f"({info.tags.get(RETIRED_REASON_TAG, 'no reason recorded')}): nothing to do"
+            f"({info.tags.get(tag.RETIRED_REASON, 'no reason recorded')}): nothing to do"
         )
     tags = {
-        RETIRED_TAG: "true",
-        RETIRED_REASON_TAG: why,
-        RETIRED_AT_TAG: datetime.now(UTC).isoformat(timespec="seconds"),
-        RETIRED_BY_TAG: current_actor(),
+        tag.RETIRED: "true",
+        tag.RETIRED_REASON: why,
+        tag.RETIRED_AT: datetime.now(UTC).isoformat(timespec="seconds"),
+        tag.RETIRED_BY: current_actor(),
     }
     event = lc.audit.record(
         action="retire",

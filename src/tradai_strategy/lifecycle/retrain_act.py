@@ -20,12 +20,13 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
+
+from tradai_strategy.core import tags as tag
 from tradai_strategy.lifecycle.decision import AlertSpec, Decision
-from tradai_strategy.lifecycle.gate import MAX_REASONS_CHARS, REASONS_TAG, VALIDATION_TAG
+from tradai_strategy.lifecycle.gate import MAX_REASONS_CHARS
 from tradai_strategy.lifecycle.policy import RetrainPolicy, policy_args
 from tradai_strategy.lifecycle.promotion import Lifecycle, promote, retire, rollback
 from tradai_strategy.lifecycle.retrain import open_log
-from tradai_strategy.lifecycle.status import LIVE_IC_TAG
 from tradai_strategy.monitoring.alerts import Alerter
 
 logger = logging.getLogger(__name__)
@@ -43,13 +44,12 @@ EXIT_CODES = {
     "would_act": 20,
     "failed": 1,
 }
-TRIGGER_TAG = "tradai.trigger"
 ALERT_STATE = "tradai_alert_state.json"
 #: condition alerts repeated at most every ``alert_repeat_hours`` per production version
 REPEATED_EVENTS = frozenset({"drift_warning", "drift_critical", "ic_decay", "stale_model"})
 MONITOR_TAGS = {
-    "rolling_ic": LIVE_IC_TAG,
-    "drift_ratio": "tradai.monitor.drift_ratio",
+    "rolling_ic": tag.MONITOR_ROLLING_IC,
+    "drift_ratio": tag.MONITOR_DRIFT_RATIO,
 }
 
 #: trainer(policy, now) -> new version; validator(policy, version) -> (passed, reasons)
@@ -81,7 +81,7 @@ def train_new_version(policy: RetrainPolicy, now: pd.Timestamp) -> str:
     from tradai_strategy.core.paths import freqaimodels_path
     from tradai_strategy.lifecycle.train import train_and_register
 
-    models_path = freqaimodels_path()  # the checkout's shims, as `tradai train` finds them
+    models_path = freqaimodels_path()  # the installed shims, as `tradai train` finds them
     result = train_and_register(
         policy_args(policy),
         timerange=train_timerange(policy, now),
@@ -165,7 +165,7 @@ def _retrain(
             level="warning",
             fields=fields,
         )
-    lc.registry.set_tags(name, version, {TRIGGER_TAG: d.reason[:250]})
+    lc.registry.set_tags(name, version, {tag.TRIGGER: d.reason[:250]})
     try:
         with capture_output(run_log):
             passed, reasons = validator(p, version)
@@ -175,7 +175,7 @@ def _retrain(
         lc.registry.set_tags(
             name,
             version,
-            {VALIDATION_TAG: "failed", REASONS_TAG: reasons[:MAX_REASONS_CHARS]},
+            {tag.VALIDATION_STATUS: "failed", tag.VALIDATION_REASONS: reasons[:MAX_REASONS_CHARS]},
         )
     if not passed:
         msg = (

@@ -14,6 +14,8 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+
+from tradai_strategy.core import tags as tag
 from tradai_strategy.lifecycle.decide import drift_table, ic_rule
 from tradai_strategy.lifecycle.decision import (
     AUTO_ROLLBACK,
@@ -25,7 +27,6 @@ from tradai_strategy.lifecycle.policy import RetrainPolicy
 from tradai_strategy.lifecycle.promotion import Lifecycle
 from tradai_strategy.registry.client import VersionInfo
 
-BASELINE_MAE_TAG = "tradai.baseline_mae"
 BASELINE_MAE_METRICS = ("baseline_mae", "oos_mae", "mae")
 
 #: feature source: (policy, production version, now) -> drift table, (reference, current)
@@ -65,9 +66,9 @@ def auto_rollback_allowed(lc: Lifecycle, name: str, production: str) -> str | No
 def baseline_mae(lc: Lifecycle, info: VersionInfo) -> float | None:
     """The version's baseline MAE: tag ``tradai.baseline_mae``, else a run metric
     (baseline_mae, oos_mae, mae); None when there is none."""
-    if BASELINE_MAE_TAG in info.tags:
+    if tag.BASELINE_MAE in info.tags:
         try:
-            return float(info.tags[BASELINE_MAE_TAG])
+            return float(info.tags[tag.BASELINE_MAE])
         except ValueError:
             return None
     metrics = lc.registry.run_metrics(info.run_id)  # {} without a run: no baseline
@@ -111,7 +112,7 @@ def error_ratio(
     if base is None or not np.isfinite(base) or base <= 0:
         return None, (
             f"version {info.version} has no baseline MAE "
-            f"(tag {BASELINE_MAE_TAG} or run metric oos_mae)"
+            f"(tag {tag.BASELINE_MAE} or run metric oos_mae)"
         )
     if rows.empty:
         return None, NO_REALISED
@@ -128,7 +129,7 @@ def served_bundle_drift(policy: Any, info: VersionInfo, now: pd.Timestamp) -> pd
     from tradai_strategy.data.freqtrade_runner import resolve_config
     from tradai_strategy.lifecycle.policy import policy_args
     from tradai_strategy.monitoring.check import bundle_drift
-    from tradai_strategy.serving.loader import MANIFEST_TAG, RegistryBundleLoader
+    from tradai_strategy.serving.loader import RegistryBundleLoader
 
     with quiet_logging():
         cfg = resolve_config(policy_args(policy))
@@ -136,7 +137,7 @@ def served_bundle_drift(policy: Any, info: VersionInfo, now: pd.Timestamp) -> pd
         loader = RegistryBundleLoader(
             f"models:/{info.name}/{info.version}", cache, policy.tracking_uri
         )
-        bundle = loader.fetch(info.version, info.tags.get(MANIFEST_TAG))
+        bundle = loader.fetch(info.version, info.tags.get(tag.MANIFEST))
         start = now - pd.Timedelta(days=policy.drift_window_days + 30)  # + indicator warm-up
         report, _ = bundle_drift(
             cfg,

@@ -19,8 +19,9 @@ from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from tradai_strategy.lifecycle.train import _num as _finite
+from tradai_strategy.core import tags as tag
 from tradai_strategy.registry.client import is_retired
+from tradai_strategy.stats.compare import finite_float
 
 if TYPE_CHECKING:
     from tradai_strategy.registry.client import VersionInfo
@@ -28,7 +29,6 @@ if TYPE_CHECKING:
 IC_GREEN, IC_YELLOW = 0.03, 0.02
 ACCURACY_GREEN, ACCURACY_YELLOW = 0.85, 0.75
 AGE_YELLOW_DAYS, AGE_RED_DAYS = 30.0, 45.0
-LIVE_IC_TAG = "tradai.monitor.rolling_ic"
 SHOWN_METRICS = (
     "oos_rank_ic",
     "oos_icir",
@@ -101,13 +101,13 @@ def age_days(created_ms: int, now: datetime) -> float:
 
 def performance_health(tags: dict[str, str], metrics: dict[str, float]) -> Health:
     """Classifier accuracy when logged, else the live rolling IC tag, else the OOS RankIC."""
-    accuracy = _finite(metrics.get("accuracy"))
+    accuracy = finite_float(metrics.get("accuracy"))
     if accuracy is not None:
         return Health(accuracy_level(accuracy), f"accuracy {accuracy:.1%}")
-    live = _finite(tags.get(LIVE_IC_TAG))
+    live = finite_float(tags.get(tag.MONITOR_ROLLING_IC))
     if live is not None:
         return Health(ic_level(live), f"live rolling IC {live:+.3f}")
-    oos = _finite(metrics.get("oos_rank_ic"))
+    oos = finite_float(metrics.get("oos_rank_ic"))
     if oos is not None:
         return Health(ic_level(oos), f"OOS RankIC {oos:+.3f}")
     return Health("unknown", "no IC or accuracy logged")
@@ -122,7 +122,7 @@ def version_status(
     age = Health(age_level(days), f"{days:.1f} days old")
     retired = is_retired(info.tags)
     overall = "red" if retired else worst([perf.level, age.level])
-    shown = {k: metrics[k] for k in SHOWN_METRICS if _finite(metrics.get(k)) is not None}
+    shown = {k: metrics[k] for k in SHOWN_METRICS if finite_float(metrics.get(k)) is not None}
     return VersionStatus(
         model=info.name,
         alias=alias,
@@ -133,7 +133,7 @@ def version_status(
         age=age,
         overall=overall,
         retired=retired,
-        validation=info.tags.get("tradai.validation_status", "missing"),
+        validation=info.tags.get(tag.VALIDATION_STATUS, "missing"),
     )
 
 

@@ -17,9 +17,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from tradai_strategy.core import tags as tag
 from tradai_strategy.core.errors import TradAIDataError
 from tradai_strategy.core.logs import quiet_logging
 from tradai_strategy.core.paths import run_folder
+from tradai_strategy.stats.compare import finite_float
 
 logger = logging.getLogger(__name__)
 
@@ -37,11 +39,6 @@ def training_model(cfg: dict[str, Any]) -> str:
     with quiet_logging():  # the resolver logs every strategy attribute
         kind = getattr(load_strategy(copy.deepcopy(cfg)), "target_kind", "return")
     return CLASSIFIER_MODEL if kind == "updown" else TRAINING_MODEL
-
-
-TAG_PREFIX = "tradai."
-VALIDATION_TAG = "tradai.validation_status"
-LEAKAGE_SKIPPED_TAG = "tradai.leakage_check"
 
 
 class LeakageFound(TradAIDataError):
@@ -99,14 +96,6 @@ def git_commit(start: Path | None = None) -> str:
     return "unknown"
 
 
-def _num(value: Any) -> float | None:
-    try:
-        out = float(value)
-    except (TypeError, ValueError):
-        return None
-    return out if math.isfinite(out) else None
-
-
 def backtest_metrics(stats: dict[str, Any]) -> dict[str, float]:
     """Sharpe, total profit, max drawdown, win rate and trade count from freqtrade's stats."""
     wanted = {
@@ -116,14 +105,14 @@ def backtest_metrics(stats: dict[str, Any]) -> dict[str, float]:
         "win_rate": stats.get("winrate"),
         "trade_count": stats.get("total_trades"),
     }
-    return {k: v for k, v in ((k, _num(v)) for k, v in wanted.items()) if v is not None}
+    return {k: v for k, v in ((k, finite_float(v)) for k, v in wanted.items()) if v is not None}
 
 
 def oos_metrics(metrics_file: dict[str, Any]) -> dict[str, float]:
     """Pooled OOS RankIC (n-weighted over pairs) and ICIR over all windows' RankIC."""
     out: dict[str, float] = {}
     for agg in (metrics_file.get("summary") or {}).values():
-        if agg.get("metric") == "rank_ic" and _num(agg.get("mean")) is not None:
+        if agg.get("metric") == "rank_ic" and finite_float(agg.get("mean")) is not None:
             out.setdefault("oos_rank_ic", float(agg["mean"]))
     window_ics = [
         float(w["rank_ic"])
@@ -131,7 +120,7 @@ def oos_metrics(metrics_file: dict[str, Any]) -> dict[str, float]:
         for lab in payload.get("labels", [])
         if lab.get("kind") == "regression"
         for w in lab.get("windows", [])
-        if _num(w.get("rank_ic")) is not None
+        if finite_float(w.get("rank_ic")) is not None
     ]
     if len(window_ics) > 1:
         mean = sum(window_ics) / len(window_ics)
@@ -229,17 +218,17 @@ def train_and_register(
     ends = [meta["train_end"] for meta in manifest["pairs"].values()]
     name = model_name or f"tradai-{strategy}"
     tags = {
-        "tradai.strategy": strategy,
-        "tradai.pairs": ",".join(pairs),
-        "tradai.timeframe": str(manifest.get("timeframe") or cfg.get("timeframe")),
-        "tradai.data_range": timerange or f"{min(starts)}..{max(ends)}",
-        "tradai.config_hash": config_hash([str(p) for p in args["config"]]),
-        "tradai.git_commit": git_commit(),
-        "tradai.identifier": identifier,
-        "tradai.feature_list_hash": sha256_text("\n".join(features)),
-        VALIDATION_TAG: validation_status,
+        tag.STRATEGY: strategy,
+        tag.PAIRS: ",".join(pairs),
+        tag.TIMEFRAME: str(manifest.get("timeframe") or cfg.get("timeframe")),
+        tag.DATA_RANGE: timerange or f"{min(starts)}..{max(ends)}",
+        tag.CONFIG_HASH: config_hash([str(p) for p in args["config"]]),
+        tag.GIT_COMMIT: git_commit(),
+        tag.IDENTIFIER: identifier,
+        tag.FEATURE_LIST_HASH: sha256_text("\n".join(features)),
+        tag.VALIDATION_STATUS: validation_status,
     }
-    run_tags = {**tags, LEAKAGE_SKIPPED_TAG: "skipped" if skip_leakage_check else "passed"}
+    run_tags = {**tags, tag.LEAKAGE_CHECK: "skipped" if skip_leakage_check else "passed"}
     step("register")
     version = register_bundle(bundle, name, tracking_uri=tracking_uri, tags=run_tags)
     reg = RegistryClient(tracking_uri)

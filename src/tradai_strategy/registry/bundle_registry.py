@@ -18,11 +18,11 @@ import pandas as pd
 
 from tradai_strategy.bundle.format import MANIFEST, read_manifest
 from tradai_strategy.bundle.io import sha256_file
+from tradai_strategy.core import tags as tag
 from tradai_strategy.registry import store
 
 logger = logging.getLogger(__name__)
 
-MANIFEST_TAG = "tradai.manifest_sha256"
 DEFAULT_EXPERIMENT = "tradai-bundles"
 
 
@@ -110,7 +110,7 @@ def _register(
                     "identifier": (manifest.get("source") or {}).get("identifier"),
                 }
             )
-            mlflow.set_tags({MANIFEST_TAG: manifest_sha, **(tags or {})})
+            mlflow.set_tags({tag.MANIFEST: manifest_sha, **(tags or {})})
             info = mlflow.pyfunc.log_model(
                 name="model",
                 python_model=str(code),
@@ -122,9 +122,11 @@ def _register(
             )
     version = str(info.registered_model_version)
     client = MlflowClient(tracking_uri=uri, registry_uri=uri)
-    client.set_model_version_tag(name, version, MANIFEST_TAG, manifest_sha)
+    client.set_model_version_tag(name, version, tag.MANIFEST, manifest_sha)
     for pair, meta in manifest["pairs"].items():
-        client.set_model_version_tag(name, version, f"tradai.train_end.{pair}", meta["train_end"])
+        client.set_model_version_tag(
+            name, version, f"{tag.TRAIN_END_PREFIX}{pair}", meta["train_end"]
+        )
     if alias:
         client.set_registered_model_alias(name, alias, version)
     logger.info(

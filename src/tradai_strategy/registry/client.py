@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from tradai_strategy.core import tags as tag
 from tradai_strategy.core.errors import TradAIConfigError
 from tradai_strategy.registry import store
 
@@ -18,12 +19,11 @@ if TYPE_CHECKING:
     from mlflow import MlflowClient
 
 ALIASES = ("production", "staging", "challenger", "fallback")
-RETIRED_TAG = "tradai.retired"
 
 
 def is_retired(tags: dict[str, str]) -> bool:
     """True when a version's tags mark it retired (``tradai.retired`` = ``true``, any case)."""
-    return str(tags.get(RETIRED_TAG, "")).strip().lower() == "true"
+    return str(tags.get(tag.RETIRED, "")).strip().lower() == "true"
 
 
 class RegistryError(TradAIConfigError):

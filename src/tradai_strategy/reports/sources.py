@@ -23,10 +23,10 @@ from typing import Any
 
 import pandas as pd
 
+from tradai_strategy.core import tags as tag
 from tradai_strategy.registry.client import RegistryClient, VersionInfo
 
 VALIDATION_ARTIFACT = "validation_report.json"
-VALIDATION_RUN_TAG = "tradai.validation_run_id"
 OOS_FOLDER = "oos"
 METRICS_ARTIFACT = "tradai_metrics.json"
 PREDICTIONS_ARTIFACT = "predictions.parquet"
@@ -79,7 +79,7 @@ def _load_backtest(data: VersionData, reg: RegistryClient, run_id: str, tmp: Pat
     if not strategies:
         data.notes.append(f"{found[0]}: no strategy result in the backtest file")
         return
-    wanted = data.info.tags.get("tradai.strategy")
+    wanted = data.info.tags.get(tag.STRATEGY)
     strategy = wanted if wanted in strategies else strategies[0]
     result = stats["strategy"][strategy]
     data.trades = load_backtest_data(path, strategy)
@@ -106,12 +106,12 @@ def _load_oos(data: VersionData, reg: RegistryClient, run_id: str, tmp: Path) ->
 
 def _load_validation(data: VersionData, reg: RegistryClient, run_id: str, tmp: Path) -> None:
     # ``tradai validate`` logs the report on its own run, named by the version's tag
-    other = data.info.tags.get(VALIDATION_RUN_TAG)
+    other = data.info.tags.get(tag.VALIDATION_RUN_ID)
     if other and VALIDATION_ARTIFACT in _artifact_paths(reg, other, ""):
         data.validation = json.loads(_download(reg, other, VALIDATION_ARTIFACT, tmp).read_text())
         return
     data.notes.append(
-        f"no validation report (no {VALIDATION_ARTIFACT} on the run of tag {VALIDATION_RUN_TAG})"
+        f"no validation report (no {VALIDATION_ARTIFACT} on the run of tag {tag.VALIDATION_RUN_ID})"
     )
 
 

@@ -26,17 +26,15 @@ import numpy as np
 import pandas as pd
 
 from tradai_strategy.bundle.format import PairModel
+from tradai_strategy.core import tags as tag
 from tradai_strategy.core.labels import forward_mean_return
+from tradai_strategy.core.settings import label_period_candles
 from tradai_strategy.monitoring.prediction_log import (
     PredictionLog,
     default_prediction_log_path,
     epoch_ms,
 )
-from tradai_strategy.serving.loader import (
-    MANIFEST_TAG,
-    NoServableVersionError,
-    RegistryBundleLoader,
-)
+from tradai_strategy.serving.loader import NoServableVersionError, RegistryBundleLoader
 from tradai_strategy.serving.watcher import ModelWatcher
 
 logger = logging.getLogger(__name__)
@@ -57,7 +55,7 @@ class LogSettings:
         tradai = freqai.get("tradai") or {}
         userdir = Path(config.get("user_data_dir") or "user_data")
         path = tradai.get("prediction_log_path") or default_prediction_log_path(userdir)
-        horizon = int((freqai.get("feature_parameters") or {}).get("label_period_candles", 12))
+        horizon = label_period_candles(config)
         return cls(
             enabled=bool(tradai.get("prediction_log", True)),
             path=Path(path),
@@ -89,7 +87,7 @@ class ShadowLoader(RegistryBundleLoader):
                 f"{self.ref.name} VERSION --to {self.ref.alias})"
             )
         mv = self._call("version lookup", registry.client.get_model_version, self.ref.name, version)
-        return str(mv.version), (mv.tags or {}).get(MANIFEST_TAG)
+        return str(mv.version), (mv.tags or {}).get(tag.MANIFEST)
 
 
 class ShadowWatcher(ModelWatcher):

@@ -31,8 +31,9 @@ from freqtrade.exceptions import OperationalException
 
 from tradai_strategy.bundle.format import MANIFEST, ModelBundle, load_bundle
 from tradai_strategy.bundle.io import sha256_file
+from tradai_strategy.core import tags as tag
 from tradai_strategy.core.errors import TradAIConfigError, TradAIDataError, TradAIError
-from tradai_strategy.registry.client import RETIRED_TAG, is_retired
+from tradai_strategy.registry.client import is_retired
 
 if TYPE_CHECKING:
     from tradai_strategy.registry.client import RegistryClient, VersionInfo
@@ -40,7 +41,6 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 FALLBACK = "fallback"
-MANIFEST_TAG = "tradai.manifest_sha256"
 SERVED_FILE = "served.json"
 _URI_RE = re.compile(r"^models:/(?P<name>[^/@]+)(?:@(?P<alias>[^/]+)|/(?P<version>\d+))$")
 _NOT_FOUND = {"RESOURCE_DOES_NOT_EXIST", "INVALID_PARAMETER_VALUE", "NOT_FOUND"}
@@ -197,16 +197,16 @@ class RegistryBundleLoader:
             self.note = (
                 f"{'; '.join(notes)}: serving @fallback version {info.version}" if notes else None
             )
-            return info.version, info.tags.get(MANIFEST_TAG)
+            return info.version, info.tags.get(tag.MANIFEST)
         mv = self._call(
             "version lookup", registry.client.get_model_version, self.ref.name, self.ref.version
         )
         if is_retired(mv.tags or {}):
             raise NoServableVersionError(
-                f"{self.ref.uri} is retired ({RETIRED_TAG}=true) and is never served: "
+                f"{self.ref.uri} is retired ({tag.RETIRED}=true) and is never served: "
                 "use an alias or another version"
             )
-        return str(mv.version), (mv.tags or {}).get(MANIFEST_TAG)
+        return str(mv.version), (mv.tags or {}).get(tag.MANIFEST)
 
     def retired(self, version: str) -> bool:
         """True when ``version`` is retired now; False when it is not or the registry cannot
@@ -258,7 +258,7 @@ class RegistryBundleLoader:
             shutil.rmtree(target, ignore_errors=True)
             raise TradAIDataError(
                 f"{self.ref.versioned(version)}: the bundle manifest's sha256 {got[:12]}... "
-                f"differs from the registry tag {MANIFEST_TAG}={manifest_sha[:12]}...: the "
+                f"differs from the registry tag {tag.MANIFEST}={manifest_sha[:12]}...: the "
                 "artifact is corrupted or was changed; register the bundle again"
             )
         try:

@@ -52,6 +52,19 @@ def finite_or_none(d: dict[str, Any]) -> dict[str, Any]:
     return {k: None if isinstance(v, float) and not math.isfinite(v) else v for k, v in d.items()}
 
 
+def finite_float(value: Any) -> float | None:
+    """``value`` as a finite float, or None (missing, NaN, inf or not a number).
+
+    >>> finite_float("0.5"), finite_float(float("nan")), finite_float(None)
+    (0.5, None, None)
+    """
+    try:
+        out = float(value)
+    except (TypeError, ValueError):
+        return None
+    return out if math.isfinite(out) else None
+
+
 def align_daily(new: pd.Series, old: pd.Series) -> pd.DataFrame:
     """The days both series have a finite IC, as columns ``new`` and ``old`` (sorted)."""
     for what, s in (("new", new), ("old", old)):

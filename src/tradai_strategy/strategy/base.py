@@ -23,6 +23,7 @@ import talib
 from freqtrade.strategy import IStrategy
 
 from tradai_strategy.core.labels import RETURN_LABEL, TARGETS, UPDOWN_LABEL, forward_mean_return
+from tradai_strategy.core.settings import label_period_candles
 
 logger = logging.getLogger(__name__)
 
@@ -94,8 +95,7 @@ class TradAIStrategy(IStrategy):
     # ---- targets -------------------------------------------------------------------
     @property
     def label_period_candles(self) -> int:
-        fp = self.config.get("freqai", {}).get("feature_parameters", {})
-        return int(fp.get("label_period_candles", 12))
+        return label_period_candles(self.config)
 
     @property
     def target_kind(self) -> str:

@@ -31,6 +31,7 @@ import pandas as pd
 from freqtrade.strategy import IStrategy
 
 from tradai_strategy.core.errors import TradAIConfigError, TradAIDataError
+from tradai_strategy.core.settings import label_period_candles
 from tradai_strategy.data.features import (
     build_features,
     freqai_section,
@@ -257,7 +258,7 @@ def _copy_findings(
 def _resolve_inputs(
     config: dict[str, Any], pairs: list[str] | None, samples: int
 ) -> tuple[list[str], int]:
-    fp = freqai_section(config)["feature_parameters"]
+    freqai_section(config)  # one clear line when the freqai section is missing
     if samples < 1:
         raise TradAIConfigError(f"samples must be at least 1 (got {samples}): pass --samples 20")
     chosen = list(
@@ -267,12 +268,7 @@ def _resolve_inputs(
         raise TradAIConfigError(
             "exchange.pair_whitelist is empty: list the pairs to check in the config or pass pairs"
         )
-    horizon = fp.get("label_period_candles", 12)
-    if not isinstance(horizon, int) or horizon < 1:
-        raise TradAIConfigError(
-            f"freqai.feature_parameters.label_period_candles={horizon!r}: use a positive integer"
-        )
-    return chosen, horizon
+    return chosen, label_period_candles(config)
 
 
 def check_lookahead(

@@ -15,6 +15,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from tradai_strategy.core import tags as tag
 from tradai_strategy.validation.report import ValidationReport
 
 DEFAULT_EXPERIMENT = "tradai-validation"
@@ -54,11 +55,11 @@ def log_report(
     settings = report.settings
     leakage = report.leakage or {}
     tags = {
-        "tradai.command": "validate",
-        "tradai.verdict": "pass" if report.verdict.passed else "fail",
-        "tradai.leakage_check": "skipped" if leakage.get("skipped") else "ok",
-        "tradai.strategy": str(settings.get("strategy")),
-        "tradai.identifier": str(settings.get("identifier")),
+        tag.COMMAND: "validate",
+        tag.VERDICT: "pass" if report.verdict.passed else "fail",
+        tag.LEAKAGE_CHECK: "skipped" if leakage.get("skipped") else "ok",
+        tag.STRATEGY: str(settings.get("strategy")),
+        tag.IDENTIFIER: str(settings.get("identifier")),
         **(extra_tags or {}),
     }
     metrics = {
@@ -115,7 +116,7 @@ def log_split_runs(
     now = int(time.time() * 1000)
     ids = []
     for split, data in split_metrics(report).items():
-        tags = {"mlflow.parentRunId": parent_run_id, "tradai.split": str(split)}
+        tags = {"mlflow.parentRunId": parent_run_id, tag.SPLIT: str(split)}
         run = client.create_run(experiment_id, tags=tags, run_name=f"split-{split}")
         client.log_batch(
             run.info.run_id,
