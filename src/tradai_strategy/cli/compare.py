@@ -63,25 +63,35 @@ def render(result: Comparison) -> None:
         )
     t = result.test
     table.add_row(
-        "mean daily IC",
+        "mean IC (cross-sectional)",
         fmt_num(t.ic_old, "+.4f"),
         fmt_num(t.ic_new, "+.4f"),
         fmt_num(t.delta_ic, "+.4f"),
     )
     console.print(table)
     console.print(
-        f"paired t-test on {t.n_days} days of IC ({result.n_rows} candles both predicted, "
-        f"label {result.label}): t = {fmt_num(t.t_stat, '+.2f')}, p = {_p(t.p_value)}; "
-        f"Wilcoxon p = {_p(t.wilcoxon_p)}",
+        f"paired test on the {result.method} (label {result.label}, horizon {t.horizon} "
+        f"candles, {fmt_num(result.pairs, '.1f')} pairs per candle): "
+        f"ΔIC = {fmt_num(t.delta_ic, '+.4f')} ± {fmt_num(t.se, '.4f')} (s.e.), "
+        f"t = {fmt_num(t.t_stat, '+.2f')}, p = {_p(t.p_value)} "
+        f"(t with {fmt_num(t.n_periods - 1, '.0f')} df); n = {t.n} candles, "
+        f"{fmt_num(t.n_periods, '.1f')} non-overlapping periods ({result.n_rows} rows both "
+        f"predicted); Wilcoxon p on period means = {_p(t.wilcoxon_p)}",
         highlight=False,
         soft_wrap=True,
     )
     for warning in result.warnings:
         console.print(f"[yellow]warning:[/] {warning}", highlight=False, soft_wrap=True)
     if result.recommendation == "promote":
-        console.print(f"[bold green]recommendation: promote version {new.version}[/]")
+        console.print(
+            f"[bold green]recommendation: promote version {new.version}[/] ({result.rule})",
+            highlight=False,
+        )
     else:
-        console.print(f"[bold]recommendation: keep version {old.version}[/]")
+        console.print(
+            f"[bold]recommendation: keep version {old.version}[/] ({result.rule})",
+            highlight=False,
+        )
 
 
 def compare(
@@ -102,7 +112,8 @@ def compare(
     ] = False,
     tracking_uri: TrackingUriOpt = None,
     min_delta: Annotated[
-        float, typer.Option(help="Least mean daily IC gain to recommend the new version.")
+        float,
+        typer.Option(help="Least mean cross-sectional IC gain to recommend the new version."),
     ] = 0.01,
     alpha: Annotated[float, typer.Option(help="Significance level of the paired test.")] = 0.05,
     json_out: Annotated[
@@ -111,9 +122,11 @@ def compare(
 ) -> None:
     """Backtest two registered versions with the same config, strategy and candles
     (TradAIMLflowModel pinned to each version) and compare Sharpe, profit, max drawdown,
-    trades and the daily IC of their predictions against the strategy's target. A paired
-    t-test on the daily IC difference gives the p-value; the new version is recommended
-    when its IC is higher by more than --min-delta with p < --alpha."""
+    trades and the IC of their predictions against the strategy's target: per candle, the
+    Spearman IC across the config's pairs (needs >= 2 pairs). A paired test on the
+    candle-by-candle IC difference (overlap-aware s.e., t with n/h - 1 df, h =
+    label_period_candles) gives the p-value; the new version is recommended when its IC
+    is higher by more than --min-delta with p < --alpha."""
     from tradai_strategy.lifecycle.compare import compare_versions
 
     if not timerange:

@@ -3,9 +3,12 @@
 For each version a freqtrade backtest runs in-process with ``TradAIMLflowModel`` pinned to
 ``models:/NAME/VERSION`` (same config, strategy, pairs and timerange), giving Sharpe,
 profit, max drawdown and trades. The predictions that backtest served are scored against
-the strategy's own target (``set_freqai_targets`` on the same candles): daily Spearman IC
-on the rows both versions predicted (``do_predict == 1``), then the paired test of
-:mod:`tradai_strategy.stats.compare` on the daily IC difference.
+the strategy's own target (``set_freqai_targets`` on the same candles) on the rows both
+versions predicted (``do_predict == 1``): per candle, the Spearman IC across the pairs
+(:func:`tradai_strategy.stats.live_ic.cross_sectional_ic`, unbiased under no skill however
+the ``label_period_candles``-candle labels overlap; needs at least two pairs), then the
+paired test of :mod:`tradai_strategy.stats.compare` on the candle-by-candle IC difference
+(overlap-aware s.e., t with ``n / h - 1`` degrees of freedom).
 """
 
 from __future__ import annotations
@@ -27,10 +30,12 @@ from tradai_strategy.core.paths import run_folder
 from tradai_strategy.core.settings import label_period_candles
 from tradai_strategy.stats.compare import (
     PairedTest,
+    PairedTestError,
     finite_or_none,
     paired_ic_test,
     recommend,
 )
+from tradai_strategy.stats.live_ic import CROSS_SECTIONAL, MIN_PAIRS, cross_sectional_ic
 
 Notify = Callable[[str], None]
 MLFLOW_MODEL = "TradAIMLflowModel"
@@ -58,14 +63,27 @@ class Comparison:
     timerange: str
     strategy: str
     label: str
-    daily: pd.DataFrame  # index day; columns old, new (daily IC)
+    per_candle: pd.DataFrame  # index candle time; columns old, new (cross-sectional IC), pairs
     test: PairedTest
     recommendation: str
     n_rows: int
     warnings: list[str] = field(default_factory=list)
+    method: str = CROSS_SECTIONAL
+    min_delta: float = 0.01
+    alpha: float = 0.05
+
+    @property
+    def rule(self) -> str:
+        """The promotion rule :attr:`recommendation` applied."""
+        return f"promote when ΔIC > {self.min_delta:g} and p < {self.alpha:g}"
+
+    @property
+    def pairs(self) -> float:
+        """Mean number of pairs the per-candle IC ranks."""
+        return float(self.per_candle["pairs"].mean()) if len(self.per_candle) else float("nan")
 
     def deltas(self) -> dict[str, float]:
-        """New minus old for each backtest metric and the mean daily IC."""
+        """New minus old for each backtest metric and the mean cross-sectional IC."""
         out = {}
         for key in METRICS:
             a, b = self.old.metrics.get(key), self.new.metrics.get(key)
@@ -80,17 +98,22 @@ class Comparison:
             "new": {"version": self.new.version, **finite_or_none(self.new.metrics)},
             "backtest_results": {"old": self.old.results_path, "new": self.new.results_path},
             "delta": finite_or_none(self.deltas()),
-            "test": self.test.to_dict(),
+            "test": {"method": self.method, "pairs": self.pairs, **self.test.to_dict()},
             "recommendation": self.recommendation,
+            "rule": {"min_delta": self.min_delta, "alpha": self.alpha},
             "timerange": self.timerange,
             "strategy": self.strategy,
             "label": self.label,
             "n_rows": self.n_rows,
             "warnings": list(self.warnings),
-            "daily_ic": [
-                finite_or_none({"day": str(day.date()), "old": o, "new": n})
-                for day, o, n in zip(
-                    self.daily.index, self.daily["old"], self.daily["new"], strict=True
+            "candle_ic": [
+                finite_or_none({"time": t.isoformat(), "old": o, "new": n, "pairs": int(k)})
+                for t, o, n, k in zip(
+                    self.per_candle.index,
+                    self.per_candle["old"],
+                    self.per_candle["new"],
+                    self.per_candle["pairs"],
+                    strict=True,
                 )
             ],
         }
@@ -213,6 +236,54 @@ def paired_rows(old: VersionRun, new: VersionRun, realised: pd.DataFrame) -> pd.
     return both.loc[keep].reset_index(drop=True)
 
 
+def check_pairs(pairs: list[str], where: str) -> None:
+    """Refuse fewer than :data:`~tradai_strategy.stats.live_ic.MIN_PAIRS` pairs: the
+    cross-sectional IC ranks the pairs against each other at each candle."""
+    if len(pairs) < MIN_PAIRS:
+        have = ", ".join(pairs) or "none"
+        raise TradAIConfigError(
+            f"{where} has {len(pairs)} pair(s) ({have}): the cross-sectional IC needs "
+            f">= {MIN_PAIRS} pairs per candle; add pairs to exchange.pair_whitelist in the config"
+        )
+
+
+def candle_ic(rows: pd.DataFrame) -> pd.DataFrame:
+    """Per candle of :func:`paired_rows`: the cross-sectional IC of each version (columns
+    ``old``, ``new``) and the number of pairs it ranks (``pairs``); candles with fewer than
+    two pairs are left out."""
+    ics = {
+        v: cross_sectional_ic(rows, pred=f"pred_{v}", realised="realised", time="date")
+        for v in ("old", "new")
+    }
+    out = pd.concat(
+        {"old": ics["old"]["ic"], "new": ics["new"]["ic"], "pairs": ics["new"]["pairs"]},
+        axis=1,
+        join="inner",
+    )
+    return out.sort_index()
+
+
+def paired_candle_test(
+    rows: pd.DataFrame, horizon: int, *, min_delta: float, alpha: float
+) -> tuple[pd.DataFrame, PairedTest, str]:
+    """(:func:`candle_ic` of ``rows``, the paired test of new vs old at ``horizon``, its
+    recommendation); a :class:`TradAIDataError` naming the fix when it cannot run."""
+    have = sorted(map(str, rows["pair"].unique()))
+    if len(have) < MIN_PAIRS:
+        raise TradAIDataError(
+            f"only {len(have)} pair(s) ({', '.join(have) or 'none'}) have candles both versions "
+            f"predicted: the cross-sectional IC needs >= {MIN_PAIRS} pairs per candle; add pairs "
+            "to exchange.pair_whitelist or pick a timerange both versions predict on"
+        )
+    per_candle = candle_ic(rows)
+    try:
+        test = paired_ic_test(per_candle["new"], per_candle["old"], horizon)
+        recommendation = recommend(test, min_delta=min_delta, alpha=alpha)
+    except PairedTestError as err:  # too few candles, a bad --alpha: the one-line reason
+        raise TradAIDataError(f"paired {CROSS_SECTIONAL} test: {err}") from None
+    return per_candle, test, recommendation
+
+
 def compare_versions(
     args: dict[str, Any],
     name: str,
@@ -231,15 +302,17 @@ def compare_versions(
 
     :raises TradAIError: the same version twice, an unknown model/version (a
         :class:`~tradai_strategy.registry.client.RegistryError`), a version trained with
-        another strategy, no candles in the timerange, too few common days.
+        another strategy, fewer than two pairs, no candles in the timerange, too few
+        common candles for the paired test.
     """
     from tradai_strategy.core.logs import quiet_logging
     from tradai_strategy.data.freqtrade_runner import resolve_config
     from tradai_strategy.lifecycle.gate import check_strategy
     from tradai_strategy.registry.client import RegistryClient
-    from tradai_strategy.stats.decay import daily_ic
 
     say = notify or (lambda _msg: None)
+    if not 0 < alpha < 1:
+        raise TradAIConfigError(f"--alpha {alpha} must be between 0 and 1, e.g. 0.05")
     if str(old) == str(new):
         raise TradAIConfigError(
             f"version {old} given twice: compare two different versions of {name}"
@@ -252,6 +325,8 @@ def compare_versions(
     with quiet_logging():
         config = resolve_config(args)
         pairs = list(config.get("exchange", {}).get("pair_whitelist", []))
+        check_pairs(pairs, "exchange.pair_whitelist")
+        horizon = label_period_candles(config)
         realised = realised_targets(config, pairs, timerange)
     label = str(realised.attrs["label"])
     run_dir = run_folder(config["user_data_dir"], f"compare-{name}")
@@ -287,18 +362,9 @@ def compare_versions(
             f"no candle in {timerange} was predicted by both versions: pick a timerange after "
             "both versions' training data"
         )
-    daily = pd.concat(
-        {
-            "old": daily_ic(rows, pred="pred_old", realised="realised"),
-            "new": daily_ic(rows, pred="pred_new", realised="realised"),
-        },
-        axis=1,
+    per_candle, test, recommendation = paired_candle_test(
+        rows, horizon, min_delta=min_delta, alpha=alpha
     )
-    try:
-        test = paired_ic_test(daily["new"], daily["old"])
-        recommendation = recommend(test, min_delta=min_delta, alpha=alpha)
-    except ValueError as err:  # too few common days, a bad --alpha: the test's one-line reason
-        raise TradAIDataError(str(err)) from None
     return Comparison(
         name=name,
         old=runs[0],
@@ -306,9 +372,11 @@ def compare_versions(
         timerange=timerange,
         strategy=str(args["strategy"]),
         label=label,
-        daily=daily,
+        per_candle=per_candle,
         test=test,
         recommendation=recommendation,
         n_rows=len(rows),
         warnings=warnings,
+        min_delta=min_delta,
+        alpha=alpha,
     )
