@@ -1,5 +1,6 @@
-"""Shadow test: after shadow_test_days the paired daily-IC test promotes or discards
-@challenger (real sqlite registry, planted prediction log, p-value checked against scipy)."""
+"""Shadow test: after shadow_test_days the paired test on the per-candle cross-sectional IC
+promotes or discards @challenger (real sqlite registry, planted prediction log of 4 pairs,
+the ICs checked against scipy's Spearman across pairs at each candle)."""
 
 from __future__ import annotations
 
@@ -12,11 +13,18 @@ import pytest
 from retrain_helpers import NAME, at, build_store, copy_store, day0, policy
 from scipy import stats
 
+from tradai_strategy.core.errors import TradAIConfigError
 from tradai_strategy.lifecycle.promotion import Lifecycle, promote
 from tradai_strategy.lifecycle.retrain import check
 from tradai_strategy.lifecycle.retrain_act import act
 from tradai_strategy.lifecycle.shadow import decide_shadow
 from tradai_strategy.monitoring.prediction_log import PredictionLog
+from tradai_strategy.stats.compare import PairedTest, paired_ic_test
+from tradai_strategy.stats.live_ic import CROSS_SECTIONAL
+
+PAIRS = ("BTC/USDT", "ETH/USDT", "SOL/USDT", "XRP/USDT")
+DAYS = 7
+H = 12  # label_period_candles logged on the challenger's run
 
 
 @pytest.fixture(scope="module")
@@ -35,36 +43,56 @@ def log(tmp_path: Path) -> PredictionLog:
     return PredictionLog(tmp_path / "predictions.sqlite")
 
 
-CHAMPION = [1, -1, -1, 1, -1, -1, 1]  # daily IC of @production (version 2)
-GOOD = [1] * 7  # challenger: better on 4 days (t = 2.83, p = 0.03), equal on 3
+def plant(
+    plog: PredictionLog, version: str, role: str, skill: float, seed: int, pairs=PAIRS
+) -> pd.DataFrame:
+    """DAYS x 24 hourly rows per pair: prediction = skill * realised + noise(seed); the
+    realised returns are the same for every call. Returns the rows with ``realised``."""
+    market = np.random.default_rng(5)
+    noise = np.random.default_rng(seed)
+    times = pd.date_range(day0(), periods=24 * DAYS, freq="h")
+    frames = []
+    for pair in pairs:
+        realised = market.normal(0, 0.01, len(times))
+        pred = skill * realised + noise.normal(0, 0.01, len(times))
+        frames.append(pd.DataFrame({"time": times, "pair": pair, "prediction": pred,
+                                    "realised": realised}))  # fmt: skip
+    rows = pd.concat(frames, ignore_index=True)
+    plog.log(rows[["time", "pair", "prediction"]].assign(model=NAME, version=version, role=role))
+    plog.record_realised(rows[["time", "pair", "realised"]])
+    return rows
 
 
-def plant(plog: PredictionLog, version: str, role: str, signs: list[int]) -> None:
-    """24 hourly rows per day with prediction = sign * realised: daily IC exactly ``sign``."""
-    rng = np.random.default_rng(5)
-    times = pd.date_range(day0(), periods=24 * len(signs), freq="h")
-    realised = rng.normal(0, 0.01, len(times))
-    pred = np.repeat(np.asarray(signs, float), 24) * realised
-    plog.log(
-        pd.DataFrame(
-            {
-                "time": times,
-                "pair": "ETH/USDT",
-                "model": NAME,
-                "version": version,
-                "role": role,
-                "prediction": pred,
-            }
-        )
-    )
-    plog.record_realised(pd.DataFrame({"time": times, "pair": "ETH/USDT", "realised": realised}))
+def scipy_ic(rows: pd.DataFrame) -> pd.Series:
+    """Spearman IC across the pairs at each candle (scipy), UTC candle index."""
+    ic = {
+        pd.Timestamp(t): stats.spearmanr(g["prediction"], g["realised"]).statistic
+        for t, g in rows.groupby("time")
+    }
+    out = pd.Series(ic, dtype=float)
+    out.index = pd.DatetimeIndex(out.index).tz_convert("UTC")
+    return out
 
 
-def stage_challenger(lc: Lifecycle) -> str:
-    mv = lc.registry.client.create_model_version(NAME, "file:///tmp/none")
+def stage_challenger(lc: Lifecycle, horizon: int | None = H) -> str:
+    """A validated version moved to @challenger; its run logs ``label_period_candles``."""
+    client = lc.registry.client
+    run_id = None
+    if horizon is not None:
+        run = client.create_run(client.get_experiment_by_name("Default").experiment_id)
+        client.log_param(run.info.run_id, "label_period_candles", str(horizon))
+        run_id = run.info.run_id
+    mv = client.create_model_version(NAME, "file:///tmp/none", run_id=run_id)
     lc.registry.set_tags(NAME, mv.version, {"tradai.validation_status": "passed"})
     promote(lc, NAME, mv.version, alias="challenger", reason="retrain; validation passed")
     return str(mv.version)
+
+
+def reason_of(test: PairedTest, horizon: int = H) -> str:
+    return (
+        f"({CROSS_SECTIONAL}): ΔIC {test.delta_ic:+.4f} ± {test.se:.4f}, p {test.p_value:.3g} "
+        f"over {test.n} candles ({test.n_periods:.1f} non-overlapping {horizon}-candle periods)"
+    )
 
 
 def test_better_challenger_is_promoted_after_the_shadow_days(
@@ -72,8 +100,8 @@ def test_better_challenger_is_promoted_after_the_shadow_days(
     log: PredictionLog,
 ) -> None:
     version = stage_challenger(lc)
-    plant(log, "2", "champion", CHAMPION)
-    plant(log, version, "shadow", GOOD)
+    champ = plant(log, "2", "champion", skill=0.0, seed=1)  # zero skill
+    shadow = plant(log, version, "shadow", skill=1.0, seed=2)  # IC ~0.5 per candle
     pol = dataclasses.replace(policy(lc, log), shadow_test_days=7)
     early = check(pol, now=at(5), lc=lc, log=log)  # < 7 days since @challenger moved
     assert early.action == "nothing" and early.challenger == version
@@ -83,15 +111,15 @@ def test_better_challenger_is_promoted_after_the_shadow_days(
     assert (out.result, out.exit_code) == ("shadow_promoted", 15)
     aliases = lc.registry.aliases(NAME)
     assert aliases["production"] == version and "challenger" not in aliases
-    ref = stats.ttest_rel(GOOD, CHAMPION)
+    ref = paired_ic_test(scipy_ic(shadow), scipy_ic(champ), H)
+    assert ref.n == 24 * DAYS and ref.delta_ic > 0.3 and ref.p_value < 1e-4
     promoted = lc.audit.events(NAME)[-2]
     assert (promoted.action, promoted.alias, promoted.to_version) == (
         "promote",
         "production",
         version,
     )
-    assert f"ΔIC {np.mean(np.subtract(GOOD, CHAMPION)):+.4f}" in promoted.reason
-    assert f"p {ref.pvalue:.3g} over 7 days" in promoted.reason
+    assert reason_of(ref) in promoted.reason
     removed = lc.audit.events(NAME)[-1]
     assert (removed.alias, removed.from_version, removed.to_version) == (
         "challenger",
@@ -105,25 +133,54 @@ def test_equal_challenger_is_discarded_and_production_kept(
     log: PredictionLog,
 ) -> None:
     version = stage_challenger(lc)
-    plant(log, "2", "champion", CHAMPION)
-    plant(log, version, "shadow", CHAMPION)
+    plant(log, "2", "champion", skill=0.3, seed=1)
+    plant(log, version, "shadow", skill=0.3, seed=1)  # the same predictions
     res = decide_shadow(lc, log, NAME, now=at(6))
     assert res.action == "discard" and res.test is not None
-    assert res.test.delta_ic == 0.0 and "ΔIC +0.0000, p 1 over 7 days" in res.reason
+    assert res.test.delta_ic == 0.0 and res.test.p_value == 1.0
+    assert "ΔIC +0.0000 ± 0.0000, p 1 over 168 candles (14.0 non-overlapping" in res.reason
     aliases = lc.registry.aliases(NAME)
     assert aliases["production"] == "2" and "challenger" not in aliases
     last = lc.audit.events(NAME)[-1]
     assert (last.action, last.alias, last.to_version) == ("discard", "challenger", None)
 
 
+def test_horizon_given_or_missing(lc: Lifecycle, log: PredictionLog) -> None:
+    version = stage_challenger(lc, horizon=None)  # a version without the run param
+    champ = plant(log, "2", "champion", skill=0.0, seed=1)
+    shadow = plant(log, version, "shadow", skill=0.2, seed=2)
+    with pytest.raises(TradAIConfigError, match="no label_period_candles param") as err:
+        decide_shadow(lc, log, NAME, now=at(6))
+    assert f"version {version}" in str(err.value) and "horizon=" in str(err.value)
+    assert lc.registry.aliases(NAME)["challenger"] == version  # nothing discarded
+    res = decide_shadow(lc, log, NAME, now=at(6), horizon=6, dry_run=True)
+    ref = paired_ic_test(scipy_ic(shadow), scipy_ic(champ), 6)
+    assert res.test is not None and res.test.horizon == 6 and reason_of(ref, 6) in res.reason
+    got, want = dataclasses.asdict(res.test), dataclasses.asdict(ref)
+    got.pop("wilcoxon_p"), want.pop("wilcoxon_p")  # block-mean ties: rank order is fragile
+    assert got == pytest.approx(want, rel=1e-9)
+    with pytest.raises(TradAIConfigError, match="horizon: must be >= 1 candle"):
+        decide_shadow(lc, log, NAME, now=at(6), horizon=0)
+
+
 def test_no_shadow_rows_discards_with_a_hint(lc: Lifecycle, log: PredictionLog) -> None:
     version = stage_challenger(lc)
-    plant(log, "2", "champion", CHAMPION)
+    plant(log, "2", "champion", skill=0.3, seed=1)
     res = decide_shadow(lc, log, NAME, now=at(6), dry_run=True)
     assert res.action == "discard" and res.test is None
-    assert "only 0 day(s) with an IC for both versions" in res.reason
+    assert "only 0 candle(s) with an IC for both versions" in res.reason
     assert "freqai.tradai.shadow_alias" in res.reason
     assert lc.registry.aliases(NAME)["challenger"] == version  # dry run: untouched
+
+
+def test_one_pair_cannot_be_ranked_and_says_so(lc: Lifecycle, log: PredictionLog) -> None:
+    version = stage_challenger(lc)
+    plant(log, "2", "champion", skill=0.0, seed=1, pairs=PAIRS[:1])
+    plant(log, version, "shadow", skill=1.0, seed=2, pairs=PAIRS[:1])
+    res = decide_shadow(lc, log, NAME, now=at(6), dry_run=True)
+    assert res.action == "discard" and res.test is None
+    assert f"the {CROSS_SECTIONAL} needs >= 2 pairs, the log has 1" in res.reason
+    assert "exchange.pair_whitelist" in res.reason
 
 
 def test_no_shadow_test_when_disabled(lc: Lifecycle, log: PredictionLog) -> None:

@@ -3,11 +3,18 @@
 While a version holds ``@challenger`` the serving side logs its predictions beside the
 champion's (prediction log role ``shadow``; the champion's rows have role ``champion``).
 Once the test has run ``shadow_test_days`` days (since the audited move of ``@challenger``,
-else the version's registration), :func:`decide_shadow` builds both daily IC series over the
-test period (B1's ``daily_ic``), runs D's paired test (``paired_ic_test``, new = challenger)
-and ``recommend``: ``promote`` moves ``@production`` to the challenger (audited, reason with
-ΔIC, p and days) and removes ``@challenger``; ``keep`` discards the challenger (removes the
-alias, audited). Fewer than three common days also discard it, saying so.
+else the version's registration), :func:`decide_shadow` builds both per-candle
+cross-sectional IC series over the test period (Spearman across the pairs at each candle,
+:func:`tradai_strategy.stats.live_ic.cross_sectional_ic`: unbiased under no skill however the
+labels overlap), runs the paired test (``paired_ic_test`` at the label horizon, new =
+challenger: overlap-aware s.e., t with ``n / h - 1`` df) and ``recommend``: ``promote``
+moves ``@production`` to the challenger (audited, reason with ΔIC ± s.e., p, candles and
+periods) and removes ``@challenger``; ``keep`` discards the challenger (removes the alias,
+audited). Fewer than two pairs or ten non-overlapping periods in common also discard it,
+saying so.
+
+The horizon is ``label_period_candles``: the caller's ``horizon``, else the
+``label_period_candles`` param ``tradai train`` logs on the challenger's run.
 """
 
 from __future__ import annotations
@@ -17,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
+from tradai_strategy.core.errors import TradAIConfigError
 from tradai_strategy.lifecycle.promotion import Lifecycle, promote, remove_alias
 
 if TYPE_CHECKING:
@@ -66,7 +74,7 @@ def shadow_status(
     return ChallengerStatus(challenger, due, text + (": decide" if due else ""))
 
 
-def daily_ic_by_role(
+def candle_ic_by_role(
     frame: pd.DataFrame,
     *,
     champion: str | None,
@@ -74,9 +82,10 @@ def daily_ic_by_role(
     start: pd.Timestamp,
     end: pd.Timestamp,
 ) -> tuple[pd.Series, pd.Series]:
-    """Daily IC of the challenger's shadow rows and of the champion rows (of version
-    ``champion``, or any version when None) in ``[start, end]``."""
-    from tradai_strategy.stats.decay import daily_ic
+    """Per-candle cross-sectional IC of the challenger's shadow rows and of the champion
+    rows (of version ``champion``, or any version when None) in ``[start, end]``; a candle
+    needs two pairs with a prediction and a realised value."""
+    from tradai_strategy.stats.live_ic import cross_sectional_ic
 
     rows = frame[(frame["time"] >= start) & (frame["time"] <= end)]
     rows = rows.dropna(subset=["prediction", "realised"])
@@ -84,14 +93,36 @@ def daily_ic_by_role(
     champ = rows[rows["role"] == "champion"]
     if champion is not None:
         champ = champ[champ["version"] == champion]
+    else:  # any version: one champion row per candle and pair (the newest version's)
+        newest = champ.sort_values("version", key=lambda v: pd.to_numeric(v, errors="coerce"))
+        champ = newest.drop_duplicates(["time", "pair"], keep="last")
     empty = pd.Series(dtype=float)
 
     def ic(part: pd.DataFrame) -> pd.Series:
         if part.empty:
             return empty
-        return daily_ic(part, pred="prediction", realised="realised", date="time")
+        return cross_sectional_ic(part, pred="prediction", realised="realised")["ic"]
 
     return ic(shadow), ic(champ)
+
+
+def run_horizon(lc: Lifecycle, name: str, version: str) -> int:
+    """``label_period_candles`` as logged on the run of ``name`` version ``version``."""
+    from mlflow.exceptions import MlflowException
+
+    info = lc.registry.version(name, version)
+    value = None
+    if info.run_id:
+        try:
+            value = lc.registry.client.get_run(info.run_id).data.params.get("label_period_candles")
+        except MlflowException:
+            value = None
+    if value is None or not str(value).isdigit() or int(value) < 1:
+        raise TradAIConfigError(
+            f"shadow test of {name} version {version}: its run has no label_period_candles "
+            f"param (got {value!r}): pass horizon=label_period_candles(config) to decide_shadow"
+        )
+    return int(value)
 
 
 def decide_shadow(
@@ -100,23 +131,35 @@ def decide_shadow(
     name: str,
     *,
     now: pd.Timestamp,
+    horizon: int | None = None,
     min_delta: float = 0.01,
     alpha: float = 0.05,
     dry_run: bool = False,
 ) -> ShadowResult:
-    """Run the paired IC test of ``@challenger`` against the champion and act on it.
+    """Run the paired cross-sectional IC test of ``@challenger`` against the champion and
+    act on it.
 
     :param log: the :class:`~tradai_strategy.monitoring.prediction_log.PredictionLog`.
+    :param horizon: the label horizon in candles (``label_period_candles``); default: the
+        ``label_period_candles`` param on the challenger's run.
     :param dry_run: decide only; the registry and the audit trail are not touched.
     :raises RegistryError: no ``@challenger`` is set.
+    :raises TradAIConfigError: no ``horizon`` and none logged on the challenger's run.
     """
-    from tradai_strategy.stats.compare import paired_ic_test, recommend
+    from tradai_strategy.stats.compare import PairedTestError, paired_ic_test, recommend
+    from tradai_strategy.stats.live_ic import CROSS_SECTIONAL, MIN_PAIRS
 
+    if horizon is not None and horizon < 1:
+        raise TradAIConfigError(
+            f"horizon: must be >= 1 candle (label_period_candles), got {horizon}"
+        )
     challenger = lc.registry.resolve_required(name, "challenger").version
     champion = lc.registry.resolve(name, "production")
+    h = horizon if horizon is not None else run_horizon(lc, name, challenger)
     start = challenger_since(lc, name, challenger)
-    new, old = daily_ic_by_role(
-        log.frame(name, since=start),
+    frame = log.frame(name, since=start)
+    new, old = candle_ic_by_role(
+        frame,
         champion=champion,
         challenger=challenger,
         start=start,
@@ -124,20 +167,26 @@ def decide_shadow(
     )
     test: PairedTest | None = None
     try:
-        test = paired_ic_test(new, old)
-    except ValueError as err:
+        test = paired_ic_test(new, old, h)
+    except PairedTestError as err:
         action = "discard"
-        reason = (
-            f"shadow test of version {challenger}: {err.args[0].split(':')[0]} "
-            "(are shadow predictions logged? set freqai.tradai.shadow_alias)"
+        pairs = frame["pair"].nunique()
+        hint = (
+            f"the {CROSS_SECTIONAL} needs >= {MIN_PAIRS} pairs, the log has {pairs}: "
+            "add pairs to exchange.pair_whitelist"
+            if pairs < MIN_PAIRS
+            else "are shadow predictions logged? set freqai.tradai.shadow_alias"
         )
+        reason = f"shadow test of version {challenger}: {str(err).split(':')[0]} ({hint})"
     else:
         verdict = recommend(test, min_delta=min_delta, alpha=alpha)
         action = "promote" if verdict == "promote" else "discard"
         reason = (
-            f"shadow test of version {challenger} vs {champion or 'no champion'}: "
-            f"ΔIC {test.delta_ic:+.4f}, p {test.p_value:.3g} over {test.n_days} days "
-            f"(promote needs ΔIC > {min_delta} and p < {alpha})"
+            f"shadow test of version {challenger} vs {champion or 'no champion'} "
+            f"({CROSS_SECTIONAL}): ΔIC {test.delta_ic:+.4f} ± {test.se:.4f}, "
+            f"p {test.p_value:.3g} over {test.n} candles ({test.n_periods:.1f} "
+            f"non-overlapping {h}-candle periods) (promote needs ΔIC > {min_delta} and "
+            f"p < {alpha})"
         )
     if not dry_run:
         if action == "promote":
