@@ -3,6 +3,7 @@ registered in a sqlite MLflow store, reported through ``tradai report``."""
 
 from __future__ import annotations
 
+import html
 import json
 import math
 import re
@@ -20,6 +21,7 @@ from typer.testing import CliRunner
 
 from tradai_strategy.cli.app import app
 from tradai_strategy.reports.curves import drift_by_day, equity_curve
+from tradai_strategy.reports.ic_sections import ROLLING_DAYS, compare_section, rolling_section
 from tradai_strategy.reports.importance import (
     bundle_importance,
     generic_name,
@@ -28,7 +30,7 @@ from tradai_strategy.reports.importance import (
     top_bottom,
 )
 from tradai_strategy.reports.model_report import build_report, write_validation_report
-from tradai_strategy.reports.oos_table import daily_ic, ic_by_horizon, rolling_mean_ic
+from tradai_strategy.reports.oos_table import candle_ic, ic_by_horizon, usable_pairs
 from tradai_strategy.stats.metrics import ic_decay
 
 runner = CliRunner()
@@ -52,10 +54,13 @@ def test_equity_curve_and_drawdown_by_hand() -> None:
     assert equity_curve(trades.iloc[:0], 1000.0).empty
 
 
-def _table(n_days: int = 12, seed: int = 3) -> pd.DataFrame:
+def _table(
+    n_days: int = 12, seed: int = 3, strengths: tuple[float, ...] = (0.6, 0.0)
+) -> pd.DataFrame:
+    """One pair per strength: prediction = strength * realised + noise."""
     rng = np.random.default_rng(seed)
     frames = []
-    for pair, strength in (("AAA/USDT", 0.6), ("BBB/USDT", 0.0)):
+    for k, strength in enumerate(strengths):
         n = 24 * n_days
         close = 100 * np.exp(np.cumsum(rng.normal(0, 0.01, n)))
         realised = rng.normal(0, 1, n)
@@ -63,7 +68,7 @@ def _table(n_days: int = 12, seed: int = 3) -> pd.DataFrame:
             pd.DataFrame(
                 {
                     "date": pd.date_range("2024-01-01", periods=n, freq="h", tz="UTC"),
-                    "pair": pair,
+                    "pair": f"{'ABCDEFGH'[k] * 3}/USDT",
                     "prediction": strength * realised + rng.normal(0, 1, n),
                     "do_predict": 1,
                     "realised": realised,
@@ -74,19 +79,74 @@ def _table(n_days: int = 12, seed: int = 3) -> pd.DataFrame:
     return pd.concat(frames, ignore_index=True)
 
 
-def test_daily_ic_is_spearman_per_day_and_pair() -> None:
-    table = _table()
-    table.loc[5, "do_predict"] = 0  # excluded from its day's IC
-    daily = daily_ic(table)
-    assert list(daily.columns) == ["AAA/USDT", "BBB/USDT"] and len(daily) == 12
-    day0 = table[(table["pair"] == "AAA/USDT") & (table.index < 24) & (table.index != 5)]
-    want = stats.spearmanr(day0["prediction"], day0["realised"]).statistic
-    assert daily.iloc[0]["AAA/USDT"] == pytest.approx(want)
-    # planted: pair AAA's predictions carry the realised value, BBB's do not
-    assert daily["AAA/USDT"].mean() > 0.3 and abs(daily["BBB/USDT"].mean()) < 0.15
-    roll = rolling_mean_ic(daily, 4)
-    assert roll["AAA/USDT"].iloc[3] == pytest.approx(daily["AAA/USDT"].iloc[:4].mean())
-    assert roll["AAA/USDT"].iloc[1] == pytest.approx(daily["AAA/USDT"].iloc[:2].mean())
+def _version(table: pd.DataFrame | None, version: str = "2", horizon: str | None = "12") -> Any:
+    from tradai_strategy.registry.client import VersionInfo
+    from tradai_strategy.reports.sources import VersionData
+
+    params = {"label_period_candles": horizon} if horizon is not None else {}
+    return VersionData(VersionInfo(NAME, version, ()), params=params, predictions=table)
+
+
+def test_candle_ic_is_spearman_across_pairs_of_usable_rows() -> None:
+    table = _table(strengths=(0.5, 0.5, 0.5))
+    table.loc[(table["pair"] == "AAA/USDT") & (table.index == 7), "do_predict"] = 0
+    got = candle_ic(table)
+    assert len(got) == 24 * 12 and got["pairs"].iloc[7] == 2 and got["pairs"].iloc[8] == 3
+    for i in (7, 100):
+        rows = table[(table["date"] == got.index[i]) & (table["do_predict"] == 1)]
+        want = stats.spearmanr(rows["prediction"], rows["realised"]).statistic
+        assert got["ic"].iloc[i] == pytest.approx(want)
+    assert usable_pairs(table) == ["AAA/USDT", "BBB/USDT", "CCC/USDT"]
+    assert candle_ic(_table(strengths=(0.5,))).empty  # one pair: nothing to rank
+
+
+def test_rolling_section_draws_the_window_ic_with_its_band() -> None:
+    from tradai_strategy.stats.live_ic import rolling_window_ic, window_ic
+
+    table = _table(n_days=40, strengths=(0.5, 0.5, 0.5, 0.5))
+    sec = rolling_section(_version(table))
+    assert sec.key == "rolling-ic" and sec.figure is not None
+    title = f"{ROLLING_DAYS}-day cross-sectional IC (Spearman across pairs per candle) ± 2 s.e."
+    assert sec.figure.layout.title.text == title and html.escape(title) in sec.body
+    want = rolling_window_ic(candle_ic(table), 12, ROLLING_DAYS).dropna(subset=["ic"])
+    lower, upper, line = sec.figure.data
+    assert np.allclose(line.y, want["ic"]) and len(line.y) == 40 - ROLLING_DAYS // 3 + 1
+    assert np.allclose(upper.y, want["ic"] + 2 * want["se"])
+    assert np.allclose(lower.y, want["ic"] - 2 * want["se"]) and upper.fill == "tonexty"
+    assert 0.25 < float(np.mean(line.y)) < 0.6  # planted: strength 0.5 on every pair
+    whole = window_ic(candle_ic(table)["ic"], 12)
+    assert html.escape(whole.text()) in sec.body and "4 pairs" in sec.body
+
+
+def test_rolling_section_says_why_it_is_empty() -> None:
+    one = rolling_section(_version(_table(strengths=(0.5,))))
+    assert one.figure is None and not one.body
+    assert "only 1 pair(s) (AAA/USDT)" in one.missing and "needs >= 2" in one.missing
+    assert "exchange.pair_whitelist" in one.missing
+    nameless = rolling_section(_version(_table(), horizon=None))
+    assert nameless.figure is None and "no label_period_candles param" in nameless.missing
+    assert "oos/predictions.parquet" in rolling_section(_version(None)).missing
+    short = rolling_section(_version(_table(n_days=5)))  # fewer than 10 days: no window
+    assert short.figure is None and "no rolling figure" in short.body
+
+
+def test_compare_section_runs_the_paired_cross_sectional_test() -> None:
+    from tradai_strategy.stats.compare import paired_ic_test
+
+    old_table = _table(n_days=20, seed=4, strengths=(0.0, 0.0, 0.0, 0.0))
+    noise = np.random.default_rng(9).normal(size=len(old_table))
+    new_table = old_table.assign(prediction=0.8 * old_table["realised"] + noise)
+    sec = compare_section(_version(new_table, "2"), _version(old_table, "1"))
+    want = paired_ic_test(candle_ic(new_table)["ic"], candle_ic(old_table)["ic"], 12)
+    assert want.p_value < 1e-6 and want.delta_ic > 0.3
+    assert "paired cross-sectional IC test" in sec.body and sec.figure is not None
+    for cell in (f"{want.delta_ic:.4g}", f"{want.se:.4g}", f"{want.p_value:.4g}", "promote"):
+        assert f"<td>{html.escape(cell)}</td>" in sec.body
+    assert f"{want.n_periods - 1:.0f} df" in sec.body and f"<td>{want.n}</td>" in sec.body
+    short = compare_section(_version(new_table.iloc[:100], "2"), _version(old_table, "1"))
+    assert "significance: not tested: only" in short.body
+    other_h = compare_section(_version(new_table, "2"), _version(old_table, "1", horizon="6"))
+    assert "label horizons differ (6 vs 12 candles)" in other_h.body
 
 
 def test_ic_by_horizon_pools_pairs_n_weighted() -> None:
@@ -212,7 +272,8 @@ def test_report_cli_full_report_with_comparison(registry: dict[str, Any]) -> Non
     assert not re.search(r'<(script|link)[^>]+(src|href)="(https?:)?//', page)  # offline
     assert "verdict: FAIL" in page and "IC too weak" in page  # the attached verdict's reasons
     assert "promote @production" in page and "first model" in page  # audit timeline
-    assert "paired daily IC test" in page and "recommendation" in page
+    assert "paired cross-sectional IC test" in page and "recommendation" in page
+    assert html.escape(f"{ROLLING_DAYS}-day cross-sectional IC (Spearman across pairs") in page
 
 
 @pytest.mark.e2e

@@ -76,27 +76,46 @@ def window_ic_figure(oos: dict[str, Any]) -> go.Figure | None:
     return _layout(fig, "Out-of-sample RankIC per walk-forward window", barmode="group")
 
 
-def rolling_ic_figure(daily: pd.DataFrame, rolling: pd.DataFrame, window: int) -> go.Figure | None:
-    """Daily IC (markers) and its rolling mean (lines) per pair."""
-    if daily.empty:
+def rolling_ic_title(days: int) -> str:
+    """The rolling IC figure's title: which statistic it draws."""
+    return f"{days}-day cross-sectional IC (Spearman across pairs per candle) ± 2 s.e."
+
+
+def rolling_ic_figure(window: pd.DataFrame, days: int) -> go.Figure | None:
+    """The rolling window IC (line) and its ± 2 s.e. band
+    (:func:`tradai_strategy.stats.live_ic.rolling_window_ic`'s daily table)."""
+    window = window[np.isfinite(window["ic"].astype(float))] if not window.empty else window
+    if window.empty:
         return None
+    ic, se = window["ic"].astype(float), window["se"].astype(float)
+    band = {"mode": "lines", "line": {"width": 0}, "hoverinfo": "skip"}
     fig = go.Figure()
-    for pair in daily.columns:
-        fig.add_trace(
-            go.Scatter(
-                x=daily.index,
-                y=daily[pair],
-                mode="markers",
-                name=f"{pair} daily",
-                marker={"size": 5, "opacity": 0.45},
-            )
+    fig.add_trace(go.Scatter(x=window.index, y=ic - 2 * se, showlegend=False, **band))
+    fig.add_trace(
+        go.Scatter(
+            x=window.index,
+            y=ic + 2 * se,
+            fill="tonexty",
+            fillcolor="rgba(31,119,180,0.18)",
+            name="± 2 s.e. (overlap-aware)",
+            **band,
         )
-        fig.add_trace(
-            go.Scatter(x=rolling.index, y=rolling[pair], mode="lines", name=f"{pair} {window}-day")
+    )
+    fig.add_trace(
+        go.Scatter(
+            x=window.index,
+            y=ic,
+            mode="lines",
+            name=f"{days}-day IC",
+            line={"color": "#1f77b4"},
+            customdata=np.c_[se, window["n"], window["pairs"]],
+            hovertemplate="%{x|%Y-%m-%d}<br>IC %{y:+.4f} ± %{customdata[0]:.4f}<br>"
+            "candles %{customdata[1]:.0f}, pairs %{customdata[2]:.1f}<extra></extra>",
         )
+    )
     fig.add_hline(y=0, line={"color": "#888", "width": 1})
-    fig.update_yaxes(title_text="Spearman IC")
-    return _layout(fig, f"Daily out-of-sample IC and its {window}-day rolling mean")
+    fig.update_yaxes(title_text=f"{days}-day mean cross-sectional IC")
+    return _layout(fig, rolling_ic_title(days))
 
 
 def decay_figure(decay: pd.DataFrame, source: str) -> go.Figure | None:
@@ -242,15 +261,14 @@ def timeline_figure(events: pd.DataFrame) -> go.Figure | None:
     return _layout(fig, "Lifecycle timeline", height=320)
 
 
-def compare_ic_figure(rolling: dict[str, pd.Series], window: int) -> go.Figure | None:
-    """Rolling daily IC (mean over pairs) of two versions
-    (:func:`tradai_strategy.reports.oos_table.rolling_mean_ic` of each)."""
-    series = {k: v for k, v in rolling.items() if not v.empty}
+def compare_ic_figure(rolling: dict[str, pd.DataFrame], days: int) -> go.Figure | None:
+    """The rolling cross-sectional IC of two versions (``rolling_window_ic`` of each)."""
+    series = {k: v["ic"] for k, v in rolling.items() if not v.empty and v["ic"].notna().any()}
     if not series:
         return None
     fig = go.Figure()
     for label, roll in series.items():
         fig.add_trace(go.Scatter(x=roll.index, y=roll, mode="lines", name=label))
     fig.add_hline(y=0, line={"color": "#888", "width": 1})
-    fig.update_yaxes(title_text=f"{window}-day mean daily IC")
-    return _layout(fig, "Daily IC of the two versions")
+    fig.update_yaxes(title_text=f"{days}-day mean cross-sectional IC")
+    return _layout(fig, f"{days}-day cross-sectional IC of the two versions")

@@ -25,18 +25,22 @@ from tradai_strategy.reports.html import (
     verdict_html,
     write_page,
 )
+from tradai_strategy.reports.ic_sections import (
+    compare_section,
+    label_horizon,
+    no_horizon,
+    rolling_section,
+)
 
 if TYPE_CHECKING:
     from tradai_strategy.reports.sources import VersionData
     from tradai_strategy.validation.report import ValidationReport
 
-ROLLING_DAYS = 7
 TOP_N = 15
 DRIFT_FEATURES = 20
 REPORT_ARTIFACT_DIR = "report"
 
 
-# ---- optional functions of other modules (used when they are installed) -----------------
 # ---- sections -----------------------------------------------------------------------------
 def backtest_section(data: VersionData) -> Section:
     from tradai_strategy.reports.curves import equity_curve
@@ -74,12 +78,12 @@ def oos_sections(data: VersionData) -> list[Section]:
             "<p>Bars: RankIC over all rows of a window (overlapping labels, biased upward: "
             "inspect only). Table: the headline figure, every h-th row pooled over windows.</p>"
         )
-    rolling = Section("rolling-ic", "Rolling out-of-sample IC")
+    rolling = rolling_section(data)
     scatter = Section("scatter", "Prediction vs realised")
     decay = Section("ic-decay", "IC decay by horizon")
     table = data.predictions
     missing = "no prediction table (oos/predictions.parquet) logged on the version's run"
-    for sec in (rolling, scatter, decay):
+    for sec in (scatter, decay):
         sec.missing = missing
     if data.validation and data.validation.get("ic_decay"):
         items = sorted((int(h), v) for h, v in data.validation["ic_decay"].items())
@@ -89,13 +93,11 @@ def oos_sections(data: VersionData) -> list[Section]:
         frame["se"] = np.nan
         decay.figure = fg.decay_figure(frame, "validation, mean over paths")
     if table is not None and not table.empty:
-        daily = ot.daily_ic(table)
-        rolling.figure = fg.rolling_ic_figure(
-            daily, ot.rolling_mean_ic(daily, ROLLING_DAYS), ROLLING_DAYS
-        )
         scatter.figure = fg.scatter_figure(ot.usable(table))
-        if decay.figure is None:
-            horizon = int(data.params.get("label_period_candles") or 12)
+        horizon = label_horizon(data.params)
+        if decay.figure is None and horizon is None:
+            decay.missing = no_horizon(data)
+        elif decay.figure is None and horizon is not None:
             frame = ot.ic_by_horizon(table, ot.decay_horizons(horizon))
             decay.figure = fg.decay_figure(frame, "training backtest, pooled over pairs")
             decay.body = kv_table(frame.itertuples(index=False), ["horizon", "RankIC", "n", "se"])
@@ -167,41 +169,6 @@ def drift_section(data: VersionData) -> Section:
             "neighbouring candles are correlated, so read single cells with care.</p>"
         )
     sec.missing = "no drift data (no day after the first training window)"
-    return sec
-
-
-def compare_section(data: VersionData, other: VersionData) -> Section:
-    from tradai_strategy.reports.oos_table import daily_ic, rolling_mean_ic
-    from tradai_strategy.stats.compare import paired_ic_test, recommend
-
-    sec = Section("compare", f"Version comparison: {data.label} vs {other.label}")
-    keys = sorted(set(data.metrics) | set(other.metrics))
-    rows = [(k, other.metrics.get(k), data.metrics.get(k)) for k in keys]
-    body = kv_table(rows, ["metric", other.label, data.label])
-    daily = {}
-    for d in (other, data):
-        table = d.predictions
-        daily[d.label] = (
-            daily_ic(table).mean(axis=1) if table is not None and not table.empty else pd.Series()
-        )
-    rolling = {label: rolling_mean_ic(s, ROLLING_DAYS) for label, s in daily.items()}
-    sec.figure = fg.compare_ic_figure(rolling, ROLLING_DAYS)
-    new, old = daily[data.label], daily[other.label]
-    if new.empty or old.empty:
-        body += "<p>significance: no daily IC for one of the versions</p>"
-    else:
-        res = paired_ic_test(new, old)
-        body += kv_table(
-            [
-                ("delta IC (new - old)", res.delta_ic),
-                ("t", res.t_stat),
-                ("p-value", res.p_value),
-                ("days", res.n_days),
-                ("recommendation", recommend(res)),
-            ],
-            ["paired daily IC test", "value"],
-        )
-    sec.body = body
     return sec
 
 

@@ -3,24 +3,22 @@
 :func:`prediction_table` joins FreqAI's backtest predictions with the realised target (the
 forward mean return over the label horizon, as ``&-s_close`` is trained on) and the close
 price. ``tradai train`` logs it as ``oos/predictions.parquet``; the report draws the
-prediction-vs-realised scatter, the daily and rolling IC and the IC decay by horizon from it.
+prediction-vs-realised scatter, the rolling cross-sectional IC (:func:`candle_ic`, Spearman
+across the pairs at each candle) and the IC decay by horizon from it.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
-from typing import TypeVar
 
 import numpy as np
 import pandas as pd
 
 from tradai_strategy.core.labels import RETURN_LABEL, forward_mean_return
 from tradai_strategy.data.prediction_files import close_series
-from tradai_strategy.stats import decay
+from tradai_strategy.stats.live_ic import cross_sectional_ic
 from tradai_strategy.stats.metrics import ic_decay
-
-Frame = TypeVar("Frame", pd.DataFrame, pd.Series)
 
 COLUMNS = ("date", "pair", "prediction", "do_predict", "realised", "close")
 
@@ -68,28 +66,22 @@ def usable(table: pd.DataFrame) -> pd.DataFrame:
     return table.loc[ok & np.isfinite(table["realised"])]
 
 
-def daily_ic(table: pd.DataFrame) -> pd.DataFrame:
-    """Spearman IC of prediction vs realised per UTC day and pair (index: day; one column
-    per pair): :func:`tradai_strategy.stats.decay.daily_ic` on each pair's usable rows.
-    Days share overlapping labels: read the series as a trend, not a test."""
-    rows = usable(table)
-    if rows.empty:
-        return pd.DataFrame()
-    per_pair = {
-        str(pair): decay.daily_ic(g, pred="prediction", realised="realised")
-        for pair, g in rows.groupby("pair", sort=True)
-    }
-    out = pd.DataFrame(per_pair).sort_index()
-    out.columns.name = "pair"
-    return out
+def candle_ic(table: pd.DataFrame | None) -> pd.DataFrame:
+    """Per candle (UTC index): the Spearman IC across the pairs of the :func:`usable` rows
+    (``ic``) and how many pairs it ranks (``pairs``), by
+    :func:`tradai_strategy.stats.live_ic.cross_sectional_ic`; candles with fewer than two
+    pairs are left out (one pair: empty)."""
+    if table is None or table.empty:
+        return pd.DataFrame(columns=["ic", "pairs"], index=pd.DatetimeIndex([], tz="UTC"))
+    rows = usable(table).drop_duplicates(["date", "pair"], keep="last")
+    return cross_sectional_ic(rows, pred="prediction", realised="realised", time="date")
 
 
-def rolling_mean_ic(daily: Frame, window_days: int = 7) -> Frame:
-    """Rolling mean of the daily IC over ``window_days`` (at least half the days present);
-    ``daily``: one column per pair, or one series."""
-    if daily.empty:
-        return daily
-    return daily.rolling(window_days, min_periods=max(1, window_days // 2)).mean()
+def usable_pairs(table: pd.DataFrame | None) -> list[str]:
+    """The pairs with :func:`usable` rows, sorted."""
+    if table is None or table.empty:
+        return []
+    return sorted(map(str, usable(table)["pair"].unique()))
 
 
 def decay_horizons(horizon: int) -> list[int]:
