@@ -24,7 +24,8 @@ def build_store(root: Path) -> Path:
     lc.registry.client.create_registered_model(NAME)
     for _ in range(2):
         mv = lc.registry.client.create_model_version(NAME, root.as_uri())
-        lc.registry.set_tags(NAME, mv.version, {"tradai.validation_status": "passed"})
+        tags = {"tradai.validation_status": "passed", "tradai.label_period_candles": "1"}
+        lc.registry.set_tags(NAME, mv.version, tags)
     promote(lc, NAME, "1", alias="fallback", reason="safe baseline")
     promote(lc, NAME, "1", reason="first")
     promote(lc, NAME, "2", reason="better IC")
@@ -55,25 +56,29 @@ def day0() -> pd.Timestamp:
     return pd.Timestamp.now(tz="UTC").floor("D") + pd.Timedelta(days=1)
 
 
+PAIRS = ("BTC/USDT", "ETH/USDT", "SOL/USDT")
+
+
 def plant(log: PredictionLog, version: str, signs: list[int], *, error: float = 0.0) -> None:
-    """One day of 24 hourly rows per sign: prediction = sign * realised (+ error), so the
-    day's Spearman IC is exactly ``sign`` (error = 0) and its MAE exactly ``error`` when
-    sign = +1."""
+    """One day of 24 hourly rows per sign and pair (3 pairs): prediction = sign * realised
+    (+ error), so the cross-sectional IC of every candle of a day is exactly ``sign``
+    (error = 0) and the MAE exactly ``error`` when sign = +1."""
     rng = np.random.default_rng(0)
     times = pd.date_range(day0(), periods=24 * len(signs), freq="h")
-    realised = rng.normal(0, 0.01, len(times))
     sign = np.repeat(np.asarray(signs, float), 24)
-    rows = pd.DataFrame(
-        {
-            "time": times,
-            "pair": "BTC/USDT",
-            "model": NAME,
-            "version": version,
-            "prediction": sign * realised + error,
-        }
-    )
-    log.log(rows)
-    log.record_realised(pd.DataFrame({"time": times, "pair": "BTC/USDT", "realised": realised}))
+    for pair in PAIRS:
+        realised = rng.normal(0, 0.01, len(times))
+        rows = pd.DataFrame(
+            {
+                "time": times,
+                "pair": pair,
+                "model": NAME,
+                "version": version,
+                "prediction": sign * realised + error,
+            }
+        )
+        log.log(rows)
+        log.record_realised(pd.DataFrame({"time": times, "pair": pair, "realised": realised}))
 
 
 def at(day: int) -> pd.Timestamp:

@@ -36,7 +36,7 @@ BASE = RetrainPolicy(
     retrain_on_drift=False,
     feature_drift=False,
     auto_promote=True,
-    ic_window_days=1,  # the rolling IC is the daily IC: runs are counted by hand below
+    ic_window_days=1,  # the watched IC is the day's: runs are counted by hand below
     ic_retrain_days=3,
     ic_retire_days=6,
 )
@@ -49,7 +49,7 @@ class State:
     name: str
     now: pd.Timestamp
     newest_days_ago: float = 10.0  # production (the newest version) trained then
-    signs: list[int] = field(default_factory=list)  # daily IC of the days before now
+    signs: list[int] = field(default_factory=list)  # IC (+1/-1) of the days before now
     error: float | None = None  # MAE of the last days (baseline 0.01); None: no baseline
     fallback: bool = False  # a previous production version exists
     drift: pd.DataFrame | None = None
@@ -101,7 +101,9 @@ def _ms(ts: pd.Timestamp) -> int:
 
 class FakeRegistry:
     def __init__(self, s: State) -> None:
-        tags = {} if s.error is None else {"tradai.baseline_mae": "0.01"}
+        tags = {"tradai.label_period_candles": "1"}
+        if s.error is not None:
+            tags["tradai.baseline_mae"] = "0.01"
         old = s.newest - 30 * DAY
         self._versions = [
             VersionInfo(NAME, "1", ("fallback",), created_ms=_ms(old)),
@@ -133,23 +135,34 @@ class FakeLifecycle:
     audit: FakeAudit
 
 
+PAIRS = ("BTC/USDT", "ETH/USDT", "SOL/USDT", "XRP/USDT")
+
+
 class FakeLog:
-    """Champion rows of version 2: prediction = sign * realised + error, 24 a day."""
+    """Champion rows of version 2, 4 pairs, 24 candles a day: prediction = sign * realised +
+    error, so the cross-sectional IC of every candle of a day is its sign exactly."""
 
     def __init__(self, s: State) -> None:
         n = len(s.signs)
-        times = pd.date_range(s.now - n * DAY, periods=24 * n, freq="h")
-        realised = np.random.default_rng(0).normal(0, 0.01, len(times))
+        times = pd.date_range(s.now - n * DAY, periods=24 * n, freq="h", tz="UTC")
+        rng = np.random.default_rng(0)
         sign = np.repeat(np.asarray(s.signs, float), 24)
-        self.rows = pd.DataFrame(
-            {
-                "time": times,
-                "version": "2",
-                "role": "champion",
-                "prediction": sign * realised + (s.error or 0.0),
-                "realised": realised,
-            }
-        )
+        parts = []
+        for pair in PAIRS:
+            realised = rng.normal(0, 0.01, len(times))
+            parts.append(
+                pd.DataFrame(
+                    {
+                        "time": times,
+                        "pair": pair,
+                        "version": "2",
+                        "role": "champion",
+                        "prediction": sign * realised + (s.error or 0.0),
+                        "realised": realised,
+                    }
+                )
+            )
+        self.rows = pd.concat(parts, ignore_index=True) if n else parts[0].iloc[:0]
 
     def frame(self, model: str, since: pd.Timestamp | None = None) -> pd.DataFrame:
         return self.rows[self.rows["time"] >= since] if since is not None else self.rows
@@ -185,8 +198,8 @@ class StubEngine:
     def __init__(self, s: State) -> None:
         self.state = s
         self.rules = s.rules
-        self.s = type("S", (), {"min_gate_ic": 0.02})()
-        self.data = [PairStub()]
+        self.s = type("S", (), {"min_gate_ic": 0.02, "horizon": 1})()
+        self.data = [PairStub() for _ in PAIRS]
         mae = 0.01 if s.error is not None else float("nan")
         prod = _model(2, s.newest, mae)
         self.stack = ([_model(1, s.newest - 30 * DAY, mae)] if s.fallback else []) + [prod]
@@ -199,11 +212,11 @@ class StubEngine:
         self.events: list[SimEvent] = []
 
     # measurements
-    def watched_ic(self, day: pd.Timestamp) -> pd.Series:
+    def watched_ic(self, day: pd.Timestamp) -> pd.DataFrame:
         n = len(self.state.signs)
-        return pd.Series(
-            np.asarray(self.state.signs, float), index=pd.date_range(day - n * DAY, periods=n)
-        )
+        times = pd.date_range(day - n * DAY, periods=24 * n, freq="h", tz="UTC")
+        ic = np.repeat(np.asarray(self.state.signs, float), 24)
+        return pd.DataFrame({"ic": ic, "pairs": float(len(PAIRS))}, index=times)
 
     def error_ratio(self, day: pd.Timestamp) -> float:
         return float("nan") if self.state.error is None else self.state.error / 0.01
@@ -268,7 +281,7 @@ def test_precedence_one_action_retire_over_everything() -> None:
         NAME,
         production="2",
         newest=s.newest,
-        daily_ic=StubEngine(s).watched_ic(s.now),
+        ic_candles=StubEngine(s).watched_ic(s.now),
         error_ratio=3.0,
         rollback_blocked=None,
     )

@@ -18,11 +18,19 @@ SIGNS = [1] * 5 + [-1] * 10 + [1] * 5 + [-1] * 10
 
 
 def _rows(signs: list[int]) -> pd.DataFrame:
-    """24 hourly rows a day whose daily Spearman IC is exactly the day's sign."""
+    """3 pairs x 24 hourly rows a day whose cross-sectional IC is exactly the day's sign."""
     times = pd.date_range(START, periods=24 * len(signs), freq="h")
-    realised = np.random.default_rng(0).normal(0, 0.01, len(times))
+    rng = np.random.default_rng(0)
     sign = np.repeat(np.asarray(signs, float), 24)
-    return pd.DataFrame({"time": times, "prediction": sign * realised, "realised": realised})
+    parts = []
+    for pair in ("A/USDT", "B/USDT", "C/USDT"):
+        realised = rng.normal(0, 0.01, len(times))
+        parts.append(
+            pd.DataFrame(
+                {"time": times, "pair": pair, "prediction": sign * realised, "realised": realised}
+            )
+        )
+    return pd.concat(parts, ignore_index=True)
 
 
 def _day(i: int) -> pd.Timestamp:
@@ -40,11 +48,11 @@ def test_current_run_fields_name_the_second_run() -> None:
 def test_a_second_decay_run_after_a_retrain_triggers_again() -> None:
     pol = RetrainPolicy(model_name="m", ic_window_days=1, ic_retire_days=40)
     d = Decision(pol, _day(29), "m", "2")
-    ic_rules(d, _rows(SIGNS), newest=_day(20))  # retrained after run 1
+    ic_rules(d, _rows(SIGNS), newest=_day(20), horizon=1)  # retrained after run 1
     (finding,) = d.findings
     assert d.action == "retrain", finding.message
     assert "trigger day 2025-03-30" in finding.message
     # the retire message dates the current run too
     short = Decision(replace(pol, ic_retire_days=10), _day(29), "m", "2")
-    ic_rules(short, _rows(SIGNS), newest=_day(20))
+    ic_rules(short, _rows(SIGNS), newest=_day(20), horizon=1)
     assert short.action == "retire" and "since 2025-03-21" in short.findings[0].message

@@ -17,6 +17,7 @@ import pandas as pd
 import pytest
 from alert_helpers import Sink, closed_port
 from retrain_helpers import NAME, at, build_store, copy_store, plant, policy
+from scipy import stats
 from typer.testing import CliRunner
 
 from tradai_strategy.cli.app import app
@@ -46,10 +47,25 @@ def log(tmp_path: Path) -> PredictionLog:
     return PredictionLog(tmp_path / "predictions.sqlite")
 
 
-# 40 days of IC +1, then -1. The 30-day rolling IC of day 40+j is (30 - 2(j+1))/30:
-# first below 0.02 on day 54 (j=14: 0.0), first below 0 on day 55 (j=15: -1/15).
+# 40 days of IC +1, then -1 (every candle of a day has the day's IC; horizon 1 candle).
 DECAY = [1] * 40 + [-1] * 60
-FIRST_BELOW_RETRAIN, FIRST_BELOW_RETIRE = 54, 55
+Z99 = stats.norm.ppf(0.99)
+
+
+def window(signs: list[int], day: int) -> tuple[float, float]:
+    """Oracle: mean and s.e. of the per-candle IC of the candles of the 30 UTC days up to
+    ``day`` (horizon 1: no overlap, so the s.e. is the population s.d. over sqrt(n))."""
+    x = np.repeat(np.asarray(signs, float), 24)[max(0, (day - 29) * 24) : (day + 1) * 24]
+    return float(x.mean()), float(np.sqrt(((x - x.mean()) ** 2).mean() / len(x)))
+
+
+def first_confident_day(signs: list[int], line: float) -> int:
+    """First day whose 99% upper bound is below ``line``."""
+    return next(d for d in range(9, len(signs)) if sum(window(signs, d) * np.r_[1, Z99]) < line)
+
+
+FIRST_BELOW_RETRAIN = first_confident_day(DECAY, 0.02)  # day 55: -0.067 ± 0.037
+FIRST_BELOW_RETIRE = first_confident_day(DECAY, 0.0)  # day 56: -0.133 ± 0.037
 
 
 def test_ic_decay_retrains_on_exactly_the_tenth_day(lc: Lifecycle, log: PredictionLog) -> None:
@@ -58,11 +74,25 @@ def test_ic_decay_retrains_on_exactly_the_tenth_day(lc: Lifecycle, log: Predicti
     ninth = check(pol, now=at(FIRST_BELOW_RETRAIN + 8), lc=lc, log=log)
     assert ninth.action == "nothing"
     (ic,) = [f for f in ninth.findings if f.rule == "ic"]
-    assert ic.status == "warn" and "below 0.02 for 9 of 10 days" in ic.message
+    line = "ic_retrain_below 0.02 (no validated IC)"
+    assert ic.status == "warn" and f"99% confident below {line} for 9 of 10 days" in ic.message
     tenth = check(pol, now=at(FIRST_BELOW_RETRAIN + 9), lc=lc, log=log)
     assert tenth.action == "retrain"
-    assert tenth.reason == "IC below 0.02 for 10 days"
-    assert tenth.metrics["rolling_ic"] == pytest.approx((30 - 2 * 24) / 30)
+    assert tenth.reason == f"IC confidently below {line} for 10 days"
+    mean, se = window(DECAY, FIRST_BELOW_RETRAIN + 9)
+    assert tenth.metrics["rolling_ic"] == pytest.approx(mean)
+    assert tenth.metrics["rolling_ic_se"] == pytest.approx(se)
+    # a version with a validated IC is tested against it: 0.5 ± 0.1 moves the trigger earlier
+    lc.registry.set_tags(NAME, "2", {"tradai.reference_ic": "0.5", "tradai.reference_ic_se": "0.1"})
+    ref_day = next(
+        d
+        for d in range(9, len(DECAY))
+        if window(DECAY, d)[0] + Z99 * np.hypot(window(DECAY, d)[1], 0.1) < 0.5
+    )
+    assert ref_day < FIRST_BELOW_RETRAIN
+    early = check(pol, now=at(ref_day + 9), lc=lc, log=log)
+    assert early.action == "retrain" and "the validated IC +0.5000 ± 0.1000" in early.reason
+    assert check(pol, now=at(ref_day + 8), lc=lc, log=log).action == "nothing"
     # retrain_on_ic = false: the same log only warns
     off = check(dataclasses.replace(pol, retrain_on_ic=False), now=at(63), lc=lc, log=log)
     assert off.action == "nothing"
@@ -79,7 +109,7 @@ def test_thirty_days_below_zero_retire_and_the_fallback_is_served(
     assert day29.action == "retrain"  # (10 days below 0.02 long ago, not 30 below 0 yet)
     day30 = check(pol, now=at(FIRST_BELOW_RETIRE + 29), lc=lc, log=log)
     assert day30.action == "retire"
-    assert day30.reason.startswith("IC below 0.0 for 30 days")
+    assert day30.reason.startswith("IC confidently below 0.0 for 30 days")
     out = act(day30, lc=lc, log=log)
     assert (out.result, out.exit_code, out.version) == ("retired", 14, "2")
     assert "serving falls back to @fallback 1" in out.message

@@ -225,7 +225,7 @@ def test_cli_prints_events_and_comparison_and_writes_json(tmp_path: Path) -> Non
     ]
     assert report["policy"]["retrains"] == 3
     assert report["never_retrain"]["retrains"] == 0
-    assert len(report["daily_ic"]) == 25
+    assert len(report["daily_cs_ic"]) == 25
     # a planted signal all along: both arms predict
     assert report["policy"]["pooled_ic"] > 0.1 and report["never_retrain"]["pooled_ic"] > 0.1
 
@@ -329,15 +329,18 @@ def test_shadow_test_promotes_the_challenger_only_when_it_beats_the_champion() -
     assert len(staged) >= 10 and len(ended) >= len(staged) - 1
     for e in ended:  # decided exactly shadow_test_days after staging, with the paired test
         assert e.date - staged[e.version] == pd.Timedelta(days=7)
-        assert "ΔIC" in e.reason and "over 6 days" in e.reason
+        # the paired test on the per-candle cross-sectional ICs of the labelled shadow candles
+        assert "ΔIC" in e.reason and " ± " in e.reason and "candles" in e.reason
     promoted = [e for e in ended if e.action == "promoted"]
     # equivalent models before the flip: no challenger is significantly better
     assert all(e.date > CHANGE for e in promoted)
     # after it, the champion is wrong every day: a challenger trained on the new regime wins
     first = promoted[0]
     assert first.date <= CHANGE + pd.Timedelta(days=35)
-    delta = float(first.reason.split("ΔIC ")[1].split(",")[0])
-    assert delta > 0.3
+    delta = float(first.reason.split("ΔIC ")[1].split(" ±")[0])
+    # champion ~ -IC, challenger ~ +IC: the cross-sectional IC over few pairs is attenuated
+    # (expected sample Spearman ((n-2) rho + 3 tau) / (n + 1)), hence not the full 2 x 0.3
+    assert delta > 0.2
     after = res.predictions[res.predictions["date"] >= first.date]
     assert after["version"].iloc[0] == first.version
     assert res.policy.staged == len(staged) and res.policy.promotions == len(promoted)

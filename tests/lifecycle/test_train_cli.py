@@ -5,7 +5,10 @@ from __future__ import annotations
 import json
 import logging
 from pathlib import Path
+from typing import Any
 
+import numpy as np
+import pandas as pd
 import pytest
 from freqai_helpers import SMALL_LGBM, STRATEGIES, TEST_STRATEGIES, timerange
 from typer.testing import CliRunner
@@ -63,6 +66,31 @@ def _args(cfg: Path, data: Path, tmp: Path, uri: str, strategy: str) -> list[str
     ]
 
 
+def _check_monitoring_baselines(reg: RegistryClient, v: Any, cfg: dict[str, Any]) -> None:
+    """The version carries its label horizon and the live statistic on its out-of-sample
+    rows (cross-sectional IC, error level), recomputed here with scipy from the logged table."""
+    from scipy import stats
+
+    horizon = cfg["freqai"]["feature_parameters"]["label_period_candles"]
+    assert v.tags["tradai.label_period_candles"] == str(horizon)
+    folder = reg.client.download_artifacts(str(v.run_id), "oos")
+    table = pd.read_parquet(Path(folder) / "predictions.parquet").dropna(
+        subset=["prediction", "realised"]
+    )
+    per_candle = [
+        stats.spearmanr(g["prediction"], g["realised"]).statistic
+        for _, g in table.groupby("date")
+        if len(g) >= 2 and g["prediction"].nunique() > 1 and g["realised"].nunique() > 1
+    ]
+    assert float(v.tags["tradai.reference_ic"]) == pytest.approx(np.mean(per_candle), abs=1e-6)
+    se = float(v.tags["tradai.reference_ic_se"])
+    assert 0 < se < 1 and se > np.std(per_candle) / np.sqrt(len(per_candle))  # overlap widens
+    metrics = reg.client.get_run(str(v.run_id)).data.metrics
+    mae = (table["prediction"] - table["realised"]).abs().mean()
+    assert metrics["oos_mae"] == pytest.approx(mae)  # every predicted row, as the live log
+    assert metrics["oos_cs_ic"] == pytest.approx(float(v.tags["tradai.reference_ic"]), abs=1e-6)
+
+
 @pytest.mark.e2e
 def test_train_registers_a_version_with_tags_and_metrics(tmp_path: Path) -> None:
     cfg, data, uri = _setup(tmp_path, "train-cli")
@@ -90,6 +118,7 @@ def test_train_registers_a_version_with_tags_and_metrics(tmp_path: Path) -> None
     assert len(tags["tradai.config_hash"]) == 64 and len(tags["tradai.feature_list_hash"]) == 64
     assert tags["tradai.manifest_sha256"]
     assert reg.aliases("rad") == {}  # training never promotes
+    _check_monitoring_baselines(reg, v, json.loads(cfg.read_text()))
     run = reg.client.get_run(str(v.run_id))
     metrics = run.data.metrics
     assert {"sharpe", "profit_total", "max_drawdown", "win_rate", "trade_count"} <= set(metrics)

@@ -26,6 +26,12 @@ MANIFEST = "tradai.manifest_sha256"
 TRAIN_END_PREFIX = "tradai.train_end."
 #: the error level of the model on its own out-of-sample rows (error-drift baseline)
 BASELINE_MAE = "tradai.baseline_mae"
+#: the label horizon (label_period_candles) the version was trained and is scored at
+LABEL_HORIZON = "tradai.label_period_candles"
+#: the version's validated IC in the live statistic (cross-sectional, out of sample) and its
+#: overlap-aware s.e.: the level the retrain rule tests the live IC against
+REFERENCE_IC = "tradai.reference_ic"
+REFERENCE_IC_SE = "tradai.reference_ic_se"
 
 # ---- the validation gate (lifecycle.gate, validation.tracking) --------------------------
 VALIDATION_STATUS = "tradai.validation_status"
@@ -51,6 +57,7 @@ RETIRED_BY = "tradai.retired_by"
 #: why a version was trained by the retrain job
 TRIGGER = "tradai.trigger"
 MONITOR_ROLLING_IC = "tradai.monitor.rolling_ic"
+MONITOR_ROLLING_IC_SE = "tradai.monitor.rolling_ic_se"
 MONITOR_DRIFT_RATIO = "tradai.monitor.drift_ratio"
 
 # ---- hyperopt (hyperopt.tracking, hyperopt.storage) -------------------------------------

@@ -6,8 +6,9 @@ per replayed day) both call :func:`decide`; they differ only in how they measure
 snapshot and how they carry the decision out. One action per decision, in this order of
 precedence:
 
-1. **retire** — the production version's rolling IC stayed below ``ic_retire_below`` for
-   ``ic_retire_days`` days in a row (serving falls back to ``@fallback``);
+1. **retire** — the production version's watched IC stayed confidently below
+   ``ic_retire_below`` for ``ic_retire_days`` days in a row (serving falls back to
+   ``@fallback``);
 2. **rollback** — the error drift ratio (MAE over ``error_window_days`` / the version's
    baseline MAE) is above ``drift_ratio`` and an automatic rollback is possible
    (``rollback_enabled``, at most once per production version, never right after another
@@ -15,14 +16,17 @@ precedence:
 3. **shadow** — ``@challenger`` has predicted beside production for ``shadow_test_days``:
    the paired IC test decides promote or discard;
 4. **retrain** — schedule due (``interval`` since the newest version: a failed retrain is not
-   retried every check), IC below ``ic_retrain_below`` for ``ic_retrain_days`` days, error
+   retried every check), IC confidently below the version's validated IC (else
+   ``ic_retrain_below``) for ``ic_retrain_days`` days, error
    drift whose rollback is blocked, or feature drift (at least ``drift_min_share`` of the
    features with KS > ``ks_retrain``). Error and feature drift wait ``cooldown_hours`` after
    the newest version. Between retrain triggers the first (in this order) names the reason.
 
-The IC triggers watch the ``ic_window_days`` rolling mean of the daily IC (``watch_ic`` of
-the policy). A trigger fires on the day its run reaches the configured length; the same run
-never triggers twice (a version trained after that day means it was handled).
+The IC triggers watch the ``ic_window_days`` window mean of the per-candle cross-sectional IC
+with its overlap-aware s.e. (``watch_ic`` of the policy; :mod:`tradai_strategy.stats.live_ic`)
+and count a day only when the upper ``ic_confidence`` bound is below the line. A trigger
+fires on the day its run reaches the configured length; the same run never triggers twice
+(a version trained after that day means it was handled).
 """
 
 from __future__ import annotations
@@ -35,7 +39,6 @@ import pandas as pd
 from tradai_strategy.core.errors import TradAIConfigError
 from tradai_strategy.lifecycle.decision import (
     AUTO_ROLLBACK,
-    NO_REALISED,
     AlertSpec,
     Challenger,
     Decision,
@@ -120,7 +123,7 @@ def decide(snap: Snapshot) -> Decision:
         d.add("production", "skipped", f"model {snap.model!r} has no @production version")
     else:
         age_rule(d, snap.production_created)
-        ic_rule(d, snap.daily_ic, newest)
+        ic_rule(d, snap, newest)
         error_rule(d, snap, cooled)
         drift_rule(d, snap.drift, snap.drift_note, cooled)
     chall = snap.challenger
@@ -151,68 +154,80 @@ def age_rule(d: Decision, created: pd.Timestamp | None) -> None:
         )
 
 
-def ic_rule(d: Decision, daily: pd.Series | None, newest: pd.Timestamp | None) -> None:
-    """Retire or retrain on the rolling IC of ``daily`` (the production version's daily IC)."""
+def ic_rule(d: Decision, snap: Snapshot, newest: pd.Timestamp | None) -> None:
+    """Retire or retrain on the watched window IC of the production version (see
+    :meth:`~tradai_strategy.lifecycle.policy.RetrainPolicy.watch_ic`)."""
     p = d.policy
-    if daily is None or daily.dropna().empty:
-        d.add("ic", "skipped", NO_REALISED)
+    candles = snap.ic_candles
+    if candles is None or candles.empty:
+        d.add("ic", "skipped", snap.ic_note)
         return
-    watched = p.watch_ic(daily)
+    watched = p.watch_ic(candles, snap.ic_horizon, snap.ic_reference)
     if watched is None:
         d.add("ic", "skipped", f"fewer days than needed for a {p.ic_window_days}-day IC")
         return
-    ic, trig = watched
-    last = float(ic.dropna().iloc[-1])
+    table, trig = watched
+    row = table.dropna(subset=["ic"]).iloc[-1]
+    last, se = float(row["ic"]), float(row["se"])
     d.metrics["rolling_ic"] = last
+    d.metrics["rolling_ic_se"] = se
+    now_ic = f"IC {last:+.4f} ± {se:.4f} ({p.ic_window_days}-day cross-sectional)"
+    if snap.ic_reference is not None:
+        ref, ref_se = snap.ic_reference
+        d.metrics["reference_ic"] = ref
+        line = f"the validated IC {ref:+.4f} ± {ref_se:.4f}"
+    else:
+        line = f"ic_retrain_below {p.ic_retrain_below} (no validated IC)"
+    sure = f"{p.ic_confidence:.0%} confident"
     run_at = trig.retrain_run_at
     new_run = run_at is not None and (newest is None or newest < run_at)  # not handled yet
     if trig.retire_run_at is not None:
         d.add(
             "ic",
             "trigger",
-            f"IC {last:+.4f}: below {p.ic_retire_below} for "
-            f"{trig.retire_run} days (since {_day(trig.retire_run_at, -p.ic_retire_days + 1)})",
+            f"{now_ic}: {sure} below {p.ic_retire_below} for {trig.retire_run} days "
+            f"(since {_day(trig.retire_run_at, -p.ic_retire_days + 1)})",
         )
         propose(
             d,
             "retire",
-            f"IC below {p.ic_retire_below} for {trig.retire_run} days (rolling IC {last:+.4f})",
+            f"IC confidently below {p.ic_retire_below} for {trig.retire_run} days "
+            f"(rolling IC {last:+.4f} ± {se:.4f})",
         )
         d.alerts.append(
             AlertSpec(
                 "ic_decay",
                 "IC below the retirement line",
-                f"rolling IC {last:+.4f}",
+                now_ic,
                 "critical",
-                {"rolling_ic": last},
+                {"rolling_ic": last, "rolling_ic_se": se},
             )
         )
     elif run_at is not None and new_run and p.retrain_on_ic:
         d.add(
             "ic",
             "trigger",
-            f"IC {last:+.4f}: below {p.ic_retrain_below} for "
-            f"{trig.retrain_run} days (trigger day {run_at.date()})",
+            f"{now_ic}: {sure} below {line} for {trig.retrain_run} days "
+            f"(trigger day {run_at.date()})",
         )
-        propose(d, "retrain", f"IC below {p.ic_retrain_below} for {trig.retrain_run} days")
+        propose(d, "retrain", f"IC confidently below {line} for {trig.retrain_run} days")
         d.alerts.append(
             AlertSpec(
                 "ic_decay",
                 "IC decay: retraining",
-                f"rolling IC {last:+.4f}",
+                now_ic,
                 "warning",
-                {"rolling_ic": last},
+                {"rolling_ic": last, "rolling_ic_se": se},
             )
         )
     elif trig.retrain_run:
         d.add(
             "ic",
             "warn",
-            f"IC {last:+.4f}: below {p.ic_retrain_below} for "
-            f"{trig.retrain_run} of {p.ic_retrain_days} days",
+            f"{now_ic}: {sure} below {line} for {trig.retrain_run} of {p.ic_retrain_days} days",
         )
     else:
-        d.add("ic", "ok", f"rolling IC {last:+.4f}")
+        d.add("ic", "ok", f"{now_ic}; not confidently below {line}")
 
 
 def _day(ts: pd.Timestamp | None, shift: int) -> str:

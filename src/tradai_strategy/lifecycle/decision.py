@@ -57,8 +57,14 @@ class Snapshot:
     production_created: pd.Timestamp | None = None
     #: when the newest version was trained: the last retrain attempt (None: no version yet)
     newest: pd.Timestamp | None = None
-    #: daily Spearman IC of the production version's realised predictions (one per UTC day)
-    daily_ic: pd.Series | None = None
+    #: per-candle cross-sectional IC (columns ic, pairs; UTC candle index) of the
+    #: production version's realised predictions (None: not measured, ``ic_note`` says why)
+    ic_candles: pd.DataFrame | None = None
+    #: the label horizon (candles) of those predictions: the overlap the s.e. accounts for
+    ic_horizon: int = 1
+    #: the version's validated IC and its s.e., same statistic (None: unknown)
+    ic_reference: tuple[float, float] | None = None
+    ic_note: str = NO_REALISED
     #: MAE over the last ``error_window_days`` / the version's baseline MAE
     error_ratio: float | None = None
     error_note: str = NO_REALISED

@@ -63,6 +63,7 @@ class RetrainPolicy:
     ic_retire_below: float = 0.0
     ic_retire_days: int = 30
     ic_window_days: int = 30
+    ic_confidence: float = 0.99
     # [retention]
     keep_versions: int = 5
     prediction_log_days: int = 60  # >= ic_window_days + ic_retire_days - 1 (see load_policy)
@@ -90,17 +91,29 @@ class RetrainPolicy:
     lock_file: str | None = None  # None: tradai_scheduler.lock beside the policy file
     source: str = field(default="(defaults)", compare=False)
 
-    def watch_ic(self, daily: pd.Series) -> tuple[pd.Series, ICDecision] | None:
-        """The rolling IC this policy watches over ``daily`` IC (one value per UTC day) and
-        its [ic] triggers; None while there are fewer days than ``ic_window_days``."""
-        from tradai_strategy.stats.decay import ic_triggers, rolling_ic
+    def watch_ic(
+        self,
+        candles: pd.DataFrame,
+        horizon: int,
+        reference: tuple[float, float] | None = None,
+    ) -> tuple[pd.DataFrame, ICDecision] | None:
+        """The daily table of ``ic_window_days`` window ICs this policy watches over the
+        per-candle cross-sectional IC ``candles`` (columns ic, pairs) at label ``horizon``,
+        and its [ic] triggers judged at ``ic_confidence``: retrain against ``reference``
+        (the version's validated IC and its s.e.; None: the line ``ic_retrain_below``),
+        retire against ``ic_retire_below``. None while no window has enough days."""
+        from tradai_strategy.stats.decay import confident_triggers
+        from tradai_strategy.stats.live_ic import rolling_window_ic
 
-        ic = rolling_ic(daily, window_days=self.ic_window_days)
-        if ic.dropna().empty:
+        table = rolling_window_ic(candles, horizon, self.ic_window_days)
+        if table["ic"].dropna().empty:
             return None
-        return ic, ic_triggers(
-            ic,
-            retrain_below=self.ic_retrain_below,
+        ref, ref_se = reference if reference is not None else (self.ic_retrain_below, 0.0)
+        return table, confident_triggers(
+            table,
+            confidence=self.ic_confidence,
+            reference=ref,
+            reference_se=ref_se,
             retrain_days=self.ic_retrain_days,
             retire_below=self.ic_retire_below,
             retire_days=self.ic_retire_days,
@@ -133,6 +146,7 @@ SECTIONS: dict[str, tuple[str, ...]] = {
         "ic_retire_below",
         "ic_retire_days",
         "ic_window_days",
+        "ic_confidence",
     ),
     "retention": ("keep_versions", "prediction_log_days"),
     "alerts": ("alert_urls", "training_slow_hours", "alert_repeat_hours", "stale_model_days"),
@@ -212,6 +226,8 @@ def _check_ranges(p: RetrainPolicy, src: str) -> None:
         raise bad("drift", "drift_ratio", "is not above 1: recent MAE / baseline MAE, e.g. 1.5")
     if not -1 <= p.ic_retrain_below <= 1:
         raise bad("ic", "ic_retrain_below", "is outside [-1, 1]: an IC is a correlation")
+    if not 0.5 <= p.ic_confidence < 1:
+        raise bad("ic", "ic_confidence", "is outside [0.5, 1): a one-sided confidence, e.g. 0.99")
     if p.ic_retire_below > p.ic_retrain_below:
         raise bad("ic", "ic_retire_below", f"is above ic_retrain_below = {p.ic_retrain_below}")
     positive = {

@@ -7,9 +7,10 @@ what :func:`tradai_strategy.lifecycle.decide.decide` makes of it: a :class:`Deci
 precedence are documented in :mod:`tradai_strategy.lifecycle.decide`, the one decision
 function ``tradai retrain simulate`` replays too.
 
-The IC rules watch the production version's champion rows of the prediction log (B1's
-``rolling_ic`` + ``ic_triggers``); the error rule reads the audit trail to know whether an
-automatic rollback is possible.
+The IC rules watch the cross-sectional IC of the production version's champion rows of the
+prediction log (:mod:`tradai_strategy.stats.live_ic`), tested against the version's
+validated IC (tags ``tradai.reference_ic``/``_se``); the error rule reads the audit trail to
+know whether an automatic rollback is possible.
 """
 
 from __future__ import annotations
@@ -34,10 +35,12 @@ from tradai_strategy.lifecycle.retrain_rules import (
     FeatureSource,
     auto_rollback_allowed,
     champion_rows,
-    daily_ic_of,
     error_ratio,
+    ic_candles_of,
     measure_drift,
+    reference_ic,
     served_bundle_drift,
+    version_horizon,
 )
 from tradai_strategy.registry.client import RegistryError, VersionInfo
 
@@ -122,6 +125,7 @@ def live_snapshot(
     if features is None and policy.feature_drift:
         features = served_bundle_drift
     table, drift_note = measure_drift(policy, info, features, now)
+    candles, ic_note = ic_candles_of(rows)
     return Snapshot(
         policy,
         now,
@@ -129,7 +133,10 @@ def live_snapshot(
         production=info.version,
         production_created=created(info),
         newest=newest,
-        daily_ic=daily_ic_of(rows),
+        ic_candles=candles,
+        ic_horizon=version_horizon(info, policy) if candles is not None else 1,
+        ic_reference=reference_ic(info),
+        ic_note=ic_note,
         error_ratio=ratio,
         error_note=error_note,
         rollback_blocked=(

@@ -49,6 +49,7 @@ ALERT_STATE = "tradai_alert_state.json"
 REPEATED_EVENTS = frozenset({"drift_warning", "drift_critical", "ic_decay", "stale_model"})
 MONITOR_TAGS = {
     "rolling_ic": tag.MONITOR_ROLLING_IC,
+    "rolling_ic_se": tag.MONITOR_ROLLING_IC_SE,
     "drift_ratio": tag.MONITOR_DRIFT_RATIO,
 }
 

@@ -88,18 +88,58 @@ def champion_rows(log_frame: pd.DataFrame, version: str, now: pd.Timestamp) -> p
     return rows.dropna(subset=["prediction", "realised"])
 
 
-def daily_ic_of(rows: pd.DataFrame) -> pd.Series | None:
-    """Daily Spearman IC of :func:`champion_rows` (None: no realised row)."""
-    from tradai_strategy.stats.decay import daily_ic
+def ic_candles_of(rows: pd.DataFrame) -> tuple[pd.DataFrame | None, str]:
+    """(per-candle cross-sectional IC of :func:`champion_rows`, or None and why not)."""
+    from tradai_strategy.stats.live_ic import MIN_PAIRS, cross_sectional_ic
 
     if rows.empty:
-        return None
-    return daily_ic(rows, pred="prediction", realised="realised", date="time")
+        return None, NO_REALISED
+    pairs = rows["pair"].nunique()
+    if pairs < MIN_PAIRS:
+        return None, (
+            f"the IC rules rank pairs against each other and the log has {pairs} pair: "
+            f"trade at least {MIN_PAIRS} pairs (error and feature drift still watch this one)"
+        )
+    candles = cross_sectional_ic(rows, pred="prediction", realised="realised", time="time")
+    if candles.empty:
+        return None, "no candle has a realised prediction for two pairs yet"
+    return candles, ""
 
 
-def ic_rules(d: Decision, rows: pd.DataFrame, newest: pd.Timestamp) -> None:
+def version_horizon(info: VersionInfo, policy: RetrainPolicy) -> int:
+    """The version's label horizon in candles: its tag ``tradai.label_period_candles``,
+    else the policy's training config."""
+    from tradai_strategy.core.settings import label_period_candles
+
+    raw = info.tags.get(tag.LABEL_HORIZON)
+    if raw is not None and str(raw).isdigit() and int(raw) >= 1:
+        return int(raw)
+    from tradai_strategy.core.logs import quiet_logging
+    from tradai_strategy.data.freqtrade_runner import resolve_config
+    from tradai_strategy.lifecycle.policy import policy_args
+
+    with quiet_logging():
+        return label_period_candles(resolve_config(policy_args(policy)))
+
+
+def reference_ic(info: VersionInfo) -> tuple[float, float] | None:
+    """The version's validated cross-sectional IC and its s.e. (tags
+    ``tradai.reference_ic`` and ``tradai.reference_ic_se``, written at training); None
+    when it has none."""
+    from tradai_strategy.stats.compare import finite_float
+
+    ic = finite_float(info.tags.get(tag.REFERENCE_IC))
+    se = finite_float(info.tags.get(tag.REFERENCE_IC_SE))
+    return (ic, se) if ic is not None and se is not None and se >= 0 else None
+
+
+def ic_rules(d: Decision, rows: pd.DataFrame, newest: pd.Timestamp, horizon: int) -> None:
     """The IC rule of :mod:`.decide` on the production version's logged rows."""
-    ic_rule(d, daily_ic_of(rows), newest)
+    from tradai_strategy.lifecycle.decision import Snapshot
+
+    candles, note = ic_candles_of(rows)
+    snap = Snapshot(d.policy, d.now, d.model, ic_candles=candles, ic_horizon=horizon, ic_note=note)
+    ic_rule(d, snap, newest)
 
 
 def error_ratio(
@@ -116,6 +156,7 @@ def error_ratio(
         )
     if rows.empty:
         return None, NO_REALISED
+    rows = rows.sort_values("time", kind="stable")
     errors = (rows["prediction"] - rows["realised"]).abs()
     errors.index = pd.DatetimeIndex(rows["time"])
     return error_drift_ratio(errors, base, window_days=window_days), ""

@@ -4,17 +4,20 @@ walks it day by day; :func:`~tradai_strategy.lifecycle.decide.decide` decides ea
 Each UTC day of ``[start, end)`` is one decision point ``T`` (00:00 of the day):
 
 1. Information: a row's label (it reads ``close[t + h]``) is known once that candle has
-   closed, at ``date + (h + 1) candles <= T``; a day's IC enters the watched series once
-   every row of that day is labelled. Features of rows opened before ``T`` are known.
-   The IC series restarts at each deployment; the error-drift ratio is measured once a full
-   ``error_window_days`` of the served model's rows is known; feature drift compares the
-   served model's training rows with the last ``drift_window_days`` (all pairs in one table).
+   closed, at ``date + (h + 1) candles <= T``; a candle's cross-sectional IC enters the
+   watched series once its label is known, as in the live prediction log. Features of rows
+   opened before ``T`` are known. The IC series restarts at each deployment; the
+   error-drift ratio is measured once a full ``error_window_days`` of the served model's
+   rows is known; feature drift compares the served model's training rows with the last
+   ``drift_window_days`` (all pairs in one table).
 2. Decision: the same function as ``tradai retrain --check`` (:mod:`.decide`), on a
    snapshot of this state (:func:`~tradai_strategy.lifecycle.simulate_routine.snapshot`).
 3. Retrain: one estimator per pair on the trailing ``train_period_days`` of labelled rows
    (purged: every label closed by ``T``). Gate: the same estimator fitted on the window
    without its newest ``holdout_fraction`` (purged again) must reach ``min_gate_ic`` on that
-   holdout (its MAE there is the baseline of the error-drift ratio); the full-window model is
+   holdout, measured as the cross-sectional IC (one pair: the IC of every ``h``-th row)
+   (that IC, with its s.e., is the reference of the retrain
+   rule; its MAE there is the baseline of the error-drift ratio); the full-window model is
    then promoted (``auto_promote``) or staged for a shadow test, else the served model is
    kept.
 4. The served model predicts the day's rows (strictly out of sample).
@@ -50,6 +53,8 @@ class Model:
     gate_ic: float
     baseline_mae: float
     rolled_back_from: bool = False  # auto-rollback fires at most once per model
+    #: holdout cross-sectional IC and its s.e. (None: one pair, or no holdout IC)
+    reference: tuple[float, float] | None = None
 
 
 class Engine:
@@ -72,7 +77,8 @@ class Engine:
         self.stack: list[Model] = []  # production history, the served model on top
         self.current: Model | None = None
         self.first_trained = pd.Timestamp(0, tz="UTC")
-        self.day_ic: dict[pd.Timestamp, float] = {}  # daily IC of the served predictions
+        # per-candle cross-sectional IC of the served predictions (column ic)
+        self.candle_ic = pd.DataFrame({"ic": [], "pairs": []}, index=pd.DatetimeIndex([], tz="UTC"))
         self.acted: set[tuple[int, pd.Timestamp]] = set()  # IC-decay runs already acted on
         self.deployed_at = pd.Timestamp(0, tz="UTC")
         self.last_attempt: pd.Timestamp | None = None
@@ -107,10 +113,8 @@ class Engine:
 
     def train(self, at: pd.Timestamp) -> Model:
         """Candidate trained on the purged window ending at ``at``, with its gate numbers."""
-        from tradai_strategy.stats.ic import spearman_ic
-
         begin = at - pd.Timedelta(days=self.s.train_period_days)
-        estimators, masks, hold_pred, hold_real = [], [], [], []
+        estimators, masks, hold_pred, hold_real, hold_rows = [], [], [], [], []
         for i, p in enumerate(self.data):
             window = np.asarray((self.dates[i] >= begin) & (self.label_end[i] <= at))
             n = int(window.sum())
@@ -126,21 +130,62 @@ class Engine:
             gate_model = self._fit(i, gate_rows, self.s.seed + self.next_version)
             hold_pred.append(self.predict(i, gate_model, hold))
             hold_real.append(p.realised[hold])
+            hold_rows.append(hold)
             estimators.append(self._fit(i, window, self.s.seed + self.next_version))
             masks.append(window)
         pred, real = np.concatenate(hold_pred), np.concatenate(hold_real)
         ok = np.isfinite(pred) & np.isfinite(real)
         mae = float(np.mean(np.abs(pred[ok] - real[ok]))) if ok.any() else float("nan")
+        gate_ic, reference = self.holdout_ic(hold_rows, hold_pred)
         model = Model(
             version=self.next_version,
             estimators=estimators,
             trained_at=at,
             train_masks=masks,
-            gate_ic=spearman_ic(pred, real).ic,
+            gate_ic=gate_ic,
             baseline_mae=mae,
+            reference=reference,
         )
         self.next_version += 1
         return model
+
+    def rows_frame(
+        self, rows: Sequence[npt.NDArray[np.bool_]], preds: Sequence[npt.NDArray[Any]]
+    ) -> pd.DataFrame:
+        """Columns date, pair, pred, realised of the given rows of each pair."""
+        parts = [
+            pd.DataFrame(
+                {
+                    "date": self.dates[i][r],
+                    "pair": p.pair,
+                    "pred": preds[i],
+                    "realised": p.realised[r],
+                }
+            )
+            for i, (p, r) in enumerate(zip(self.data, rows, strict=True))
+            if r.any()
+        ]
+        if not parts:
+            return pd.DataFrame(
+                {"date": pd.DatetimeIndex([], tz="UTC"), "pair": [], "pred": [], "realised": []}
+            )
+        return pd.concat(parts, ignore_index=True).sort_values("date", kind="stable")
+
+    def holdout_ic(
+        self, rows: Sequence[npt.NDArray[np.bool_]], preds: Sequence[npt.NDArray[Any]]
+    ) -> tuple[float, tuple[float, float] | None]:
+        """(gate IC, reference) of the holdout predictions: the cross-sectional IC with its
+        s.e. (two pairs or more), else the pooled IC of every h-th row of the one pair."""
+        from tradai_strategy.stats.ic import non_overlapping_ic
+        from tradai_strategy.stats.live_ic import MIN_PAIRS, cross_sectional_ic, window_ic
+
+        frame = self.rows_frame(rows, preds)
+        if len(self.data) < MIN_PAIRS:
+            return non_overlapping_ic(frame["pred"], frame["realised"], self.s.horizon).ic, None
+        candles = cross_sectional_ic(frame, pred="pred", time="date")
+        w = window_ic(candles["ic"], self.s.horizon)
+        ok = np.isfinite(w.ic) and np.isfinite(w.se)
+        return w.ic, ((w.ic, w.se) if ok else None)
 
     # ---- serving ------------------------------------------------------------------------
     def deploy(self, model: Model | None, day: pd.Timestamp) -> None:
@@ -175,50 +220,40 @@ class Engine:
         return below
 
     # ---- monitoring ---------------------------------------------------------------------
-    def complete_before(self, at: pd.Timestamp) -> pd.Timestamp:
-        """Start of the first day not yet fully labelled at ``at``."""
-        return (at - self.s.horizon * self.step).normalize()
-
     def served(self, begin: pd.Timestamp, end: pd.Timestamp) -> pd.DataFrame:
         """Served predictions and realised values of the rows in ``[begin, end)``."""
-        frames = []
-        for i, p in enumerate(self.data):
-            rows = np.asarray((self.dates[i] >= begin) & (self.dates[i] < end))
-            rows &= np.isfinite(self.policy_pred[i])
-            if rows.any():
-                frames.append(
-                    pd.DataFrame(
-                        {
-                            "date": self.dates[i][rows],
-                            "pred": self.policy_pred[i][rows],
-                            "realised": p.realised[rows],
-                        }
-                    )
-                )
-        if not frames:
-            return pd.DataFrame(
-                {"date": pd.DatetimeIndex([], tz="UTC"), "pred": [], "realised": []}
-            )
-        return pd.concat(frames, ignore_index=True).sort_values("date", kind="stable")
+        rows = [
+            np.asarray((d >= begin) & (d < end)) & np.isfinite(pred)
+            for d, pred in zip(self.dates, self.policy_pred, strict=True)
+        ]
+        return self.rows_frame(
+            rows, [pred[r] for pred, r in zip(self.policy_pred, rows, strict=True)]
+        )
 
     def _score_days(self, day: pd.Timestamp) -> None:
-        """Daily IC of every served day from ``day`` on (called when the served model changes;
-        :meth:`watched_ic` only reads the days whose labels have closed)."""
-        from tradai_strategy.stats.decay import daily_ic
+        """Cross-sectional IC of every served candle from ``day`` on (called when the served
+        model changes; :meth:`watched_ic` only reads the candles whose labels have closed)."""
+        from tradai_strategy.stats.live_ic import MIN_PAIRS, cross_sectional_ic
 
-        self.day_ic = {d: v for d, v in self.day_ic.items() if d < day}
+        kept = self.candle_ic[self.candle_ic.index < day]
         fresh = self.served(day, pd.Timestamp.max.tz_localize("UTC"))
-        if len(fresh):
-            self.day_ic.update(daily_ic(fresh, pred="pred", realised="realised").items())
+        if len(fresh) and len(self.data) >= MIN_PAIRS:
+            new = cross_sectional_ic(fresh, pred="pred", time="date")
+            kept = pd.concat([kept, new]) if len(kept) else new
+        self.candle_ic = kept
 
-    def watched_days(self, begin: pd.Timestamp, end: pd.Timestamp) -> pd.Series:
-        """Daily IC of the served predictions on the days in ``[begin, end)``."""
-        days = [d for d in self.day_ic if begin <= d < end]
-        return pd.Series([self.day_ic[d] for d in days], index=pd.DatetimeIndex(days), dtype=float)
+    def watched_candles(self, begin: pd.Timestamp, end: pd.Timestamp) -> pd.DataFrame:
+        """Per-candle IC (columns ic, pairs) of the served predictions on ``[begin, end)``."""
+        index = self.candle_ic.index
+        return self.candle_ic[(index >= begin) & (index < end)]
 
-    def watched_ic(self, at: pd.Timestamp) -> pd.Series:
-        """Daily IC of the served model since its deployment: complete days known at ``at``."""
-        return self.watched_days(self.deployed_at, self.complete_before(at))
+    def labelled_before(self, at: pd.Timestamp) -> pd.Timestamp:
+        """Candles opened before this have a known label at ``at``."""
+        return at - self.s.horizon * self.step - self.step + pd.Timedelta(microseconds=1)
+
+    def watched_ic(self, at: pd.Timestamp) -> pd.DataFrame:
+        """Per-candle IC of the served model since its deployment, labels known at ``at``."""
+        return self.watched_candles(self.deployed_at, self.labelled_before(at))
 
     def error_ratio(self, at: pd.Timestamp) -> float:
         """Error-drift ratio of the served model (labelled rows since deployment)."""

@@ -62,9 +62,9 @@ class ArmMetrics:
     pooled_ic: float
     pooled_ic_se: float
     n_rows: int
-    daily_ic_mean: float
-    daily_icir: float
-    n_days: int
+    cs_ic: float  # mean per-candle cross-sectional IC (the statistic the triggers watch)
+    cs_ic_se: float  # its overlap-aware s.e.
+    n_candles: int
     sharpe: float  # per period of h candles
     sharpe_annual: float
     net_return: float  # sum of the per-period portfolio net returns
@@ -90,7 +90,7 @@ class SimulationResult:
     policy: ArmMetrics
     baseline: ArmMetrics
     predictions: pd.DataFrame  # date, pair, policy, baseline, version, realised, fwd, grid
-    daily: pd.DataFrame  # index day; columns policy, baseline (daily IC)
+    daily: pd.DataFrame  # index day; columns policy, baseline (daily mean cross-sectional IC)
     settings: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
@@ -102,7 +102,7 @@ class SimulationResult:
             "events": [e.to_dict() for e in self.events],
             "policy": self.policy.to_dict(),
             "never_retrain": self.baseline.to_dict(),
-            "daily_ic": [
+            "daily_cs_ic": [
                 {
                     "day": f"{day:%Y-%m-%d}",
                     "policy": clean(row["policy"]),
@@ -135,33 +135,43 @@ def prediction_frame(data: list[PairData], rep: Replay) -> pd.DataFrame:
     return pd.concat(parts, ignore_index=True)
 
 
-def daily_ics(frame: pd.DataFrame) -> pd.DataFrame:
-    """Daily Spearman IC of both arms (pairs pooled per day)."""
-    from tradai_strategy.stats.decay import daily_ic
+def candle_ics(frame: pd.DataFrame) -> pd.DataFrame:
+    """Per-candle cross-sectional IC of both arms (columns policy, baseline; NaN where an
+    arm has fewer than two pairs with a prediction and a realised value)."""
+    from tradai_strategy.stats.live_ic import MIN_PAIRS, cross_sectional_ic
 
     out = {}
     for arm in ("policy", "baseline"):
-        sub = frame[["date", arm, "realised"]].dropna()
+        sub = frame[["date", "pair", arm, "realised"]].dropna()
+        ok = len(sub) and sub["pair"].nunique() >= MIN_PAIRS
         out[arm] = (
-            daily_ic(sub, pred=arm, realised="realised", date="date")
-            if len(sub)
+            cross_sectional_ic(sub, pred=arm, realised="realised", time="date")["ic"]
+            if ok
             else pd.Series(dtype=float)
         )
     return pd.DataFrame(out)
 
 
+def daily_means(candles: pd.DataFrame) -> pd.DataFrame:
+    """Daily mean of the per-candle ICs (UTC days): an unbiased, noisy daily figure."""
+    if candles.empty:
+        return candles
+    return candles.groupby(pd.DatetimeIndex(candles.index).floor("D")).mean()
+
+
 def arm_metrics(
-    frame: pd.DataFrame, daily: pd.Series, arm: str, settings: SimSettings
+    frame: pd.DataFrame, candles: pd.Series, arm: str, settings: SimSettings
 ) -> ArmMetrics:
     """:class:`ArmMetrics` of column ``arm`` of :func:`prediction_frame`."""
     from freqtrade.exchange import timeframe_to_minutes
 
     from tradai_strategy.stats.ic import spearman_ic
-    from tradai_strategy.stats.metrics import ic_summary, sharpe_ratio, sign_strategy_returns
+    from tradai_strategy.stats.live_ic import window_ic
+    from tradai_strategy.stats.metrics import sharpe_ratio, sign_strategy_returns
 
     grid = frame[frame["grid"]]
     ic = spearman_ic(grid[arm], grid["realised"])
-    summary = ic_summary(daily.to_numpy())
+    watched = window_ic(candles.dropna(), settings.horizon)
     nets, turns = [], []
     for pair, g in grid.groupby("pair", sort=False):
         g = g[np.isfinite(g["fwd"])]
@@ -176,9 +186,9 @@ def arm_metrics(
         pooled_ic=ic.ic,
         pooled_ic_se=ic.se,
         n_rows=ic.n,
-        daily_ic_mean=summary.mean,
-        daily_icir=summary.icir,
-        n_days=summary.n,
+        cs_ic=watched.ic,
+        cs_ic_se=watched.se,
+        n_candles=watched.n,
         sharpe=sharpe,
         sharpe_annual=sharpe * math.sqrt(periods),
         net_return=float(portfolio.sum()),
@@ -200,9 +210,9 @@ def summarise(
 ) -> SimulationResult:
     """Both arms scored over the replayed range."""
     frame = prediction_frame(data, rep)
-    daily = daily_ics(frame)
+    candles = candle_ics(frame)
     counts = count_actions(rep.events)
-    policy = arm_metrics(frame, daily["policy"].dropna(), "policy", settings)
+    policy = arm_metrics(frame, candles["policy"], "policy", settings)
     policy = ArmMetrics(
         **{
             **asdict(policy),
@@ -215,6 +225,7 @@ def summarise(
             "retirements": counts["retired"],
         }
     )
-    baseline = arm_metrics(frame, daily["baseline"].dropna(), "baseline", settings)
+    baseline = arm_metrics(frame, candles["baseline"], "baseline", settings)
     sim = {k: v for k, v in asdict(settings).items()}
+    daily = daily_means(candles)
     return SimulationResult(rep.events, policy, baseline, frame, daily, {**sim, **meta})

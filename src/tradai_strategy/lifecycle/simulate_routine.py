@@ -8,9 +8,10 @@
 
 ``auto_promote = false``: a candidate that passed the holdout gate is staged as
 ``@challenger`` (replacing a pending one) and predicts beside the served model; after
-``shadow_test_days`` the daily ICs of both over the shadow days whose labels have closed go
-through the paired test of :mod:`tradai_strategy.stats.compare` (``paired_ic_test`` +
-``recommend``, as ``tradai retrain --check`` does): promoted or discarded.
+``shadow_test_days`` the per-candle cross-sectional ICs of both over the shadow candles whose
+labels have closed go through the paired test of :mod:`tradai_strategy.stats.compare`
+(``paired_ic_test`` + ``recommend``, as ``tradai retrain --check`` does): promoted or
+discarded.
 """
 
 from __future__ import annotations
@@ -93,7 +94,10 @@ def snapshot(eng: Engine, day: pd.Timestamp) -> Snapshot:
         production=str(cur.version),
         production_created=cur.trained_at,
         newest=newest,
-        daily_ic=eng.watched_ic(day),
+        ic_candles=eng.watched_ic(day),
+        ic_horizon=eng.s.horizon,
+        ic_reference=cur.reference,
+        ic_note=_ic_note(eng),
         error_ratio=ratio,
         error_note=note,
         rollback_blocked=_rollback_blocked(eng, cur),
@@ -101,6 +105,14 @@ def snapshot(eng: Engine, day: pd.Timestamp) -> Snapshot:
         drift_note=drift_note,
         challenger=challenger,
     )
+
+
+def _ic_note(eng: Engine) -> str:
+    from tradai_strategy.stats.live_ic import MIN_PAIRS
+
+    if len(eng.data) < MIN_PAIRS:
+        return f"the IC rules rank pairs against each other: replay at least {MIN_PAIRS} pairs"
+    return NO_REALISED
 
 
 def _error_ratio(eng: Engine, cur: Model, day: pd.Timestamp) -> tuple[float | None, str]:
@@ -209,47 +221,37 @@ def _attempt(eng: Engine, day: pd.Timestamp, reason: str) -> None:
     )
 
 
-def challenger_daily_ic(
+def challenger_candle_ic(
     eng: Engine, model: Model, begin: pd.Timestamp, end: pd.Timestamp
 ) -> pd.Series:
-    """Daily IC of ``model``'s shadow predictions over the rows in ``[begin, end)``."""
-    from tradai_strategy.stats.decay import daily_ic
+    """Per-candle cross-sectional IC of ``model``'s shadow predictions on ``[begin, end)``."""
+    from tradai_strategy.stats.live_ic import MIN_PAIRS, cross_sectional_ic
 
-    parts = []
-    for i, p in enumerate(eng.data):
-        rows = np.asarray((eng.dates[i] >= begin) & (eng.dates[i] < end))
-        if rows.any():
-            parts.append(
-                pd.DataFrame(
-                    {
-                        "date": eng.dates[i][rows],
-                        "pred": eng.predict(i, model.estimators[i], rows),
-                        "realised": p.realised[rows],
-                    }
-                )
-            )
-    if not parts:
+    rows = [np.asarray((d >= begin) & (d < end)) for d in eng.dates]
+    preds = [eng.predict(i, model.estimators[i], r) for i, r in enumerate(rows)]
+    frame = eng.rows_frame(rows, preds)
+    if frame.empty or frame["pair"].nunique() < MIN_PAIRS:
         return pd.Series(dtype=float)
-    frame = pd.concat(parts, ignore_index=True).sort_values("date", kind="stable")
-    return daily_ic(frame, pred="pred", realised="realised")
+    return cross_sectional_ic(frame, pred="pred", time="date")["ic"]
 
 
 def shadow_verdict(
     eng: Engine, model: Model, since: pd.Timestamp, day: pd.Timestamp
 ) -> tuple[bool, str]:
-    """(promote?, reason with ΔIC and p) for the challenger staged on ``since``."""
-    from tradai_strategy.stats.compare import paired_ic_test, recommend
+    """(promote?, reason with ΔIC ± s.e. and p) for the challenger staged on ``since``."""
+    from tradai_strategy.stats.compare import PairedTestError, paired_ic_test, recommend
 
-    until = eng.complete_before(day)
-    new = challenger_daily_ic(eng, model, since, until)
-    old = eng.watched_days(since, until)
+    until = eng.labelled_before(day)
+    new = challenger_candle_ic(eng, model, since, until)
+    old = eng.watched_candles(since, until)["ic"]
     served = f"v{eng.current.version}" if eng.current else "nothing"
     try:
-        test = paired_ic_test(new, old)
-    except ValueError as err:
+        test = paired_ic_test(new, old, eng.s.horizon)
+    except PairedTestError as err:
         return False, f"shadow test of v{model.version} vs {served}: {err.args[0].split(':')[0]}"
     verdict = recommend(test)
     return verdict == "promote", (
-        f"shadow test of v{model.version} vs {served}: ΔIC {test.delta_ic:+.4f}, "
-        f"p {test.p_value:.3g} over {test.n_days} days"
+        f"shadow test of v{model.version} vs {served}: ΔIC {test.delta_ic:+.4f} ± "
+        f"{test.se:.4f}, p {test.p_value:.3g} over {test.n} candles "
+        f"({test.n_periods:.0f} periods)"
     )

@@ -21,6 +21,7 @@ from tradai_strategy.core import tags as tag
 from tradai_strategy.core.errors import TradAIDataError
 from tradai_strategy.core.logs import quiet_logging
 from tradai_strategy.core.paths import run_folder
+from tradai_strategy.core.settings import label_period_candles
 from tradai_strategy.stats.compare import finite_float
 
 logger = logging.getLogger(__name__)
@@ -227,6 +228,7 @@ def train_and_register(
         tag.IDENTIFIER: identifier,
         tag.FEATURE_LIST_HASH: sha256_text("\n".join(features)),
         tag.VALIDATION_STATUS: validation_status,
+        tag.LABEL_HORIZON: str(label_period_candles(cfg)),
     }
     run_tags = {**tags, tag.LEAKAGE_CHECK: "skipped" if skip_leakage_check else "passed"}
     step("register")
@@ -241,7 +243,7 @@ def train_and_register(
     # the report's inputs and the report itself come after the version is complete: if
     # they fail, the version stands (the error is logged; `tradai report` can redo it)
     try:
-        _log_oos(reg, run_id, cfg, model_dir, run_dir, timerange)
+        _log_oos(reg, info, cfg, model_dir, run_dir, timerange)
         if report:
             step("report")
             extra["report"] = _write_report(name, version, run_dir, tracking_uri)
@@ -252,36 +254,38 @@ def train_and_register(
 
 def _log_oos(
     reg: Any,
-    run_id: str,
+    info: Any,
     cfg: dict[str, Any],
     model_dir: Path,
     run_dir: Path,
     timerange: str | None,
 ) -> None:
-    """The OOS metrics, prediction table and feature history (``oos/``) for the report."""
+    """The OOS metrics, prediction table and feature history (``oos/``) for the report, and
+    the version's monitoring baselines (:mod:`tradai_strategy.lifecycle.reference`)."""
+    from tradai_strategy.lifecycle.reference import read_baselines
     from tradai_strategy.reports.train_artifacts import write_oos_artifacts
 
     with quiet_logging():
         folder = write_oos_artifacts(cfg, model_dir, run_dir / "oos", timerange)
+    run_id = str(info.run_id)
     reg.client.log_artifacts(run_id, str(folder), artifact_path="oos")
-    mae = oos_mae(folder / "predictions.parquet")
-    if mae is not None:
+    base = read_baselines(folder / "predictions.parquet", label_period_candles(cfg))
+    if base is None:
+        return
+    if base.mae is not None:
         # the monitoring baseline: live MAE / this > 1.5 is the error-drift trigger
-        reg.client.log_metric(run_id, "oos_mae", mae)
-
-
-def oos_mae(path: Path) -> float | None:
-    """Mean absolute error of the out-of-sample predictions (rows with ``do_predict == 1``
-    and a realised target) in ``predictions.parquet``; None without such rows."""
-    import pandas as pd
-
-    if not path.is_file():
-        return None
-    table = pd.read_parquet(path, columns=["prediction", "realised", "do_predict"])
-    table = table[(table["do_predict"] == 1)].dropna(subset=["prediction", "realised"])
-    if table.empty:
-        return None
-    return float((table["prediction"] - table["realised"]).abs().mean())
+        reg.client.log_metric(run_id, "oos_mae", base.mae)
+    if base.reference_ic is not None and base.reference_ic_se is not None:
+        reg.client.log_metric(run_id, "oos_cs_ic", base.reference_ic)
+        reg.client.log_metric(run_id, "oos_cs_ic_se", base.reference_ic_se)
+        reg.set_tags(
+            info.name,
+            info.version,
+            {
+                tag.REFERENCE_IC: f"{base.reference_ic:.6f}",
+                tag.REFERENCE_IC_SE: f"{base.reference_ic_se:.6f}",
+            },
+        )
 
 
 def _write_report(name: str, version: str, run_dir: Path, tracking_uri: str | None) -> Path:

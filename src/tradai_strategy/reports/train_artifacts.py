@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from tradai_strategy.core.settings import label_period_candles
 from tradai_strategy.reports.oos_table import prediction_table
 
 logger = logging.getLogger(__name__)
@@ -110,8 +111,7 @@ def write_oos_artifacts(
     out_dir.mkdir(parents=True, exist_ok=True)
     if (model_dir / METRICS_FILE).is_file():
         shutil.copyfile(model_dir / METRICS_FILE, out_dir / METRICS_FILE)
-    freqai = cfg.get("freqai") or {}
-    horizon = int((freqai.get("feature_parameters") or {}).get("label_period_candles") or 1)
+    horizon = label_period_candles(cfg)
     try:
         predictions = load_backtest_predictions(model_dir)
         pairs = sorted(predictions["pair"].unique())

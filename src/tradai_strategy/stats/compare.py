@@ -1,14 +1,16 @@
-"""Which of two model versions predicts better: a paired test on their daily IC.
+"""Which of two model versions predicts better: a paired test on their per-candle IC.
 
-Both versions are scored on the same days (same candles, same realised returns), so the
-day-by-day IC difference removes what the market did that day. :func:`paired_ic_test` runs
-the paired t-test (:func:`scipy.stats.ttest_rel`, two-sided) on the days both series have,
-and the Wilcoxon signed-rank test (:func:`scipy.stats.wilcoxon`) as a robustness check that
-does not assume normal differences. :func:`recommend` applies the promotion rule: prefer the
-new version when its mean IC is higher by more than ``min_delta`` and ``p < alpha``.
-
-The t-test treats days as independent; labels that reach past midnight make neighbouring
-days' ICs slightly correlated, which makes the p-value somewhat optimistic.
+Both versions are scored on the same candles (same pairs, same realised returns), so the
+candle-by-candle difference of their cross-sectional ICs
+(:func:`tradai_strategy.stats.live_ic.cross_sectional_ic`) removes what the market did at
+that candle. Neighbouring candles share ``h - 1`` of their ``h`` label candles, so the
+differences are autocorrelated up to lag ``h - 1``: :func:`paired_ic_test` takes the mean
+difference, its overlap-aware standard error (:func:`~tradai_strategy.stats.live_ic.overlap_se`)
+and a two-sided p-value from Student's t with ``n / h - 1`` degrees of freedom (``n / h``:
+the non-overlapping label periods). A Wilcoxon signed-rank test on the means of
+consecutive non-overlapping ``h``-candle blocks checks the sign without assuming normal
+differences. :func:`recommend` applies the promotion rule: prefer the new version when its
+mean IC is higher by more than ``min_delta`` and ``p < alpha``.
 """
 
 from __future__ import annotations
@@ -21,24 +23,35 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-#: fewest common days the test runs on
-MIN_DAYS = 3
+from tradai_strategy.core.errors import MonitoringError
+from tradai_strategy.stats.live_ic import candle_step, on_grid, overlap_se
+
+#: fewest non-overlapping label periods (candles / horizon) the test runs on
+MIN_PERIODS = 10
+
+
+class PairedTestError(MonitoringError):
+    """Too few common candles, or a malformed IC series, for the paired test."""
 
 
 @dataclass(frozen=True)
 class PairedTest:
-    """Paired comparison of two daily IC series (``new`` minus ``old``).
+    """Paired comparison of two per-candle IC series (``new`` minus ``old``).
 
-    ``delta_ic``: mean daily IC difference; ``t_stat``/``p_value``: paired t-test
-    (two-sided); ``n_days``: common days with both ICs; ``wilcoxon_p``: two-sided Wilcoxon
-    signed-rank p-value (NaN when every difference is zero); ``ic_new``/``ic_old``: mean
-    daily IC of each version over the common days.
+    ``delta_ic``: mean IC difference over the common candles; ``se``: its overlap-aware
+    standard error; ``t_stat``/``p_value``: two-sided t-test with ``n_periods - 1``
+    degrees of freedom; ``n``: common candles; ``n_periods``: ``n / horizon``;
+    ``wilcoxon_p``: Wilcoxon signed-rank p-value on non-overlapping block means (NaN when
+    every difference is zero or too few blocks); ``ic_new``/``ic_old``: mean IC of each.
     """
 
     delta_ic: float
+    se: float
     t_stat: float
     p_value: float
-    n_days: int
+    n: int
+    n_periods: float
+    horizon: int = 1
     wilcoxon_p: float = float("nan")
     ic_new: float = float("nan")
     ic_old: float = float("nan")
@@ -65,52 +78,72 @@ def finite_float(value: Any) -> float | None:
     return out if math.isfinite(out) else None
 
 
-def align_daily(new: pd.Series, old: pd.Series) -> pd.DataFrame:
-    """The days both series have a finite IC, as columns ``new`` and ``old`` (sorted)."""
+def align(new: pd.Series, old: pd.Series) -> pd.DataFrame:
+    """The candles both series have a finite IC, as columns ``new`` and ``old`` (sorted)."""
     for what, s in (("new", new), ("old", old)):
         if s.index.has_duplicates:
             dup = s.index[s.index.duplicated()][0]
-            raise ValueError(f"{what} daily IC has day {dup} twice: one value per day")
+            raise PairedTestError(f"{what} IC series has {dup} twice: one value per candle")
     both = pd.concat({"new": new.astype(float), "old": old.astype(float)}, axis=1, join="inner")
     both = both[np.isfinite(both.to_numpy()).all(axis=1)]
     return both.sort_index()
 
 
-def paired_ic_test(new: pd.Series, old: pd.Series) -> PairedTest:
-    """Paired t-test (and Wilcoxon) of two daily IC series aligned on their dates.
+def _block_wilcoxon(diff: pd.Series, step: pd.Timedelta, horizon: int) -> float:
+    grid = on_grid(diff, step).to_numpy(float)
+    blocks = len(grid) // horizon
+    if blocks < 2:
+        return float("nan")
+    means = np.nanmean(grid[: blocks * horizon].reshape(blocks, horizon), axis=1)
+    means = means[np.isfinite(means)]
+    if len(means) < 2 or not np.any(means != 0):
+        return float("nan")
+    return float(stats.wilcoxon(means).pvalue)
+
+
+def paired_ic_test(new: pd.Series, old: pd.Series, horizon: int) -> PairedTest:
+    """Paired test of two per-candle IC series (UTC candle index) at label ``horizon``.
 
     Examples
     --------
-    >>> days = pd.date_range("2024-01-01", periods=6, freq="D", tz="UTC")
-    >>> old = pd.Series([0.01, 0.03, -0.02, 0.00, 0.02, 0.01], index=days)
-    >>> new = old + pd.Series([0.05, 0.04, 0.06, 0.05, 0.03, 0.05], index=days)
-    >>> t = paired_ic_test(new, old)
-    >>> round(t.delta_ic, 4), t.n_days, t.p_value < 0.001
-    (0.0467, 6, True)
+    >>> t = pd.date_range("2024-01-01", periods=240, freq="h", tz="UTC")
+    >>> rng = np.random.default_rng(0)
+    >>> old = pd.Series(rng.normal(0.0, 0.5, 240), index=t)
+    >>> new = old + 0.2 + pd.Series(rng.normal(0.0, 0.1, 240), index=t)
+    >>> res = paired_ic_test(new, old, horizon=4)
+    >>> round(res.delta_ic, 2), res.n, res.n_periods, res.p_value < 0.001
+    (0.2, 240, 60.0, True)
     """
-    both = align_daily(new, old)
+    if horizon < 1:
+        raise PairedTestError(f"horizon: must be >= 1 candle, got {horizon}")
+    both = align(new, old)
     n = len(both)
-    if n < MIN_DAYS:
-        raise ValueError(
-            f"only {n} day(s) with an IC for both versions: the paired test needs at least "
-            f"{MIN_DAYS}; use a longer --timerange"
+    periods = n / horizon
+    if periods < MIN_PERIODS:
+        raise PairedTestError(
+            f"only {n} candle(s) with an IC for both versions ({periods:.1f} non-overlapping "
+            f"{horizon}-candle periods): the paired test needs at least {MIN_PERIODS}; "
+            "use a longer --timerange"
         )
-    diff = (both["new"] - both["old"]).to_numpy()
-    if np.all(diff == diff[0]):  # no variation: t is undefined, the sign is certain
-        t_stat = 0.0 if diff[0] == 0 else math.copysign(math.inf, diff[0])
-        p_value = 1.0 if diff[0] == 0 else 0.0
+    diff = both["new"] - both["old"]
+    step = candle_step(pd.DatetimeIndex(both.index))
+    mean = float(diff.mean())
+    se = overlap_se(on_grid(diff, step).to_numpy(float), horizon)
+    if not se > 0:  # no variation: t is undefined, the sign is certain
+        t_stat = 0.0 if mean == 0 else math.copysign(math.inf, mean)
+        p_value = 1.0 if mean == 0 else 0.0
     else:
-        res = stats.ttest_rel(both["new"], both["old"])
-        t_stat, p_value = float(res.statistic), float(res.pvalue)
-    wilcoxon_p = float("nan")
-    if np.any(diff != 0):
-        wilcoxon_p = float(stats.wilcoxon(both["new"], both["old"]).pvalue)
+        t_stat = mean / se
+        p_value = float(2 * stats.t.sf(abs(t_stat), df=max(periods - 1, 1)))
     return PairedTest(
-        delta_ic=float(diff.mean()),
+        delta_ic=mean,
+        se=se,
         t_stat=t_stat,
         p_value=p_value,
-        n_days=n,
-        wilcoxon_p=wilcoxon_p,
+        n=n,
+        n_periods=periods,
+        horizon=horizon,
+        wilcoxon_p=_block_wilcoxon(diff, step, horizon),
         ic_new=float(both["new"].mean()),
         ic_old=float(both["old"].mean()),
     )
@@ -119,15 +152,15 @@ def paired_ic_test(new: pd.Series, old: pd.Series) -> PairedTest:
 def recommend(test: PairedTest, *, min_delta: float = 0.01, alpha: float = 0.05) -> str:
     """``"promote"`` when ``delta_ic > min_delta`` and ``p_value < alpha``, else ``"keep"``.
 
-    >>> recommend(PairedTest(delta_ic=0.03, t_stat=3.1, p_value=0.004, n_days=40))
+    >>> recommend(PairedTest(0.03, 0.01, 3.1, 0.004, n=480, n_periods=40))
     'promote'
-    >>> recommend(PairedTest(delta_ic=0.03, t_stat=1.1, p_value=0.28, n_days=40))
+    >>> recommend(PairedTest(0.03, 0.027, 1.1, 0.28, n=480, n_periods=40))
     'keep'
-    >>> recommend(PairedTest(delta_ic=0.005, t_stat=4.0, p_value=0.001, n_days=400))
+    >>> recommend(PairedTest(0.005, 0.00125, 4.0, 0.001, n=4800, n_periods=400))
     'keep'
     """
     if not (0 < alpha < 1):
-        raise ValueError(f"alpha={alpha} must be between 0 and 1, e.g. 0.05")
+        raise PairedTestError(f"alpha={alpha} must be between 0 and 1, e.g. 0.05")
     if test.delta_ic > min_delta and test.p_value < alpha:
         return "promote"
     return "keep"

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+from scipy import stats
 
 from tradai_strategy.core.errors import MonitoringError
 
@@ -151,6 +152,14 @@ def _current_run_at(index: pd.DatetimeIndex, run: int, length: int) -> pd.Timest
     return index[len(index) - 1 - (run - length)] if run >= length else None
 
 
+def _calendar(series: pd.Series, what: str) -> pd.Series:
+    index = _utc_days(series.index, f"{what} index")
+    _check_sorted(index, what)
+    return pd.Series(series.to_numpy(float), index=index).reindex(
+        pd.date_range(index[0], index[-1], freq="D")
+    )
+
+
 def ic_triggers(
     ic: pd.Series,
     *,
@@ -158,27 +167,26 @@ def ic_triggers(
     retrain_days: int = 10,
     retire_below: float = 0.0,
     retire_days: int = 30,
+    retire_ic: pd.Series | None = None,
 ) -> ICDecision:
     """Retrain when ``ic < retrain_below`` on ``retrain_days`` consecutive days; retire when
-    ``ic < retire_below`` on ``retire_days`` consecutive days.
+    ``retire_ic`` (default ``ic``) ``< retire_below`` on ``retire_days`` consecutive days.
 
-    ``ic`` has one value per UTC day (see the module docstring for which series TradAI
-    passes). Missing calendar days and NaN values break a run. The trigger fires on the day
-    the run reaches its length: with the defaults, the 10th consecutive day below 0.02.
+    Each series has one value per UTC day (TradAI passes the upper confidence bounds of
+    :func:`confident_triggers`). Missing calendar days and NaN values break a run. The
+    trigger fires on the day the run reaches its length: with the defaults, the 10th
+    consecutive day below 0.02.
     """
     if retrain_days < 1 or retire_days < 1:
         raise MonitoringError("retrain_days and retire_days must be >= 1 day")
     if ic.empty:
         raise MonitoringError("the IC series is empty: log predictions and realised values first")
-    index = _utc_days(ic.index, "IC index")
-    _check_sorted(index, "IC series")
-    full = pd.Series(ic.to_numpy(float), index=index).reindex(
-        pd.date_range(index[0], index[-1], freq="D")
-    )
-    values = full.to_numpy(float)
+    full = _calendar(ic, "IC series")
+    retire = full if retire_ic is None else _calendar(retire_ic, "retire IC series")
+    retire = retire.reindex(full.index)
     with np.errstate(invalid="ignore"):
-        r_first, r_run = _first_run(values < retrain_below, retrain_days)
-        x_first, x_run = _first_run(values < retire_below, retire_days)
+        r_first, r_run = _first_run(full.to_numpy(float) < retrain_below, retrain_days)
+        x_first, x_run = _first_run(retire.to_numpy(float) < retire_below, retire_days)
     return ICDecision(
         retrain=r_first is not None,
         retire=x_first is not None,
@@ -188,6 +196,46 @@ def ic_triggers(
         retire_run=x_run,
         retrain_run_at=_current_run_at(full.index, r_run, retrain_days),
         retire_run_at=_current_run_at(full.index, x_run, retire_days),
+    )
+
+
+def confident_triggers(
+    window: pd.DataFrame,
+    *,
+    confidence: float,
+    reference: float,
+    reference_se: float = 0.0,
+    retrain_days: int = 10,
+    retire_below: float = 0.0,
+    retire_days: int = 30,
+) -> ICDecision:
+    """The IC triggers on a daily table of window ICs (columns ``ic`` and ``se``, e.g.
+    :func:`tradai_strategy.stats.live_ic.rolling_window_ic`), judged with confidence.
+
+    * retrain: the IC is below ``reference`` with one-sided ``confidence``: the upper bound
+      ``ic + z * sqrt(se^2 + reference_se^2)`` is below ``reference`` on ``retrain_days``
+      consecutive days (``reference``: the version's validated IC and its s.e., or a fixed
+      line with ``reference_se = 0``);
+    * retire: the upper bound ``ic + z * se`` is below ``retire_below`` on ``retire_days``
+      consecutive days (the model is confidently worse than that line).
+
+    ``z`` is the standard normal quantile of ``confidence`` (2.33 for 0.99).
+    """
+    if not 0.5 <= confidence < 1:
+        raise MonitoringError(f"confidence: must be in [0.5, 1), got {confidence}: e.g. 0.99")
+    if not (np.isfinite(reference) and np.isfinite(reference_se) and reference_se >= 0):
+        raise MonitoringError(
+            f"reference IC {reference} ± {reference_se}: must be finite with a s.e. >= 0"
+        )
+    z = float(stats.norm.ppf(confidence))
+    ic, se = window["ic"].astype(float), window["se"].astype(float)
+    return ic_triggers(
+        ic + z * np.sqrt(se**2 + reference_se**2),
+        retrain_below=reference,
+        retrain_days=retrain_days,
+        retire_below=retire_below,
+        retire_days=retire_days,
+        retire_ic=ic + z * se,
     )
 
 
