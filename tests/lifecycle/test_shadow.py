@@ -149,7 +149,7 @@ def test_horizon_given_or_missing(lc: Lifecycle, log: PredictionLog) -> None:
     version = stage_challenger(lc, horizon=None)  # a version without the run param
     champ = plant(log, "2", "champion", skill=0.0, seed=1)
     shadow = plant(log, version, "shadow", skill=0.2, seed=2)
-    with pytest.raises(TradAIConfigError, match="no label_period_candles param") as err:
+    with pytest.raises(TradAIConfigError, match="no label_period_candles tag or run param") as err:
         decide_shadow(lc, log, NAME, now=at(6))
     assert f"version {version}" in str(err.value) and "horizon=" in str(err.value)
     assert lc.registry.aliases(NAME)["challenger"] == version  # nothing discarded

@@ -60,7 +60,7 @@ def test_performance_prefers_accuracy_then_live_ic_then_oos() -> None:
         "yellow", "accuracy 80.0%"
     )
     assert performance_health(tags, {"oos_rank_ic": 0.01}) == Health(
-        "green", "live rolling IC +0.035"
+        "green", "live cross-sectional IC +0.035"
     )
     assert performance_health({"tradai.monitor.rolling_ic": "nan"}, {"oos_rank_ic": 0.01}) == (
         Health("red", "OOS RankIC +0.010")
@@ -95,7 +95,8 @@ def test_model_status_fixed_clock() -> None:
 def test_status_cli_reports_the_registry(tmp_path: Path) -> None:
     name = "tradai-status"
     metrics = [
-        {"oos_rank_ic": 0.031, "oos_icir": 0.4, "sharpe": 1.2, "trade_count": 40.0},
+        {"oos_rank_ic": 0.031, "oos_icir": 0.4, "sharpe": 1.2, "trade_count": 40.0}
+        | {"oos_cs_ic": 0.05, "oos_cs_ic_se": 0.02},
         {"oos_rank_ic": 0.015, "profit_total": 0.05, "max_drawdown": 0.08},
         {"accuracy": 0.8},
     ]
@@ -114,10 +115,18 @@ def test_status_cli_reports_the_registry(tmp_path: Path) -> None:
     assert list(aliases) == ["production", "challenger", "fallback"]
     prod = aliases["production"]
     assert prod["version"] == "2" and prod["validation"] == "passed"
-    assert prod["performance"] == {"level": "yellow", "basis": "live rolling IC +0.025"}
+    assert prod["performance"] == {"level": "yellow", "basis": "live cross-sectional IC +0.025"}
     assert prod["metrics"] == {"oos_rank_ic": 0.015, "profit_total": 0.05, "max_drawdown": 0.08}
     assert 0 <= prod["age_days"] < 1 and prod["age"]["level"] == "green"
     assert aliases["fallback"]["performance"]["level"] == "green"  # OOS RankIC 0.031
+    # the honest figures are shown; the ICIR of overlapping per-window ICs is not
+    assert aliases["fallback"]["metrics"] == {
+        "oos_rank_ic": 0.031,
+        "oos_cs_ic": 0.05,
+        "oos_cs_ic_se": 0.02,
+        "sharpe": 1.2,
+        "trade_count": 40.0,
+    }
     assert aliases["challenger"]["performance"] == {"level": "yellow", "basis": "accuracy 80.0%"}
     code, table = cli(uri, "status")
     assert code == 0 and "TradAI model status" in table and "production" in table

@@ -1,4 +1,4 @@
-"""Daily/rolling IC, the IC triggers (plain and with confidence) and the error-drift ratio,
+"""The IC triggers (plain and with confidence) and the error-drift ratio,
 against scipy and hand cases; the confident triggers also on zero-skill random walks."""
 
 from __future__ import annotations
@@ -13,56 +13,14 @@ from tradai_strategy.core.labels import forward_mean_return
 from tradai_strategy.data.synthetic_signal import simulate_log_returns
 from tradai_strategy.stats.decay import (
     confident_triggers,
-    daily_ic,
     error_drift_ratio,
     ic_triggers,
-    rolling_ic,
 )
 from tradai_strategy.stats.live_ic import rolling_window_ic, row_spearman, window_ic
 
 
 def _days(values: list[float], start: str = "2025-03-01") -> pd.Series:
     return pd.Series(values, index=pd.date_range(start, periods=len(values), freq="D", tz="UTC"))
-
-
-def test_daily_ic_equals_scipy_spearman_per_utc_day() -> None:
-    rng = np.random.default_rng(0)
-    # non-UTC input times: days are cut in UTC
-    t = pd.date_range("2025-01-01 05:00", periods=24 * 6, freq="h", tz="Europe/Berlin")
-    pred = rng.normal(size=len(t))
-    frame = pd.DataFrame({"time": t, "p": pred, "r": 0.3 * pred + rng.normal(size=len(t))})
-    frame.loc[5, "r"] = np.nan
-    got = daily_ic(frame, pred="p", realised="r", date="time")
-    utc_day = t.tz_convert("UTC").floor("D")
-    clean = frame.dropna()
-    for day, value in got.items():
-        rows = clean[utc_day[clean.index] == day]
-        assert value == pytest.approx(stats.spearmanr(rows["p"], rows["r"]).statistic)
-    assert len(got) == utc_day.nunique()
-
-
-def test_daily_ic_sparse_or_constant_day_is_nan() -> None:
-    t = pd.to_datetime(
-        [
-            "2025-01-01 01:00",
-            "2025-01-01 02:00",
-            "2025-01-02 01:00",
-            "2025-01-02 02:00",
-            "2025-01-02 03:00",
-        ],
-        utc=True,
-    )
-    frame = pd.DataFrame({"date": t, "p": [1.0, 2.0, 1.0, 1.0, 1.0], "r": [1, 2, 3, 4, 5.0]})
-    got = daily_ic(frame, pred="p", realised="r")
-    assert got.isna().all() and len(got) == 2
-
-
-def test_rolling_ic_is_trailing_calendar_mean() -> None:
-    daily = _days([0.1, 0.2, 0.3, 0.4])
-    daily = daily.drop(daily.index[2])  # a missing day
-    got = rolling_ic(daily, 2, min_days=1)
-    assert got.tolist() == pytest.approx([0.1, 0.15, 0.2, 0.4])
-    assert len(got) == 4
 
 
 def test_retrain_fires_on_exactly_the_tenth_day_below() -> None:

@@ -161,6 +161,9 @@ def test_edge_cases_and_bad_inputs() -> None:
     t = pd.date_range("2024-01-01", periods=10 * H, freq="h", tz="UTC")
     const = paired_ic_test(pd.Series(0.5, index=t), pd.Series(0.25, index=t), H)
     assert const.p_value == 0.0 and const.t_stat == np.inf and np.isfinite(const.delta_ic)
+    # 0.05 - 0.02 is not one float: rounding noise is no variation either
+    noisy = paired_ic_test(pd.Series(0.05, index=t), pd.Series(0.02, index=t), H)
+    assert (noisy.se, noisy.t_stat, noisy.p_value) == (0.0, np.inf, 0.0)
     equal = paired_ic_test(pd.Series(0.02, index=t), pd.Series(0.02, index=t), H)
     assert equal.p_value == 1.0 and np.isnan(equal.wilcoxon_p) and recommend(equal) == "keep"
     short = pd.Series(0.1, index=t[:-1])

@@ -22,7 +22,8 @@ if TYPE_CHECKING:
 _COLOURS = {"green": "green", "yellow": "yellow", "red": "red"}
 _SHORT = {
     "oos_rank_ic": "RankIC",
-    "oos_icir": "ICIR",
+    "oos_cs_ic": "csIC",
+    "oos_cs_ic_se": "±",
     "sharpe": "Sharpe",
     "profit_total": "profit",
     "max_drawdown": "maxDD",

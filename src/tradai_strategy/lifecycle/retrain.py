@@ -134,7 +134,7 @@ def live_snapshot(
         production_created=created(info),
         newest=newest,
         ic_candles=candles,
-        ic_horizon=version_horizon(info, policy) if candles is not None else 1,
+        ic_horizon=version_horizon(lc, info, policy) if candles is not None else 1,
         ic_reference=reference_ic(info),
         ic_note=ic_note,
         error_ratio=ratio,

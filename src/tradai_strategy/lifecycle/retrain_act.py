@@ -235,6 +235,14 @@ def due_alerts(d: Decision, state_file: Path) -> list[AlertSpec]:
     return out
 
 
+def challenger_horizon(lc: Lifecycle, p: RetrainPolicy) -> int:
+    """The ``@challenger``'s label horizon: its tag or run param, else the policy's config."""
+    from tradai_strategy.lifecycle.retrain_rules import version_horizon
+
+    info = lc.registry.resolve_required(p.model_name, "challenger")
+    return version_horizon(lc, info, p)
+
+
 def act(
     d: Decision,
     *,
@@ -297,7 +305,7 @@ def act(
         )
         return Outcome("rolled_back", msg, event.to_version)
     if d.action == "shadow":
-        res = decide_shadow(lc, log, name, now=d.now)
+        res = decide_shadow(lc, log, name, now=d.now, horizon=challenger_horizon(lc, p))
         alerter.send(
             "shadow_decision",
             f"{name}: challenger {res.version} {res.action}d",

@@ -106,18 +106,18 @@ def ic_candles_of(rows: pd.DataFrame) -> tuple[pd.DataFrame | None, str]:
     return candles, ""
 
 
-def version_horizon(info: VersionInfo, policy: RetrainPolicy) -> int:
-    """The version's label horizon in candles: its tag ``tradai.label_period_candles``,
-    else the policy's training config."""
-    from tradai_strategy.core.settings import label_period_candles
-
-    raw = info.tags.get(tag.LABEL_HORIZON)
-    if raw is not None and str(raw).isdigit() and int(raw) >= 1:
-        return int(raw)
+def version_horizon(lc: Lifecycle, info: VersionInfo, policy: RetrainPolicy) -> int:
+    """The version's label horizon in candles: its tag ``tradai.label_period_candles`` or its
+    run's param, else the policy's training config."""
     from tradai_strategy.core.logs import quiet_logging
+    from tradai_strategy.core.settings import label_period_candles
     from tradai_strategy.data.freqtrade_runner import resolve_config
     from tradai_strategy.lifecycle.policy import policy_args
+    from tradai_strategy.lifecycle.shadow import logged_horizon
 
+    logged = logged_horizon(lc, info)
+    if logged is not None:
+        return logged
     with quiet_logging():
         return label_period_candles(resolve_config(policy_args(policy)))
 

@@ -24,10 +24,12 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
+from tradai_strategy.core import tags as tag
 from tradai_strategy.core.errors import TradAIConfigError
 from tradai_strategy.lifecycle.promotion import Lifecycle, promote, remove_alias
 
 if TYPE_CHECKING:
+    from tradai_strategy.registry.client import VersionInfo
     from tradai_strategy.stats.compare import PairedTest
 
 
@@ -106,23 +108,29 @@ def candle_ic_by_role(
     return ic(shadow), ic(champ)
 
 
-def run_horizon(lc: Lifecycle, name: str, version: str) -> int:
-    """``label_period_candles`` as logged on the run of ``name`` version ``version``."""
+def logged_horizon(lc: Lifecycle, info: VersionInfo) -> int | None:
+    """The version's ``label_period_candles``: its tag ``tradai.label_period_candles``, else
+    the param logged on its run; None when neither is there."""
     from mlflow.exceptions import MlflowException
 
-    info = lc.registry.version(name, version)
-    value = None
-    if info.run_id:
+    value = info.tags.get(tag.LABEL_HORIZON)
+    if value is None and info.run_id:
         try:
             value = lc.registry.client.get_run(info.run_id).data.params.get("label_period_candles")
         except MlflowException:
             value = None
-    if value is None or not str(value).isdigit() or int(value) < 1:
+    return int(value) if value is not None and str(value).isdigit() and int(value) >= 1 else None
+
+
+def run_horizon(lc: Lifecycle, name: str, version: str) -> int:
+    """:func:`logged_horizon` of ``name`` version ``version``, or a one-line error."""
+    horizon = logged_horizon(lc, lc.registry.version(name, version))
+    if horizon is None:
         raise TradAIConfigError(
-            f"shadow test of {name} version {version}: its run has no label_period_candles "
-            f"param (got {value!r}): pass horizon=label_period_candles(config) to decide_shadow"
+            f"shadow test of {name} version {version}: it has no label_period_candles tag or "
+            "run param: pass horizon=label_period_candles(config) to decide_shadow"
         )
-    return int(value)
+    return horizon
 
 
 def decide_shadow(

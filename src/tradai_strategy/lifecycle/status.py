@@ -31,7 +31,8 @@ ACCURACY_GREEN, ACCURACY_YELLOW = 0.85, 0.75
 AGE_YELLOW_DAYS, AGE_RED_DAYS = 30.0, 45.0
 SHOWN_METRICS = (
     "oos_rank_ic",
-    "oos_icir",
+    "oos_cs_ic",
+    "oos_cs_ic_se",
     "sharpe",
     "profit_total",
     "max_drawdown",
@@ -106,7 +107,9 @@ def performance_health(tags: dict[str, str], metrics: dict[str, float]) -> Healt
         return Health(accuracy_level(accuracy), f"accuracy {accuracy:.1%}")
     live = finite_float(tags.get(tag.MONITOR_ROLLING_IC))
     if live is not None:
-        return Health(ic_level(live), f"live rolling IC {live:+.3f}")
+        se = finite_float(tags.get(tag.MONITOR_ROLLING_IC_SE))
+        error = f" ± {se:.3f}" if se is not None else ""
+        return Health(ic_level(live), f"live cross-sectional IC {live:+.3f}{error}")
     oos = finite_float(metrics.get("oos_rank_ic"))
     if oos is not None:
         return Health(ic_level(oos), f"OOS RankIC {oos:+.3f}")

@@ -95,7 +95,8 @@ def _block_wilcoxon(diff: pd.Series, step: pd.Timedelta, horizon: int) -> float:
     if blocks < 2:
         return float("nan")
     means = np.nanmean(grid[: blocks * horizon].reshape(blocks, horizon), axis=1)
-    means = means[np.isfinite(means)]
+    # rounded: blocks equal up to floating-point noise must tie in the signed ranks
+    means = np.round(means[np.isfinite(means)], 12)
     if len(means) < 2 or not np.any(means != 0):
         return float("nan")
     return float(stats.wilcoxon(means).pvalue)
@@ -129,9 +130,12 @@ def paired_ic_test(new: pd.Series, old: pd.Series, horizon: int) -> PairedTest:
     step = candle_step(pd.DatetimeIndex(both.index))
     mean = float(diff.mean())
     se = overlap_se(on_grid(diff, step).to_numpy(float), horizon)
-    if not se > 0:  # no variation: t is undefined, the sign is certain
-        t_stat = 0.0 if mean == 0 else math.copysign(math.inf, mean)
-        p_value = 1.0 if mean == 0 else 0.0
+    # no variation (up to rounding: 0.05 - 0.02 is not one number in floating point): t is
+    # undefined, the sign is certain
+    if not se > 1e-12 * max(1.0, abs(mean)):
+        se = 0.0
+        t_stat = 0.0 if abs(mean) <= 1e-12 else math.copysign(math.inf, mean)
+        p_value = 1.0 if abs(mean) <= 1e-12 else 0.0
     else:
         t_stat = mean / se
         p_value = float(2 * stats.t.sf(abs(t_stat), df=max(periods - 1, 1)))

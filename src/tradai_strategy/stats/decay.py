@@ -1,17 +1,19 @@
-"""Model decay: daily and rolling IC, the IC retrain/retire triggers, the error-drift ratio.
+"""Model decay: the IC retrain/retire triggers and the error-drift ratio.
 
 Which series the triggers watch
 -------------------------------
-:func:`ic_triggers` counts consecutive **calendar days** of the series it is given. TradAI's
-retrain check and policy simulation give it the **30-day rolling IC sampled daily**::
+:func:`ic_triggers` counts consecutive **calendar days** of the series it is given.
+TradAI's retrain check and policy replay give it, through :func:`confident_triggers`, the
+upper confidence bounds of the ``ic_window_days`` window IC of
+:func:`tradai_strategy.stats.live_ic.rolling_window_ic` (the per-candle cross-sectional IC
+averaged over the window, with its overlap-aware s.e.)::
 
-    ic = rolling_ic(daily_ic(log, pred="prediction", realised="realised", date="time"), 30)
-    decision = ic_triggers(ic)
+    table = rolling_window_ic(cross_sectional_ic(log), horizon, 30)
+    decision = confident_triggers(table, confidence=0.99, reference=ic, reference_se=se)
 
-so "IC < 0.02 for 10 consecutive days" means ten consecutive daily values of the 30-day
-rolling mean of daily Spearman ICs. Passing :func:`daily_ic` directly makes the triggers
-watch the raw daily IC instead (faster to react, noisier). A day with no value (NaN or a
-missing date) breaks a run.
+so "below for 10 consecutive days" means ten consecutive days on which the window IC was
+below the line with 99 % one-sided confidence. A day with no value (NaN or a missing date)
+breaks a run.
 """
 
 from __future__ import annotations
@@ -69,72 +71,6 @@ def _check_sorted(index: pd.DatetimeIndex, what: str) -> None:
         raise MonitoringError(
             f"{what}: duplicate day {index[index.duplicated()][0].date()}: one value per day"
         )
-
-
-def daily_ic(
-    frame: pd.DataFrame,
-    *,
-    pred: str,
-    realised: str,
-    date: str = "date",
-    min_rows: int = 3,
-) -> pd.Series:
-    """Spearman rank correlation of ``pred`` and ``realised`` per UTC calendar day.
-
-    Rows with a NaN prediction or realised value are dropped first. A day with fewer than
-    ``min_rows`` rows, or with a constant column, gets NaN. Index: UTC midnight of each day
-    that has rows (sorted); name ``ic``.
-    """
-    for col in (pred, realised, date):
-        if col not in frame.columns:
-            raise MonitoringError(
-                f"no {col!r} column (have {', '.join(map(str, frame.columns))}): "
-                "pass the prediction log frame or name the columns"
-            )
-    data = frame[[date, pred, realised]].dropna()
-    if data.empty:
-        raise MonitoringError(
-            "no row with both a prediction and a realised value: wait for the label horizon "
-            "to pass, then fill the realised targets"
-        )
-    day = _utc_days(data[date], date)
-    keyed = pd.DataFrame(
-        {"day": day, "p": data[pred].to_numpy(float), "r": data[realised].to_numpy(float)}
-    )
-    grouped = keyed.groupby("day", sort=True)
-    ranks = grouped[["p", "r"]].rank()
-    ranks["day"] = keyed["day"]
-
-    def _corr(g: pd.DataFrame) -> float:
-        if len(g) < min_rows or g["p"].nunique() < 2 or g["r"].nunique() < 2:
-            return float("nan")
-        return float(np.corrcoef(g["p"], g["r"])[0, 1])
-
-    ic = ranks.groupby("day", sort=True)[["p", "r"]].apply(_corr)
-    out = pd.Series(ic.to_numpy(float), index=pd.DatetimeIndex(ic.index, name="day"), name="ic")
-    return out
-
-
-def rolling_ic(
-    daily: pd.Series, window_days: int = 30, *, min_days: int | None = None
-) -> pd.Series:
-    """Mean daily IC over the trailing ``window_days`` calendar days, one value per day.
-
-    The daily series is put on a full calendar (missing days NaN); the value of day ``d``
-    averages the non-NaN daily ICs of ``(d - window_days, d]`` and is NaN when fewer than
-    ``min_days`` (default ``window_days // 3``, at least 1) are available.
-    """
-    if window_days < 1:
-        raise MonitoringError(f"window_days: must be >= 1, got {window_days}")
-    if daily.empty:
-        raise MonitoringError("the daily IC series is empty: log predictions and realised values")
-    index = _utc_days(daily.index, "daily IC index")
-    _check_sorted(index, "daily IC")
-    series = pd.Series(daily.to_numpy(float), index=index)
-    full = series.reindex(pd.date_range(index[0], index[-1], freq="D", name="day"))
-    need = max(1, window_days // 3) if min_days is None else min_days
-    out = full.rolling(window_days, min_periods=need).mean()
-    return out.rename("rolling_ic")
 
 
 def _first_run(below: np.ndarray, length: int) -> tuple[int | None, int]:
