@@ -20,6 +20,8 @@ SECTIONS: dict[str, tuple[str, str, str]] = {
     "inference": ("bench_inference", "run_inference_bench", "render_markdown"),
     "hyperopt": ("bench_hyperopt", "run_hyperopt_bench", "render_markdown"),
     "drift": ("bench_drift", "run_drift_bench", "render_markdown"),
+    # issue 15: live IC calibration and trigger rates, a pure simulation
+    "live_ic": ("bench_live_ic", "run_live_ic_bench", "render_markdown"),
 }
 
 

@@ -161,7 +161,8 @@ def trigger_seed(seed: int, out: dict[str, list[float]]) -> None:
     rng = np.random.default_rng([15, 2, seed])
     days = REFERENCE_DAYS + TRIGGER_DAYS
     lp = log_prices(rng, 8, WARM + days * 24 + H, 0.0)
-    ic = candle_ic(predictor(STYLES[seed % 3], lp, rng), labels(lp), 8, days)
+    pred, lab = predictor(STYLES[seed % 3], lp, rng), labels(lp)
+    ic = candle_ic(pred, lab, 8, days)
     split = REFERENCE_DAYS * 24
     reference = window_ic(ic.iloc[:split], H)
     live = pd.DataFrame({"ic": ic.iloc[split:], "pairs": 8.0}).dropna()
@@ -174,6 +175,13 @@ def trigger_seed(seed: int, out: dict[str, list[float]]) -> None:
     # a version whose true IC sits on the line: its IC minus 0.02 is a zero-skill IC, so
     # "ic + z se < 0.02" for it is "ic + z se < 0" for the zero-skill one
     out["line, on the line"].append(first_days(table, 0.0)[0])
+    for k in (2, 4):  # the same markets seen through fewer pairs
+        ic_k = candle_ic(pred, lab, k, days)
+        ref_k = window_ic(ic_k.iloc[:split], H)
+        live_k = pd.DataFrame({"ic": ic_k.iloc[split:], "pairs": float(k)}).dropna()
+        retrain_k, retire_k = first_days(rolling_window_ic(live_k, H, WINDOW_DAYS), ref_k)
+        out[f"retrain reference {k}p"].append(retrain_k)
+        out[f"retire {k}p"].append(retire_k)
 
 
 def decay_seed(seed: int, out: dict[str, list[float]]) -> None:
@@ -306,7 +314,8 @@ def render_markdown(result: dict[str, Any]) -> str:
         )
     lines += [
         "",
-        f"**False triggers on zero-skill random walks** ({n['triggers']} seeds, 8 pairs, "
+        f"**False triggers on zero-skill random walks** ({n['triggers']} seeds, 8 pairs (and "
+        "the first 2 or 4 of them), "
         "predictor rotating over the three styles, one version per seed watched for "
         f"{TRIGGER_DAYS} live days from its deployment: share of versions the rule fired "
         "for within the first d live days, ± binomial s.e., (count))",
@@ -318,6 +327,10 @@ def render_markdown(result: dict[str, Any]) -> str:
     for label, key in (
         ("retrain, reference rule", "retrain reference"),
         (f"retire (below {RETIRE_BELOW:g})", "retire"),
+        ("retrain, reference rule, the first 2 of the pairs", "retrain reference 2p"),
+        ("retire, the first 2 of the pairs", "retire 2p"),
+        ("retrain, reference rule, the first 4 of the pairs", "retrain reference 4p"),
+        ("retire, the first 4 of the pairs", "retire 4p"),
         (f"{line} on the line (worst case)", "line, on the line"),
         (f"{line} 0 (fires rightly)", "line, zero skill"),
         ("retrain, reference rule at confidence 0.95 (contrast)", "retrain reference 0.95"),

@@ -10,7 +10,7 @@ contender's predictions are scored with the same pooled non-overlapping OOS IC.
 Data: ``$TRADAI_REAL_DATA`` (default ``../shared/data/binance`` next to the repo). Without
 it the bench falls back to synthetic planted-signal candles and says so loudly.
 
-Extra sections follow (``--sections``): those of ``bench_extras.SECTIONS`` and
+Extra sections follow (``--sections``): those of ``bench_extras.SECTIONS``, among them
 ``live_ic``, "Live IC and triggers (issue 15)" (``bench_live_ic.py``, about 3 minutes).
 
 Usage::
@@ -45,9 +45,6 @@ from bench_extras import SECTIONS, run_sections
 from bench_report import machine, markdown, rich_table, summarise, verdict
 from rich.console import Console
 from rich.markup import escape
-
-# issue 15: live IC calibration and trigger rates, a pure simulation (bench_live_ic.py)
-SECTIONS.setdefault("live_ic", ("bench_live_ic", "run_live_ic_bench", "render_markdown"))
 
 FULL_PAIRS = ["BTC/USDT", "ETH/USDT", "SOL/USDT", "XRP/USDT"]
 FULL_TIMERANGE = "20250101-20250701"
