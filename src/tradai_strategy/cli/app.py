@@ -14,7 +14,7 @@ import typer
 from rich.console import Console
 
 from tradai_strategy.cli import status as cli_status
-from tradai_strategy.cli.common import TradAIGroup, fail
+from tradai_strategy.cli.common import AllowGapsOpt, TradAIGroup, fail
 
 app = typer.Typer(
     help="TradAI: honest walk-forward training and an ML model lifecycle for Freqtrade/FreqAI.",
@@ -43,15 +43,19 @@ def backtest(
     offline: Annotated[
         bool, typer.Option("--offline", help="Use generated markets instead of the exchange API.")
     ] = False,
+    allow_gaps: AllowGapsOpt = False,
 ) -> None:
     """Run `freqtrade backtesting` in-process; any other argument goes to freqtrade unchanged.
 
     Example: tradai backtest --offline --config configs/train.json --strategy RadStrategy
     --freqaimodel TrainingPredictionModel --timerange 20250101-20250401
     """
+    from tradai_strategy.data.candle_check import allow_gaps as gap_policy
     from tradai_strategy.data.freqtrade_runner import run_freqtrade
 
-    raise typer.Exit(run_freqtrade(["backtesting", *ctx.args], offline=offline))
+    with gap_policy(allow_gaps):
+        code = run_freqtrade(["backtesting", *ctx.args], offline=offline)
+    raise typer.Exit(code)
 
 
 @data_app.command("synth")

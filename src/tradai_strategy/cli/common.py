@@ -132,3 +132,13 @@ PairsOpt = Annotated[
 CostOpt = Annotated[
     float, typer.Option(help="Trading cost per unit of position change (0.001 = 10 bp).")
 ]
+AllowGapsOpt = Annotated[
+    bool,
+    typer.Option(
+        "--allow-gaps",
+        help="Candle pre-flight: let freqtrade fill gaps of more than "
+        "freqai.tradai.max_gap_candles (default 3) missing candles with flat zero-volume "
+        "candles instead of refusing. Duplicate timestamps and NaN/non-positive prices are "
+        "always refused.",
+    ),
+]

@@ -14,6 +14,7 @@ import typer
 from rich.table import Table
 
 from tradai_strategy.cli.common import (
+    AllowGapsOpt,
     ConfigOpt,
     DatadirOpt,
     StrategyOpt,
@@ -119,6 +120,7 @@ def compare(
     json_out: Annotated[
         Path | None, typer.Option("--json", help="Also write the comparison as JSON here.")
     ] = None,
+    allow_gaps: AllowGapsOpt = False,
 ) -> None:
     """Backtest two registered versions with the same config, strategy and candles
     (TradAIMLflowModel pinned to each version) and compare Sharpe, profit, max drawdown,
@@ -137,21 +139,23 @@ def compare(
         config, strategy, strategy_path=strategy_path, datadir=datadir, userdir=userdir
     )
     from tradai_strategy.core.paths import freqaimodels_path
+    from tradai_strategy.data.candle_check import allow_gaps as gap_policy
 
     models_path = freqaimodels_path()
-    result = compare_versions(
-        args,
-        name,
-        old,
-        new,
-        timerange=timerange,
-        tracking_uri=tracking_uri,
-        offline=offline,
-        freqaimodel_path=models_path,
-        min_delta=min_delta,
-        alpha=alpha,
-        notify=lambda msg: err_console.print(msg, highlight=False),
-    )
+    with gap_policy(allow_gaps):
+        result = compare_versions(
+            args,
+            name,
+            old,
+            new,
+            timerange=timerange,
+            tracking_uri=tracking_uri,
+            offline=offline,
+            freqaimodel_path=models_path,
+            min_delta=min_delta,
+            alpha=alpha,
+            notify=lambda msg: err_console.print(msg, highlight=False),
+        )
     render(result)
     if json_out is not None:
         json_out.parent.mkdir(parents=True, exist_ok=True)

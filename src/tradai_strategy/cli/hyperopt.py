@@ -14,6 +14,7 @@ from typing import Annotated, Any
 import typer
 
 from tradai_strategy.cli.common import (
+    AllowGapsOpt,
     ConfigOpt,
     DatadirOpt,
     PairsOpt,
@@ -86,6 +87,7 @@ def hyperopt(
     no_tracking: Annotated[
         bool, typer.Option("--no-tracking", help="Do not log the trials to MLflow.")
     ] = False,
+    allow_gaps: AllowGapsOpt = False,
 ) -> None:
     """Tune the FreqAI model with Optuna: mean out-of-sample IC (or Sharpe) over purged
     walk-forward or CPCV splits, pruned split by split; resumable on a shared storage (trials
@@ -116,7 +118,9 @@ def hyperopt(
         heartbeat=heartbeat,
     )
     open_storage(storage, heartbeat)  # a bad URL fails before the features are built
-    with quiet_logging():
+    from tradai_strategy.data.candle_check import allow_gaps as gap_policy
+
+    with quiet_logging(), gap_policy(allow_gaps):
         cfg = resolve_config(args)
         from tradai_strategy.core.settings import TradAISettings
 

@@ -15,6 +15,7 @@ from rich.console import Console
 from rich.table import Table
 
 from tradai_strategy.cli.common import (
+    AllowGapsOpt,
     ConfigOpt,
     DatadirOpt,
     PairsOpt,
@@ -65,10 +66,12 @@ def check_leakage(
     json_out: Annotated[
         Path | None, typer.Option("--json", help="Also write the report as JSON here.")
     ] = None,
+    allow_gaps: AllowGapsOpt = False,
 ) -> None:
     """Check a FreqAI strategy for lookahead: features recomputed on truncated candles must
     not change, targets must look forward, no feature may copy a target or a future close,
     informative candles must be merged after they close. No model is trained."""
+    from tradai_strategy.data.candle_check import allow_gaps as gap_policy
     from tradai_strategy.data.freqtrade_runner import resolve_config
     from tradai_strategy.validation.lookahead import check_lookahead
 
@@ -76,7 +79,7 @@ def check_leakage(
         config, strategy, strategy_path=strategy_path, datadir=datadir, userdir=userdir
     )
     pair_list = [p.strip() for p in pairs.split(",") if p.strip()] if pairs else None
-    with quiet_logging():
+    with quiet_logging(), gap_policy(allow_gaps):
         cfg = resolve_config(args)
         report = check_lookahead(
             cfg, pairs=pair_list, timerange=timerange, samples=samples, seed=seed

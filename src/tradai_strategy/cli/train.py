@@ -17,6 +17,7 @@ import typer
 from rich.table import Table
 
 from tradai_strategy.cli.common import (
+    AllowGapsOpt,
     ConfigOpt,
     DatadirOpt,
     StrategyOpt,
@@ -150,6 +151,7 @@ def train(
             help="Print freqtrade/FreqAI logs on the console instead of <run folder>/train.log.",
         ),
     ] = False,
+    allow_gaps: AllowGapsOpt = False,
 ) -> None:
     """Train a FreqAI strategy walk-forward with TrainingPredictionModel (TrainingClassifierModel
     for freqai.tradai.target updown) and register the latest window's model bundle in MLflow
@@ -163,6 +165,7 @@ def train(
 
     from tradai_strategy.core.errors import TradAIDataError
     from tradai_strategy.core.paths import freqaimodels_path, run_folder
+    from tradai_strategy.data.candle_check import allow_gaps as gap_policy
     from tradai_strategy.data.freqtrade_runner import FreqtradeRunError
     from tradai_strategy.lifecycle.train import LeakageFound, train_and_register
     from tradai_strategy.registry.client import RegistryError
@@ -184,10 +187,11 @@ def train(
     log: Path | None = None if verbose else stamped.with_name(f"{stamped.name}-{os.getpid()}.log")
     where = f" (full log: {log})" if log else ""
     try:
-        if log is None:
-            result = _run_verbose(train_and_register, **kwargs)
-        else:
-            result = _run_quietly(train_and_register, log, **kwargs)
+        with gap_policy(allow_gaps):
+            if log is None:
+                result = _run_verbose(train_and_register, **kwargs)
+            else:
+                result = _run_quietly(train_and_register, log, **kwargs)
     except LeakageFound as err:
         fail(f"training refused: {err}{where}", code=1)
     except (

@@ -18,6 +18,7 @@ from rich.console import Console
 from rich.table import Table
 
 from tradai_strategy.cli.common import (
+    AllowGapsOpt,
     ConfigOpt,
     CostOpt,
     DatadirOpt,
@@ -209,6 +210,7 @@ def validate(
     no_report: Annotated[
         bool, typer.Option("--no-report", help="Do not write the HTML report.")
     ] = False,
+    allow_gaps: AllowGapsOpt = False,
 ) -> None:
     """Cross-validate the strategy's FreqAI model (purged walk-forward or CPCV) on its own
     features and targets; report per-split and per-path metrics and the verdict (IC strength
@@ -217,6 +219,7 @@ def validate(
     (timerange default: the version's training range)."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
 
+    from tradai_strategy.data.candle_check import allow_gaps as gap_policy
     from tradai_strategy.data.freqtrade_runner import resolve_config
     from tradai_strategy.stats.overfitting import Thresholds
     from tradai_strategy.validation.pipeline import run_validation
@@ -271,7 +274,7 @@ def validate(
     if model is not None and version is not None:
         from tradai_strategy.lifecycle.gate import validate_and_tag
 
-        with progress:
+        with progress, gap_policy(allow_gaps):
             gate = validate_and_tag(
                 args,
                 model,
@@ -287,7 +290,7 @@ def validate(
         settings = ValidationSettings(**options)
         with quiet_logging():
             cfg = resolve_config(args)
-            with progress:
+            with progress, gap_policy(allow_gaps):
                 report = run_validation(
                     cfg, settings, timerange=timerange, datadir=datadir, **run_kw
                 )

@@ -22,6 +22,7 @@ from freqtrade.resolvers import StrategyResolver
 from freqtrade.strategy import IStrategy
 
 from tradai_strategy.core.errors import TradAIConfigError, TradAIDataError
+from tradai_strategy.data.candle_check import check_candles
 
 Candles = dict[tuple[str, str], pd.DataFrame]
 
@@ -71,10 +72,24 @@ def load_candles(
     timerange: str | None = None,
     datadir: Path | None = None,
 ) -> Candles:
-    """Load every candle series the features of ``pairs`` need; clear error when missing."""
+    """Load every candle series the features of ``pairs`` need; clear error when missing.
+
+    The raw files go through the candle pre-flight first
+    (:func:`~tradai_strategy.data.candle_check.check_candles`): duplicate timestamps,
+    NaN/non-positive prices and (unless gaps are allowed) long gaps are refused instead of
+    being repaired by freqtrade's loader.
+    """
     ddir = Path(datadir or config["datadir"])
     tr = TimeRange.parse_timerange(timerange) if timerange else None
     candle_type = CandleType.FUTURES if config.get("trading_mode") == "futures" else CandleType.SPOT
+    check_candles(
+        config,
+        required_series(config, pairs),
+        datadir=ddir,
+        candle_type=candle_type,
+        start=tr.startdt if tr is not None and tr.startts else None,
+        stop=tr.stopdt if tr is not None and tr.stopts else None,
+    )
     out: Candles = {}
     missing = []
     for pair, tf in required_series(config, pairs):

@@ -3,13 +3,13 @@
 Freqtrade only discovers missing or too-short data deep inside a backtest (FreqAI sometimes
 only after training several models), with messages that do not say how to fix it.
 :func:`check_backtest_data` inspects a *resolved* freqtrade configuration up front and
-raises a single, actionable error instead.
+raises a single, actionable error instead; it also runs the candle pre-flight
+(:mod:`~tradai_strategy.data.candle_check`) on the files' contents.
 """
 
 from __future__ import annotations
 
 import logging
-import shlex
 from copy import deepcopy
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -25,6 +25,8 @@ from freqtrade.misc import deep_merge_dicts
 from freqtrade.plugins.pairlist.pairlist_helpers import expand_pairlist
 
 from tradai_strategy.core.errors import TradAIDataError
+from tradai_strategy.data.candle_check import check_candles
+from tradai_strategy.data.downloads import download_command
 from tradai_strategy.data.offline import pairs_in_datadir
 
 logger = logging.getLogger(__name__)
@@ -201,24 +203,6 @@ def _timerange_arg(config: dict[str, Any], timeframes: list[str]) -> str | None:
     return f"{start}-{stop}" if (start or stop) else None
 
 
-def download_command(
-    config: dict[str, Any], pairs: list[str], timeframes: list[str], timerange: str | None = None
-) -> str:
-    """The ``freqtrade download-data`` command line fetching ``pairs`` x ``timeframes``."""
-    argv = ["freqtrade", "download-data", "--exchange", str(config["exchange"]["name"])]
-    argv += ["--pairs", *pairs, "--timeframes", *timeframes]
-    if timerange:
-        argv += ["--timerange", timerange]
-    mode = str(config.get("trading_mode") or "spot")
-    if mode != "spot":
-        argv += ["--trading-mode", mode]
-    fmt = str(config.get("dataformat_ohlcv") or "feather")
-    if fmt != "feather":
-        argv += ["--data-format-ohlcv", fmt]
-    argv += ["--datadir", str(config["datadir"])]
-    return shlex.join(argv)
-
-
 def _existing_span(config: dict[str, Any], present: list[DataRequirement]) -> str | None:
     """``--timerange`` spanning the data already on disk (sampled), so new files match it."""
     fmt = str(config.get("dataformat_ohlcv") or "feather")
@@ -329,12 +313,15 @@ def _check_ranges(config: dict[str, Any], reqs: list[DataRequirement]) -> None:
 
 
 def check_backtest_data(config: dict[str, Any]) -> None:
-    """Raise if the candle files this backtest needs are missing or too short.
+    """Raise if the candle files this backtest needs are missing, too short or would be
+    silently repaired by freqtrade's loader.
 
     :param config: resolved freqtrade configuration (``datadir``, ``exchange``, ...).
     :raises MissingDataError: files missing; lists each path and the download command.
     :raises TimerangeOutsideDataError: ``timerange`` (plus FreqAI ``train_period_days``)
         not covered by the files.
+    :raises CandleDataError: the files hold rows freqtrade would silently repair (duplicate
+        timestamps, NaN/non-positive prices, gaps; :mod:`~tradai_strategy.data.candle_check`).
     """
     timeframes, startup = _strategy_attrs(config)
     config = {**config, "startup_candle_count": startup}
@@ -351,6 +338,30 @@ def check_backtest_data(config: dict[str, Any]) -> None:
         lines.append("Download it with:")
         lines += [f"  {cmd}" for cmd in commands]
         raise MissingDataError("\n".join(lines), [r.path for r in missing], commands)
+    # the contents first: duplicates appended at the end of a file also fool the range check
+    _check_contents(config, reqs, startup)
     if config.get("timerange"):
         _check_ranges(config, reqs)
     logger.info("Preflight: all %d candle files present in %s", len(reqs), config["datadir"])
+
+
+def _check_contents(config: dict[str, Any], reqs: list[DataRequirement], startup: int) -> None:
+    """The candle pre-flight (:func:`~tradai_strategy.data.candle_check.check_candles`) on
+    the strategy's candle files, over the rows the backtest reads (timerange, FreqAI
+    training window and warm-up)."""
+    main = [r for r in reqs if r.check_range]
+    if not main:
+        return
+    timerange = (
+        TimeRange.parse_timerange(str(config["timerange"])) if config.get("timerange") else None
+    )
+    start = _needed_start(config, timerange) if timerange is not None else None
+    stop = timerange.stopdt if timerange is not None and timerange.stopts else None
+    check_candles(
+        config,
+        [(r.pair, r.timeframe) for r in main],
+        candle_type=main[0].candle_type,
+        start=start,
+        stop=stop,
+        startup_candles=startup,
+    )
