@@ -65,17 +65,51 @@ def predictions_export(
 @predictions_app.command("check")
 def predictions_check(
     path: Annotated[Path, typer.Argument(help="Prediction table (.csv or .parquet).")],
+    timeframe: Annotated[
+        str | None,
+        typer.Option(
+            help="The strategy's candle timeframe, e.g. 1h: every date must be one of its "
+            "candle open times. Default: the most common step between a pair's dates."
+        ),
+    ] = None,
 ) -> None:
-    """Validate a prediction table and print what it covers."""
-    from tradai_strategy.data.prediction_table import read_predictions
+    """Validate a prediction table and print what it covers.
 
-    table = read_predictions(path)
+    Refused (exit 2, one line naming the file, pair, column, first bad date, count and fix):
+    schema errors, text in a numeric column, NaN/inf predictions on do_predict=1 rows, dates
+    that are not candle open times of the timeframe.
+    """
+    from tradai_strategy.data.prediction_table import (
+        infer_timeframe,
+        read_predictions,
+        validate_predictions,
+    )
+
+    if timeframe is not None:
+        from freqtrade.exchange import timeframe_to_seconds
+
+        try:
+            valid = timeframe_to_seconds(timeframe) > 0
+        except Exception:  # ccxt: ValueError or NotSupported
+            valid = False
+        if not valid:
+            fail(f"--timeframe {timeframe!r} is not a timeframe: use e.g. 5m, 1h, 4h, 1d")
+    table = read_predictions(path, timeframe=timeframe)
+    grid = f"dates on the {timeframe} candle grid"
+    if timeframe is None:
+        inferred = infer_timeframe(table)
+        if inferred is None:
+            grid = "candle grid not checked (no usual step between dates): pass --timeframe"
+        else:
+            validate_predictions(table, str(path), timeframe=inferred)
+            grid = f"dates on the {inferred} candle grid (inferred: pass --timeframe to set it)"
     for pair, rows in table.groupby("pair"):
         console.print(
             f"{pair}: {len(rows)} rows, {rows['date'].min()} -> {rows['date'].max()}, "
             f"do_predict=1 on {rows['do_predict'].mean():.0%}",
             highlight=False,
         )
+    console.print(grid, highlight=False)
 
 
 @bundle_app.command("build")

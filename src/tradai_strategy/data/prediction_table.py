@@ -3,7 +3,8 @@
 A prediction table has one row per ``(pair, candle)``:
 
 =================  ==========================================================================
-``date``           candle open time, timezone-aware **UTC** (the candle the prediction is for)
+``date``           candle open time, timezone-aware **UTC** (the candle the prediction is for;
+                   with a ``timeframe`` it must be one of that timeframe's candle open times)
 ``pair``           ``BASE/QUOTE`` as in the whitelist
 ``&-...``          at least one FreqAI label column; for every numeric label ``L`` also
                    ``L_mean`` and ``L_std`` (FreqAI's ``labels_mean``/``labels_std``: the
@@ -12,6 +13,10 @@ A prediction table has one row per ``(pair, candle)``:
 ``DI_values``      optional, numeric
 other columns      optional, numeric (class probabilities of a classifier, extra returns)
 =================  ==========================================================================
+
+Numeric columns hold numbers only (no text in any row) and, on rows with ``do_predict = 1``,
+finite ones; a classifier's class label is not empty there. Rows with ``do_predict = 0`` may
+hold NaN: they are not used.
 
 Every read validates the table (:func:`read_predictions`), so a file that went through a
 spreadsheet or another tool fails with one line naming the problem instead of producing a
@@ -24,15 +29,19 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+import numpy.typing as npt
 import pandas as pd
+from freqtrade.exchange import timeframe_to_prev_date, timeframe_to_seconds
 
 from tradai_strategy.core.errors import TradAIDataError
+from tradai_strategy.data.candle_scan import on_candle_grid
 
 __all__ = [
     "DATE",
     "DI_VALUES",
     "DO_PREDICT",
     "PAIR",
+    "infer_timeframe",
     "label_columns",
     "read_predictions",
     "validate_predictions",
@@ -42,6 +51,22 @@ __all__ = [
 DATE, PAIR, DO_PREDICT, DI_VALUES = "date", "pair", "do_predict", "DI_values"
 _FORMATS = {".csv": "csv", ".parquet": "parquet", ".pq": "parquet"}
 _EXPORT_HINT = "export one with `tradai predictions export --identifier <id> --out <file>`"
+_TIMEFRAMES = (
+    "1m",
+    "3m",
+    "5m",
+    "15m",
+    "30m",
+    "1h",
+    "2h",
+    "4h",
+    "6h",
+    "8h",
+    "12h",
+    "1d",
+    "3d",
+    "1w",
+)
 
 
 def _fail(source: str, msg: str) -> TradAIDataError:
@@ -133,7 +158,7 @@ def _check_columns(df: pd.DataFrame, source: str) -> list[str]:
             "do not belong in a prediction table: drop them",
         )
     for label in labels:
-        if not pd.api.types.is_numeric_dtype(df[label]):
+        if not _numeric_label(df, label):
             continue  # a classifier's class label (string) has no mean/std
         stats = [f"{label}_mean", f"{label}_std"]
         absent = [s for s in stats if s not in cols]
@@ -143,15 +168,88 @@ def _check_columns(df: pd.DataFrame, source: str) -> list[str]:
                 f"missing column(s) {', '.join(absent)}: the strategy scales {label} with the "
                 "training labels' mean/std (FreqAI's labels_mean/labels_std); add them",
             )
-    numeric = [c for c in cols if c not in (DATE, PAIR) and c not in labels]
+    return labels
+
+
+def _numeric_label(df: pd.DataFrame, label: str) -> bool:
+    """A regression label: numeric, or with ``_mean``/``_std`` columns, or mostly numbers
+    (text in it is then an error); else a classifier's class label (strings)."""
+    if pd.api.types.is_numeric_dtype(df[label]):
+        return True
+    if f"{label}_mean" in df.columns or f"{label}_std" in df.columns:
+        return True
+    values = df[label].dropna()
+    return bool(len(values)) and float(pd.to_numeric(values, errors="coerce").notna().mean()) >= 0.5
+
+
+def _where(out: pd.DataFrame, mask: npt.NDArray[np.bool_]) -> str:
+    """``<pair> <date>`` of the first row of ``mask`` (the table is sorted by pair, date)."""
+    first = out.loc[mask].sort_values(DATE, kind="stable").iloc[0]
+    return f"{first[PAIR]} {first[DATE]}"
+
+
+def _check_values(out: pd.DataFrame, labels: list[str], source: str) -> None:
+    """Text in numeric columns (any row); NaN/inf or empty predictions where do_predict = 1."""
+    use = out[DO_PREDICT].to_numpy() == 1
+    classes = [c for c in labels if not _numeric_label(out, c)]
+    numeric = [c for c in out.columns if c not in (DATE, PAIR, DO_PREDICT, *classes)]
     for col in numeric:
-        if not pd.api.types.is_numeric_dtype(df[col]):
+        raw = out[col]
+        if not pd.api.types.is_numeric_dtype(raw.dtype):
+            text = (pd.to_numeric(raw, errors="coerce").isna() & raw.notna()).to_numpy()
+            if not text.any():  # numbers stored as text
+                text = raw.notna().to_numpy()
+            example = raw[text].iloc[0]
             raise _fail(
                 source,
-                f"column {col!r} is not numeric (dtype {df[col].dtype}, e.g. "
-                f"{df[col].iloc[0]!r}): prediction columns other than labels must be numbers",
+                f"column {col!r} is not numeric: {int(text.sum())} value(s) are text (e.g. "
+                f"{example!r}), first {_where(out, text)}: write numbers in every prediction "
+                "column (only a classifier's &-label holds class names)",
             )
-    return labels
+        bad = use & ~np.isfinite(raw.to_numpy(dtype=float, na_value=np.nan))
+        if bad.any():
+            raise _fail(
+                source,
+                f"column {col!r} has {int(bad.sum())} NaN/inf value(s) on do_predict=1 rows, "
+                f"first {_where(out, bad)}: write a finite number there or set do_predict to 0 "
+                "on those rows (a NaN prediction silently takes no trade)",
+            )
+    for col in classes:
+        bad = use & out[col].isna().to_numpy()
+        if bad.any():
+            raise _fail(
+                source,
+                f"column {col!r} is empty on {int(bad.sum())} do_predict=1 row(s), first "
+                f"{_where(out, bad)}: write the predicted class there or set do_predict to 0",
+            )
+
+
+def _check_grid(out: pd.DataFrame, timeframe: str, source: str) -> None:
+    """Every date must be a candle open time of ``timeframe``."""
+    off = ~on_candle_grid(out[DATE], timeframe)
+    if off.any():
+        first = out.loc[off].sort_values(DATE, kind="stable").iloc[0]
+        candle = timeframe_to_prev_date(timeframe, first[DATE].to_pydatetime())
+        raise _fail(
+            source,
+            f"{int(off.sum())} date(s) are not {timeframe} candle open times, first "
+            f"{first[PAIR]} {first[DATE]}: stamp each prediction with the open time of its "
+            f"candle (here {pd.Timestamp(candle)}); no candle would match it and it would "
+            "silently never trade",
+        )
+
+
+def infer_timeframe(table: pd.DataFrame) -> str | None:
+    """The timeframe of a validated table: its most common step between a pair's
+    consecutive dates, when that is a usual freqtrade timeframe (else ``None``)."""
+    same_pair = table[PAIR].eq(table[PAIR].shift()).to_numpy()
+    steps = table[DATE].diff().to_numpy()[same_pair]
+    steps = steps[steps > np.timedelta64(0)]
+    if steps.size == 0:
+        return None
+    values, counts = np.unique(steps, return_counts=True)
+    seconds = int(pd.Timedelta(values[np.argmax(counts)]).total_seconds())
+    return next((tf for tf in _TIMEFRAMES if timeframe_to_seconds(tf) == seconds), None)
 
 
 def _check_do_predict(values: pd.Series, source: str) -> pd.Series:
@@ -166,16 +264,21 @@ def _check_do_predict(values: pd.Series, source: str) -> pd.Series:
     return pd.Series(arr.astype(np.int64), index=values.index)
 
 
-def validate_predictions(df: pd.DataFrame, source: str = "predictions") -> pd.DataFrame:
+def validate_predictions(
+    df: pd.DataFrame, source: str = "predictions", *, timeframe: str | None = None
+) -> pd.DataFrame:
     """Check ``df`` against the schema; return it normalised (UTC ns dates, sorted, int flags).
 
     :param source: shown at the start of every error message (usually the file path).
+    :param timeframe: the strategy's candle timeframe: every date must be one of its candle
+        open times (``None``: not checked).
     :raises TradAIDataError: wrong or missing columns, naive or non-UTC dates, duplicate
-        ``(pair, date)``, ``do_predict`` not 0/1, no rows.
+        ``(pair, date)``, ``do_predict`` not 0/1, no rows, text in a numeric column,
+        NaN/inf (or an empty class) on a ``do_predict = 1`` row, dates off the candle grid.
     """
     if df.empty:
         raise _fail(source, f"has no rows: {_EXPORT_HINT}")
-    _check_columns(df, source)
+    labels = _check_columns(df, source)
     out = df.copy()
     out[DATE] = _parse_dates(out[DATE].reset_index(drop=True), source).array
     pairs = out[PAIR]
@@ -193,12 +296,16 @@ def validate_predictions(df: pd.DataFrame, source: str = "predictions") -> pd.Da
         )
     out[PAIR] = out[PAIR].astype(str)
     out = out.sort_values([PAIR, DATE], kind="stable").reset_index(drop=True)
+    _check_values(out, labels, source)
+    if timeframe is not None:
+        _check_grid(out, timeframe, source)
     return out
 
 
-def read_predictions(path: str | Path) -> pd.DataFrame:
+def read_predictions(path: str | Path, *, timeframe: str | None = None) -> pd.DataFrame:
     """Read and validate a prediction table (``.csv`` or ``.parquet``).
 
+    :param timeframe: as in :func:`validate_predictions`.
     :raises TradAIDataError: the file is missing or unreadable, or fails
         :func:`validate_predictions`.
     """
@@ -213,7 +320,7 @@ def read_predictions(path: str | Path) -> pd.DataFrame:
             df = pd.read_parquet(p)
     except (ValueError, OSError, pd.errors.ParserError) as err:
         raise _fail(str(p), f"cannot be read as {fmt} ({' '.join(str(err).split())})") from None
-    return validate_predictions(df, str(p))
+    return validate_predictions(df, str(p), timeframe=timeframe)
 
 
 def write_predictions(table: pd.DataFrame, path: str | Path) -> Path:

@@ -51,7 +51,10 @@ class TradAIPredictionModel(InferenceOnlyModel):
         self.csv: CsvPredictionSource | None = None
         self.bundle_source: Any = None
         if self.source_cfg["type"] == "csv":
-            self.csv = CsvPredictionSource(Path(self.source_cfg["path"]).expanduser())
+            self.csv = CsvPredictionSource(
+                Path(self.source_cfg["path"]).expanduser(),
+                timeframe=self.config.get("timeframe"),
+            )
             self.csv.load()  # fail before the backtest starts on a missing or invalid file
         else:
             from tradai_strategy.serving.mlflow_source import MlflowPredictionSource

@@ -125,9 +125,14 @@ def uncovered(dates: pd.Series, predictions: pd.DataFrame) -> int:
 
 @dataclass
 class CsvPredictionSource:
-    """A prediction table file, grouped by pair; re-read when its modification time changes."""
+    """A prediction table file, grouped by pair; re-read when its modification time changes.
+
+    ``timeframe``: the strategy's; a date that is not one of its candle open times is refused
+    (it would match no candle and silently never trade).
+    """
 
     path: Path
+    timeframe: str | None = None
     _mtime: float = -1.0
     _by_pair: dict[str, pd.DataFrame] = field(default_factory=dict)
 
@@ -139,7 +144,7 @@ class CsvPredictionSource:
             mtime = -1.0
         if mtime == self._mtime and self._by_pair:
             return
-        table = read_predictions(self.path)
+        table = read_predictions(self.path, timeframe=self.timeframe)
         self._by_pair = {str(p): rows.reset_index(drop=True) for p, rows in table.groupby(PAIR)}
         self._mtime = mtime
         logger.info(
