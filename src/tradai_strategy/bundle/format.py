@@ -43,6 +43,7 @@ from tradai_strategy.bundle.io import (
 )
 from tradai_strategy.bundle.source import collect_pair_parts, write_pair_parts
 from tradai_strategy.core.errors import TradAIDataError
+from tradai_strategy.core.redact import redact_obj
 
 logger = logging.getLogger(__name__)
 
@@ -271,7 +272,7 @@ def bundle_from_model_dir(
                 else "regression"
             ),
             "freqai": {k: freqai[k] for k in FREQAI_KEYS if k in freqai},
-            "tradai": {k: v for k, v in (freqai.get("tradai") or {}).items()},
+            "tradai": redact_obj(dict(freqai.get("tradai") or {})),  # no tracking_uri password
             "versions": library_versions(),
             "pairs": pair_meta,
             "artifacts": {

@@ -19,6 +19,7 @@ from freqtrade.freqai.data_kitchen import FreqaiDataKitchen
 
 from tradai_strategy.bundle.format import PairModel
 from tradai_strategy.core.errors import TradAIConfigError
+from tradai_strategy.core.settings import tradai_block
 from tradai_strategy.data.prediction_table import DATE, DI_VALUES, DO_PREDICT
 
 logger = logging.getLogger(__name__)
@@ -46,7 +47,7 @@ class ServingSettings:
     @classmethod
     def from_config(cls, config: dict[str, Any]) -> ServingSettings:
         freqai = config.get("freqai") or {}
-        tradai = freqai.get("tradai") or {}
+        tradai = tradai_block(config)
         source = tradai.get("prediction_source") or {}
         uri = tradai.get("model_uri") or (source.get("model_uri") if source else None)
         if not uri:

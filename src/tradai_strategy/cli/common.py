@@ -5,7 +5,8 @@ Exit-code rule (:func:`handle_error`, installed on the ``tradai`` app by :class:
 an expected failure -- a :class:`~tradai_strategy.core.errors.TradAIError`, or freqtrade's own
 ``OperationalException`` for a bad config -- prints ``error: <message>`` on one line and exits
 with its ``exit_code`` (2: bad input); anything else is a bug: its traceback is printed on
-stderr and the exit status is 1.
+stderr and the exit status is 1. Credentials in URLs are masked in all of it
+(:mod:`tradai_strategy.core.redact`).
 """
 
 from __future__ import annotations
@@ -21,15 +22,19 @@ import typer
 from rich.console import Console
 from typer.core import TyperGroup
 
+from tradai_strategy.core.redact import redact_text
+
 console = Console()
 err_console = Console(stderr=True)
 
 
 def print_error(msg: str) -> None:
-    """Print ``error: <msg>`` on stderr (red label, ``msg`` markup-escaped)."""
+    """Print ``error: <msg>`` on stderr (red label, ``msg`` redacted and markup-escaped)."""
     from rich.markup import escape
 
-    err_console.print(f"[bold red]error:[/] {escape(msg)}", highlight=False, soft_wrap=True)
+    err_console.print(
+        f"[bold red]error:[/] {escape(redact_text(msg))}", highlight=False, soft_wrap=True
+    )
 
 
 def fail(msg: str, code: int = 2) -> NoReturn:
@@ -50,7 +55,7 @@ def handle_error(err: Exception) -> int:
     if isinstance(err, OperationalException):
         print_error(" ".join(str(err).split()) or type(err).__name__)
         return int(getattr(err, "exit_code", 2))
-    sys.stderr.write("".join(traceback.format_exception(err)))
+    sys.stderr.write(redact_text("".join(traceback.format_exception(err))))
     sys.stderr.flush()
     print_error(f"unexpected {type(err).__name__} (a bug: the traceback is above)")
     return 1
@@ -59,16 +64,20 @@ def handle_error(err: Exception) -> int:
 class TradAIGroup(TyperGroup):
     """The ``tradai`` root group: every command's exception goes through :func:`handle_error`.
 
-    click's own exits (``typer.Exit``, ``Abort``, usage errors) pass through unchanged.
+    click's own exits (``typer.Exit``, ``Abort``, usage errors) pass through unchanged. All
+    output of the command goes through :func:`~tradai_strategy.core.logs.redacted_output`.
     """
 
     def invoke(self, ctx: Any) -> Any:  # click's Context (typer vendors click)
-        try:
-            return super().invoke(ctx)
-        except (typer.Exit, typer.Abort, typer.TyperException):  # click's own: usage errors
-            raise
-        except Exception as err:
-            raise typer.Exit(handle_error(err)) from err
+        from tradai_strategy.core.logs import redacted_output
+
+        with redacted_output():
+            try:
+                return super().invoke(ctx)
+            except (typer.Exit, typer.Abort, typer.TyperException):  # click's own: usage errors
+                raise
+            except Exception as err:
+                raise typer.Exit(handle_error(err)) from err
 
 
 def fmt_num(value: Any, fmt: str) -> str:

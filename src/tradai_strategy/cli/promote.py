@@ -18,6 +18,7 @@ from rich.table import Table
 
 from tradai_strategy.cli.common import TrackingUriOpt, console, err_console, fail
 from tradai_strategy.core.logs import quiet_logging
+from tradai_strategy.core.redact import redact_url
 
 if TYPE_CHECKING:
     from tradai_strategy.lifecycle.promotion import Lifecycle
@@ -61,7 +62,7 @@ def registry_session(
         yield lc
     except MlflowException as err:
         first = (str(err.message) or type(err).__name__).splitlines()[0]
-        fail(f"MLflow store {tracking_uri or 'default'}: {first}")
+        fail(f"MLflow store {redact_url(tracking_uri or 'default')}: {first}")
 
 
 def _moved(event: AuditEvent) -> None:

@@ -15,6 +15,7 @@ from rich.table import Table
 
 from tradai_strategy.cli.common import TrackingUriOpt, console
 from tradai_strategy.cli.promote import AuditDb, Reason, registry_session
+from tradai_strategy.core.redact import redact_url
 
 if TYPE_CHECKING:
     from tradai_strategy.lifecycle.status import VersionStatus
@@ -94,7 +95,7 @@ def status(
             per_model[name] = (versions, model_status(versions, metrics))
     if as_json:
         doc = {
-            "tracking_uri": lc.registry.uri,
+            "tracking_uri": redact_url(lc.registry.uri),
             "models": [
                 {
                     "model": name,

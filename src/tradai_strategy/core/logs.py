@@ -5,6 +5,9 @@
 (freqtrade's rich log handler and tables, LightGBM, warnings) into one file, so a long
 command can show a clean progress display on the terminal; :func:`verbose_logging` shows
 every record on the console instead. Inside either, :func:`quiet_logging` hides nothing.
+Each of them turns on :func:`~tradai_strategy.core.redact.redact_log_records`, and the log
+file and console get credentials masked (:mod:`tradai_strategy.core.redact`);
+:func:`redacted_output` does the same for stdout/stderr around a whole command.
 """
 
 from __future__ import annotations
@@ -14,7 +17,9 @@ import logging
 import sys
 from collections.abc import Iterator
 from pathlib import Path
-from typing import TextIO
+from typing import TextIO, cast
+
+from tradai_strategy.core.redact import RedactFilter, RedactingStream, redact_log_records
 
 LOG_FORMAT = "%(asctime)s - %(name)s - %(levelname)s - %(message)s"
 
@@ -24,6 +29,7 @@ _keep_all = 0  # > 0 while capture_output/verbose_logging are active: quiet_logg
 @contextlib.contextmanager
 def quiet_logging(level: int = logging.INFO) -> Iterator[None]:
     """Silence log records up to ``level`` (freqtrade's chatty config/strategy loading)."""
+    redact_log_records()
     if _keep_all:
         yield
         return
@@ -41,7 +47,9 @@ def _all_records(handler: logging.Handler, level: int) -> Iterator[None]:
     global _keep_all
     root = logging.getLogger()
     old_level, old_disable = root.level, logging.root.manager.disable
+    redact_log_records()
     handler.setFormatter(logging.Formatter(LOG_FORMAT))
+    handler.addFilter(RedactFilter())
     root.addHandler(handler)
     root.setLevel(level)
     logging.disable(logging.NOTSET)
@@ -63,7 +71,8 @@ def capture_output(path: Path, level: int = logging.INFO) -> Iterator[TextIO]:
     inside, ``sys.stdout`` and ``sys.stderr`` are the log file.
     """
     path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("a", encoding="utf-8") as stream:
+    with path.open("a", encoding="utf-8") as raw:
+        stream = cast(TextIO, RedactingStream(raw))  # MLflow prints "View run at <URI>"
         handler = logging.StreamHandler(stream)
         with (
             _all_records(handler, level),
@@ -80,4 +89,17 @@ def capture_output(path: Path, level: int = logging.INFO) -> Iterator[TextIO]:
 def verbose_logging(level: int = logging.INFO) -> Iterator[None]:
     """Every log record (``level`` and up) on stderr, as freqtrade itself would print it."""
     with _all_records(logging.StreamHandler(sys.stderr), level):
+        yield
+
+
+@contextlib.contextmanager
+def redacted_output() -> Iterator[None]:
+    """Credentials masked in everything printed on stdout/stderr and in every log record
+    (:mod:`tradai_strategy.core.redact`); the real streams are back afterwards."""
+    redact_log_records()
+    if isinstance(sys.stdout, RedactingStream) and isinstance(sys.stderr, RedactingStream):
+        yield
+        return
+    out, err = (cast(TextIO, RedactingStream(s)) for s in (sys.stdout, sys.stderr))
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
         yield

@@ -1,8 +1,10 @@
 """TradAI's settings: the run mode (:class:`TradingMode`) and the ``freqai.tradai`` block of a
-FreqAI config (:class:`TradAISettings`)."""
+FreqAI config (:class:`TradAISettings`; every key any part of TradAI reads is in
+:data:`TRADAI_KEYS`, and :func:`tradai_block` refuses any other)."""
 
 from __future__ import annotations
 
+import difflib
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any, Literal, cast
@@ -42,6 +44,54 @@ class TradingMode(StrEnum):
         """The config file used when none is given."""
         live = self in (TradingMode.DRY_RUN, TradingMode.LIVE)
         return "configs/inference.json" if live else "configs/train.json"
+
+
+#: Every key of ``freqai.tradai`` and what reads it: a key not listed here is refused (a typo
+#: such as ``estimater`` would otherwise be ignored and the default used silently).
+TRADAI_KEYS: dict[str, str] = {
+    # training (TradAISettings, the strategy's target)
+    "estimator": "training: lightgbm or catboost",
+    "target": "strategy: return (regression) or updown (classifier)",
+    "purge_candles": "training: rows dropped before the eval part",
+    "embargo_candles": "training: rows dropped after a non-final eval part",
+    "early_stopping_rounds": "training: early stopping on the eval part (0 = off)",
+    "eval_position": "training: end or start",
+    "seed": "training: estimator seed",
+    # data (the candle pre-flight, tradai_strategy.data.candle_check)
+    "max_gap_candles": "pre-flight: longest candle gap accepted without --allow-gaps",
+    # inference
+    "mode": "informational: inference (written by tradai config build)",
+    "prediction_source": "TradAIPredictionModel: {type: csv|mlflow, ...}",
+    "model_uri": "TradAIMLflowModel: models:/<name>@<alias>",
+    "tracking_uri": "TradAIMLflowModel: the MLflow server or store",
+    "reload_check_seconds": "TradAIMLflowModel: seconds between alias checks",
+    "registry_timeout_seconds": "TradAIMLflowModel: longest wait for the registry",
+    "allow_in_sample": "TradAIMLflowModel: predict on candles the model trained on",
+    # live monitoring (dry-run/live)
+    "prediction_log": "live: write the prediction log (default true)",
+    "prediction_log_path": "live: the prediction log file",
+    "prediction_log_retention_days": "live: days of prediction log kept",
+    "shadow_alias": "live: alias predicting beside the served one, logged only",
+}
+
+
+def tradai_block(config: dict[str, Any]) -> dict[str, Any]:
+    """The ``freqai.tradai`` block of ``config`` (``{}`` when absent); a key not in
+    :data:`TRADAI_KEYS` is a :class:`TradAIConfigError` naming the closest valid key."""
+    block = (config.get("freqai") or {}).get("tradai") or {}
+    if not isinstance(block, dict):
+        raise TradAIConfigError(
+            f"freqai.tradai must be an object of settings, got {type(block).__name__}: "
+            'e.g. {"estimator": "lightgbm"}'
+        )
+    for key in block:
+        if key not in TRADAI_KEYS:
+            close = difflib.get_close_matches(str(key), TRADAI_KEYS, n=1)
+            hint = f"did you mean {close[0]}? " if close else ""
+            raise TradAIConfigError(
+                f"freqai.tradai.{key} is unknown: {hint}valid keys: {', '.join(TRADAI_KEYS)}"
+            )
+    return block
 
 
 Estimator = Literal["lightgbm", "catboost"]
@@ -87,7 +137,7 @@ class TradAISettings:
     @classmethod
     def from_config(cls, config: dict[str, Any]) -> TradAISettings:
         freqai = config.get("freqai", {})
-        tr = freqai.get("tradai", {}) or {}
+        tr = tradai_block(config)
         h = label_period_candles(config)
         est = str(tr.get("estimator", "lightgbm")).lower()
         if est not in ESTIMATORS:

@@ -20,6 +20,8 @@ from freqtrade.enums import RunMode
 from freqtrade.freqai.data_kitchen import FreqaiDataKitchen
 from freqtrade.freqai.freqai_interface import IFreqaiModel
 
+from tradai_strategy.freqai.run_records import redact_run_records
+
 logger = logging.getLogger(__name__)
 
 
@@ -55,6 +57,7 @@ class InferenceOnlyModel(IFreqaiModel):
                 days,
             )
         super().__init__(config=kitchen_config(config))
+        redact_run_records(config, self.full_path)  # a tracking_uri's password stays off disk
 
     def train(self, unfiltered_df: pd.DataFrame, pair: str, dk: FreqaiDataKitchen, **kwargs: Any):
         """Nothing to train. Leaves the data kitchen what the drawer expects."""

@@ -23,6 +23,7 @@ from tradai_strategy.data.oos_metrics import (
     regression_metrics,
     update_metrics_file,
 )
+from tradai_strategy.freqai.run_records import redact_run_records
 from tradai_strategy.models.estimators import (
     Task,
     build_estimator,
@@ -104,9 +105,12 @@ class PurgedTrainingMixin:
     # provided by IFreqaiModel
     config: dict[str, Any]
     model_training_parameters: dict[str, Any]
+    full_path: Path
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
+        # FreqAI's copies of the config (run_params.json, the result zip's) without passwords
+        redact_run_records(kwargs.get("config", self.config), self.full_path)
         self.tradai = TradAISettings.from_config(self.config)
         self._fatal: TradAIDataError | None = None
 

@@ -22,6 +22,7 @@ from typing import Any
 
 from tradai_strategy.core import tags as tag
 from tradai_strategy.core.errors import TradAIConfigError
+from tradai_strategy.core.redact import redact_text, redact_url
 
 
 @dataclass(frozen=True)
@@ -66,8 +67,10 @@ def open_storage(url: str | None, heartbeat: int = 0) -> Any:
         with quiet_experimental():
             return optuna.storages.RDBStorage(url, engine_kwargs=_engine_kwargs(url), **beat)
     except Exception as err:  # sqlalchemy/optuna raise many types for a bad URL
-        reason = " ".join(str(err).split())[:160]
-        raise TradAIConfigError(f"--storage {url!r} cannot be opened ({reason}): {hint}") from None
+        reason = redact_text(" ".join(str(err).split()))[:160]  # no password, even cut short
+        raise TradAIConfigError(
+            f"--storage {redact_url(url)!r} cannot be opened ({reason}): {hint}"
+        ) from None
 
 
 @contextlib.contextmanager

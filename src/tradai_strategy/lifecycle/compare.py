@@ -27,6 +27,7 @@ import pandas as pd
 from tradai_strategy.core import tags as tag
 from tradai_strategy.core.errors import TradAIConfigError, TradAIDataError
 from tradai_strategy.core.paths import run_folder
+from tradai_strategy.core.redact import redact_url
 from tradai_strategy.core.settings import label_period_candles
 from tradai_strategy.stats.compare import (
     PairedTest,
@@ -190,19 +191,23 @@ def run_version(
     # nothing trains: train_period_days 0 loads no training window before the timerange
     freqai = {"identifier": identifier, "train_period_days": 0, "tradai": tradai}
     overlay.write_text(json.dumps({"freqai": freqai}))
-    with quiet_logging(), contextlib.redirect_stdout(io.StringIO()):  # freqtrade's tables
-        result = backtest(
-            [*args["config"], str(overlay)],
-            str(args["strategy"]),
-            freqaimodel=MLFLOW_MODEL,
-            timerange=timerange,
-            datadir=args.get("datadir"),
-            userdir=config["user_data_dir"],
-            strategy_path=args.get("strategy_path"),
-            freqaimodel_path=freqaimodel_path,
-            offline=offline,
-            results_dir=run_dir / f"v{version}",
-        )
+    try:
+        with quiet_logging(), contextlib.redirect_stdout(io.StringIO()):  # freqtrade's tables
+            result = backtest(
+                [*args["config"], str(overlay)],
+                str(args["strategy"]),
+                freqaimodel=MLFLOW_MODEL,
+                timerange=timerange,
+                datadir=args.get("datadir"),
+                userdir=config["user_data_dir"],
+                strategy_path=args.get("strategy_path"),
+                freqaimodel_path=freqaimodel_path,
+                offline=offline,
+                results_dir=run_dir / f"v{version}",
+            )
+    finally:
+        if redact_url(tracking_uri) != tracking_uri:
+            overlay.unlink(missing_ok=True)  # it holds the tracking URI's password
     table = load_backtest_predictions(Path(config["user_data_dir"]) / "models" / identifier)
     col = prediction_column(table, label)
     preds = table[["pair", "date", col, "do_predict"]].rename(columns={col: "pred"})

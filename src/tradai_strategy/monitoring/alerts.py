@@ -12,6 +12,8 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from tradai_strategy.core.redact import redact_text, redact_url
+
 logger = logging.getLogger(__name__)
 
 EVENTS = (
@@ -81,7 +83,7 @@ class Alerter:
 
             plugin = apprise.Apprise.instantiate(url)
             if plugin is None:
-                logger.warning("alert not sent: %r is not a valid apprise URL", url)
+                logger.warning("alert not sent: %r is not a valid apprise URL", redact_url(url))
                 return False
             if isinstance(plugin, NotifyJSON):
                 plugin.payload_extras[PAYLOAD_KEY] = facts
@@ -94,7 +96,9 @@ class Alerter:
             sent = bool(plugin.notify(body=text, title=title, notify_type=kind))
             where = plugin.url(privacy=True)
         except Exception as err:  # an alert must never stop the flow
-            logger.warning("alert %s to %s failed: %s", facts["event"], url, err)
+            logger.warning(
+                "alert %s to %s failed: %s", facts["event"], redact_url(url), redact_text(str(err))
+            )
             return False
         if not sent:
             logger.warning(

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from tradai_strategy.core import tags as tag
 from tradai_strategy.core.errors import TradAIConfigError
+from tradai_strategy.core.redact import redact_url
 from tradai_strategy.registry import store
 
 if TYPE_CHECKING:
@@ -89,8 +90,8 @@ def check_reachable(uri: str, timeout: float = 3.0) -> None:
             pass
     except OSError as err:
         raise RegistryError(
-            f"tracking server {uri} unreachable ({err.strerror or err}): start it or pass "
-            "--tracking-uri"
+            f"tracking server {redact_url(uri)} unreachable ({err.strerror or err}): start it "
+            "or pass --tracking-uri"
         ) from None
 
 
@@ -145,7 +146,8 @@ class RegistryClient:
             if "RESOURCE_DOES_NOT_EXIST" in str(err.error_code):
                 known = ", ".join(self.models()) or "none registered yet"
                 raise RegistryError(
-                    f"model {name!r} is not registered in {self.uri}: known models: {known}"
+                    f"model {name!r} is not registered in {redact_url(self.uri)}: known "
+                    f"models: {known}"
                 ) from None
             raise
 

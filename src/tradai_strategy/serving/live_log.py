@@ -28,7 +28,7 @@ import pandas as pd
 from tradai_strategy.bundle.format import PairModel
 from tradai_strategy.core import tags as tag
 from tradai_strategy.core.labels import forward_mean_return
-from tradai_strategy.core.settings import label_period_candles
+from tradai_strategy.core.settings import label_period_candles, tradai_block
 from tradai_strategy.monitoring.prediction_log import (
     PredictionLog,
     default_prediction_log_path,
@@ -51,8 +51,7 @@ class LogSettings:
 
     @classmethod
     def from_config(cls, config: dict[str, Any]) -> LogSettings:
-        freqai = config.get("freqai") or {}
-        tradai = freqai.get("tradai") or {}
+        tradai = tradai_block(config)
         userdir = Path(config.get("user_data_dir") or "user_data")
         path = tradai.get("prediction_log_path") or default_prediction_log_path(userdir)
         horizon = label_period_candles(config)

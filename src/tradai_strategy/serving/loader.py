@@ -33,6 +33,7 @@ from tradai_strategy.bundle.format import MANIFEST, ModelBundle, load_bundle
 from tradai_strategy.bundle.io import sha256_file
 from tradai_strategy.core import tags as tag
 from tradai_strategy.core.errors import TradAIConfigError, TradAIDataError, TradAIError
+from tradai_strategy.core.redact import redact_text, redact_url
 from tradai_strategy.registry.client import is_retired
 
 if TYPE_CHECKING:
@@ -149,7 +150,7 @@ class RegistryBundleLoader:
         except RegistryError as err:  # the tracking server does not answer
             raise RegistryUnavailableError(f"registry: {err}") from None
         except Exception as err:
-            msg = " ".join(str(err).split())[:300]
+            msg = redact_text(" ".join(str(err).split()))[:300]
             raise RegistryUnavailableError(f"registry: {type(err).__name__}: {msg}") from None
 
     def _call(self, what: str, fn: Any, *args: Any) -> Any:
@@ -164,15 +165,16 @@ class RegistryBundleLoader:
         except MlflowException as err:
             if err.error_code in _NOT_FOUND:
                 raise self._not_found(what, str(err.message)) from None
-            raise RegistryUnavailableError(f"{what}: {' '.join(str(err).split())[:300]}") from None
+            msg = redact_text(" ".join(str(err).split()))[:300]
+            raise RegistryUnavailableError(f"{what}: {msg}") from None
         except Exception as err:  # connection refused, DNS, timeouts, sqlite locked ...
-            msg = " ".join(str(err).split())[:300]
+            msg = redact_text(" ".join(str(err).split()))[:300]
             raise RegistryUnavailableError(f"{what}: {type(err).__name__}: {msg}") from None
 
     def _not_found(self, what: str, message: str) -> ModelNotFoundError:
         return ModelNotFoundError(
-            f"{self.ref.uri} not found in the registry at {self.tracking_uri} "
-            f"({what}: {' '.join(message.split())}): register a bundle with "
+            f"{self.ref.uri} not found in the registry at {redact_url(self.tracking_uri)} "
+            f"({what}: {redact_text(' '.join(message.split()))}): register a bundle with "
             "`tradai bundle register` or fix freqai.tradai model_uri/tracking_uri"
         )
 

@@ -25,6 +25,7 @@ import numpy as np
 import pandas as pd
 
 from tradai_strategy.core.errors import TradAIConfigError, TradAIDataError
+from tradai_strategy.core.settings import tradai_block
 from tradai_strategy.data.prediction_table import DATE, DO_PREDICT, PAIR, read_predictions
 
 logger = logging.getLogger(__name__)
@@ -35,8 +36,7 @@ _SOURCE_HINT = '{"type": "csv", "path": "preds.csv"} or {"type": "mlflow", "mode
 
 def source_settings(config: dict[str, Any]) -> dict[str, Any]:
     """The validated ``prediction_source`` block of a config."""
-    tradai = (config.get("freqai") or {}).get("tradai") or {}
-    source = tradai.get("prediction_source")
+    source = tradai_block(config).get("prediction_source")
     if not isinstance(source, dict):
         raise TradAIConfigError(f"{SOURCE_KEY} is missing: set it to {_SOURCE_HINT}")
     kind = source.get("type")
