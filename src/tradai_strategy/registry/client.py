@@ -113,6 +113,7 @@ class RegistryClient:
 
         self.uri = store.tracking_uri(tracking_uri)
         check_reachable(self.uri)
+        store.ensure_store(self.uri)  # a new sqlite store is created by one process at a time
         self.client: MlflowClient = MlflowClient(tracking_uri=self.uri, registry_uri=self.uri)
 
     # --- reading ---
