@@ -49,7 +49,9 @@ def _build(
         for key, value in (metrics[i] if metrics else {}).items():
             client.log_metric(run_id, key, value)
         mv = client.create_model_version(name, f"runs:/{run_id}/model", run_id=run_id)
-        lc.registry.set_tags(name, mv.version, {"tradai.validation_status": status})
+        # a manifest tag (no bundle behind it): a version without one is never promoted
+        tags = {"tradai.validation_status": status, "tradai.manifest_sha256": f"{i + 1:064x}"}
+        lc.registry.set_tags(name, mv.version, tags)
 
 
 def cli(uri: str, *args: str) -> tuple[int, str]:

@@ -24,7 +24,11 @@ def build_store(root: Path) -> Path:
     lc.registry.client.create_registered_model(NAME)
     for _ in range(2):
         mv = lc.registry.client.create_model_version(NAME, root.as_uri())
-        tags = {"tradai.validation_status": "passed", "tradai.label_period_candles": "1"}
+        tags = {
+            "tradai.validation_status": "passed",
+            "tradai.label_period_candles": "1",
+            "tradai.manifest_sha256": f"{int(mv.version):064x}",  # never promoted without one
+        }
         lc.registry.set_tags(NAME, mv.version, tags)
     promote(lc, NAME, "1", alias="fallback", reason="safe baseline")
     promote(lc, NAME, "1", reason="first")

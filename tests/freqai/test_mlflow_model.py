@@ -183,14 +183,14 @@ def test_corrupted_artifact_or_manifest_in_the_registry(tmp_path, reg):
     loader = RegistryBundleLoader("models:/RadCorrupt/1", tmp_path / "cache", reg["uri"])
     original = target.read_bytes()
     target.write_bytes(original.replace(b"tree", b"tref", 1))
-    with pytest.raises(TradAIDataError, match=r"model\.lgb\.txt is corrupted \(sha256"):
+    with pytest.raises(TradAIDataError, match=r"model\.lgb\.txt differs from its registered"):
         loader.fetch(*loader.resolve())
     target.write_bytes(original)
     shutil.rmtree(tmp_path / "cache")
     manifest = json.loads(manifest_path.read_text())
     manifest["strategy"] = "Tampered"
     manifest_path.write_text(json.dumps(manifest))
-    with pytest.raises(TradAIDataError, match="differs from the registry tag"):
+    with pytest.raises(TradAIDataError, match=r"tradai_bundle\.json differs from its registered"):
         loader.fetch(*loader.resolve())
 
 

@@ -49,7 +49,9 @@ def _store(tmp: Path, signal: str) -> tuple[dict[str, Any], str]:
     reg = RegistryClient(uri)
     reg.client.create_registered_model(NAME)
     (tmp / "src").mkdir()
-    mv = reg.client.create_model_version(NAME, (tmp / "src").as_uri())
+    # a manifest tag (no bundle behind it): a version without one is never promoted
+    manifest = {"tradai.manifest_sha256": "0" * 64}
+    mv = reg.client.create_model_version(NAME, (tmp / "src").as_uri(), tags=manifest)
     tags = {
         "tradai.strategy": "RadStrategy",
         "tradai.pairs": ",".join(PAIRS),

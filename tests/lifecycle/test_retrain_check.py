@@ -252,7 +252,9 @@ def cheap_trainer(lc: Lifecycle) -> Callable[[RetrainPolicy, pd.Timestamp], str]
     """Registers a version without training (the real flow is in test_scheduler.py)."""
 
     def train(pol: RetrainPolicy, now: pd.Timestamp) -> str:
-        return str(lc.registry.client.create_model_version(NAME, "file:///tmp/none").version)
+        manifest = {"tradai.manifest_sha256": "0" * 64}  # else never promoted
+        mv = lc.registry.client.create_model_version(NAME, "file:///tmp/none", tags=manifest)
+        return str(mv.version)
 
     return train
 

@@ -144,7 +144,8 @@ def test_retrain_that_fails_validation_keeps_production(
     policy = dataclasses.replace(load_policy(path), auto_promote=True)
     lc = Lifecycle.open(policy.tracking_uri)
     lc.registry.client.create_registered_model(NAME)
-    mv = lc.registry.client.create_model_version(NAME, tmp_path.as_uri())
+    manifest = {"tradai.manifest_sha256": "0" * 64}  # a version without one is never promoted
+    mv = lc.registry.client.create_model_version(NAME, tmp_path.as_uri(), tags=manifest)
     lc.registry.set_tags(NAME, mv.version, {"tradai.validation_status": "passed"})
     promote(lc, NAME, "1", reason="first")
 

@@ -82,7 +82,8 @@ def stage_challenger(lc: Lifecycle, horizon: int | None = H) -> str:
         run = client.create_run(client.get_experiment_by_name("Default").experiment_id)
         client.log_param(run.info.run_id, "label_period_candles", str(horizon))
         run_id = run.info.run_id
-    mv = client.create_model_version(NAME, "file:///tmp/none", run_id=run_id)
+    manifest = {"tradai.manifest_sha256": "0" * 64}  # a version without one is never promoted
+    mv = client.create_model_version(NAME, "file:///tmp/none", run_id=run_id, tags=manifest)
     lc.registry.set_tags(NAME, mv.version, {"tradai.validation_status": "passed"})
     promote(lc, NAME, mv.version, alias="challenger", reason="retrain; validation passed")
     return str(mv.version)

@@ -53,7 +53,8 @@ def test_tags_and_description(reg: RegistryClient) -> None:
     reg.set_tags(NAME, 3, {"n": "2"})
     reg.set_description(NAME, 3, "trained on synthetic data")
     v = reg.version(NAME, 3)
-    assert v.tags == {"tradai.validation_status": "passed", "n": "2"}
+    manifest = {"tradai.manifest_sha256": f"{3:064x}"}  # from make_store
+    assert v.tags == {"tradai.validation_status": "passed", "n": "2", **manifest}
     assert v.description == "trained on synthetic data"
 
 

@@ -32,6 +32,8 @@ from tradai_strategy.serving.loader import (
 
 PAIRS = ["BTC/USDT", "ETH/USDT"]
 LABEL = "&-s_close"
+#: a manifest tag (no bundle behind it): versions without one are never served
+VERIFIABLE = {tag.MANIFEST: "0" * 64}
 
 
 def _retire(reg: RegistryClient, name: str, version: str) -> None:
@@ -53,7 +55,7 @@ def test_serving_version_prefers_alias_then_fallback_never_retired(
     reg = RegistryClient(registry_uri)
     reg.client.create_registered_model("M")
     for _ in range(3):
-        reg.client.create_model_version("M", source=str(tmp_path))
+        reg.client.create_model_version("M", source=str(tmp_path), tags=VERIFIABLE)
     assert serving_version(reg, "M") is None  # nothing aliased
     reg.set_alias("M", "production", 3)
     reg.set_alias("M", "fallback", 2)
@@ -77,6 +79,16 @@ def test_serving_version_prefers_alias_then_fallback_never_retired(
     assert choose_serving(reg, "M", "fallback") == (None, ["@fallback is retired (version 2)"])
     with pytest.raises(RegistryError, match="model 'Nope' is not registered"):
         serving_version(reg, "Nope")
+    # a version without a manifest tag (a registration that never finished) is skipped too
+    reg.client.create_model_version("M", source=str(tmp_path))
+    reg.set_alias("M", "staging", 4)
+    reg.set_alias("M", "fallback", 1)
+    got, notes = choose_serving(reg, "M", "staging")
+    assert got is not None and got.version == "1"
+    assert notes == [
+        "@staging is unverified (version 4: no tradai.manifest_sha256 tag: its files cannot "
+        "be verified)"
+    ]
 
 
 def test_loader_refuses_a_pinned_retired_version_and_names_the_fix(
@@ -201,7 +213,7 @@ def test_retired_production_is_dropped_when_the_fallback_cannot_be_loaded(
     reg.set_alias("RadB", "production", 1)
     empty = tmp_path / "not-a-bundle"
     empty.mkdir()
-    reg.client.create_model_version("RadB", source=str(empty))
+    reg.client.create_model_version("RadB", source=str(empty), tags=VERIFIABLE)
     reg.set_alias("RadB", "fallback", 2)
     cfg = inference_config(
         tmp_path,

@@ -91,6 +91,11 @@ def load_pipeline(path: Path) -> Any:
         raise TradAIDataError(
             f"{path}: refused to load untrusted type(s) ({' '.join(str(err).split())})"
         ) from None
+    except Exception as err:  # not a skops file (e.g. a pickle): never unpickled
+        raise TradAIDataError(
+            f"{path}: not a readable skops pipeline ({type(err).__name__}: "
+            f"{' '.join(str(err).split())[:200]}): build and register the bundle again"
+        ) from None
 
 
 # ---- estimators --------------------------------------------------------------------------
@@ -106,18 +111,25 @@ def estimator_kind(model: Any) -> str:
 
 
 def load_estimator(kind: str, path: Path, task: str) -> Any:
-    """Load a native model file; returns an object with ``predict(X)``."""
-    if kind == "lightgbm":
-        import lightgbm as lgb
+    """Load a native model file (LightGBM text, CatBoost ``cbm``: parsed, never unpickled);
+    returns an object with ``predict(X)``. An unreadable file is a :class:`TradAIDataError`."""
+    if kind not in MODEL_FILES:
+        raise TradAIDataError(f"{path}: unknown estimator kind {kind!r} (lightgbm or catboost)")
+    try:
+        if kind == "lightgbm":
+            import lightgbm as lgb
 
-        return lgb.Booster(model_file=str(path))
-    if kind == "catboost":
+            return lgb.Booster(model_file=str(path))
         import catboost as cb
 
         model = cb.CatBoostRegressor() if task == "regression" else cb.CatBoostClassifier()
         model.load_model(str(path), format="cbm")
         return model
-    raise TradAIDataError(f"{path}: unknown estimator kind {kind!r} (lightgbm or catboost)")
+    except Exception as err:
+        raise TradAIDataError(
+            f"{path}: not a readable {kind} model ({type(err).__name__}: "
+            f"{' '.join(str(err).split())[:200]}): build and register the bundle again"
+        ) from None
 
 
 def class_probabilities(kind: str, estimator: Any, x: Any, n_classes: int) -> np.ndarray:

@@ -51,18 +51,26 @@ def registry_session(
             repaired = reconcile(lc, model)
         if model:
             lc.reconciled.add(model)  # the command's own promote/rollback/retire: no 2nd pass
-        for event in repaired:
-            err_console.print(
-                f"[yellow]reconciled[/] {event.model} @{event.alias}: "
-                f"{event.from_version or 'unset'} -> {event.to_version or 'unset'} "
-                f"(audit #{event.id}): the alias had moved without its audit row",
-                highlight=False,
-                soft_wrap=True,
-            )
+        notes = [f"{r.target}: {r.note}" for r in lc.repairs]
+        notes += [_reconciled(event) for event in repaired]
+        for note in notes:
+            err_console.print(f"[yellow]reconciled[/] {note}", highlight=False, soft_wrap=True)
         yield lc
     except MlflowException as err:
         first = (str(err.message) or type(err).__name__).splitlines()[0]
         fail(f"MLflow store {redact_url(tracking_uri or 'default')}: {first}")
+
+
+def _reconciled(event: AuditEvent) -> str:
+    """One line for a row reconcile wrote."""
+    if event.action == "reconcile" and "last_row" in event.details:
+        return (
+            f"{event.model} @{event.alias}: {event.from_version or 'unset'} -> "
+            f"{event.to_version or 'unset'} (audit #{event.id}): the alias had moved without "
+            "its audit row"
+        )
+    where = f"@{event.alias}" if event.alias else f"version {event.from_version}"
+    return f"{event.model} {where} (audit #{event.id}, {event.action}): {event.reason}"
 
 
 def _moved(event: AuditEvent) -> None:
@@ -80,7 +88,11 @@ def promote(
     to: Annotated[str, typer.Option("--to", help="Alias to move.")] = "production",
     reason: Reason = "",
     force: Annotated[
-        bool, typer.Option("--force", help="Skip the validation gate (reason recorded).")
+        bool,
+        typer.Option(
+            "--force",
+            help="Skip the validation gate (reason recorded); never the manifest check.",
+        ),
     ] = False,
     tracking_uri: TrackingUriOpt = None,
     audit_db: AuditDb = None,

@@ -20,8 +20,14 @@ IDENTIFIER = "tradai.identifier"
 FEATURE_LIST_HASH = "tradai.feature_list_hash"
 #: "skipped" when `tradai train --skip-leakage-check` ran (a validate run: "ok"/"skipped")
 LEAKAGE_CHECK = "tradai.leakage_check"
-#: sha256 of the bundle manifest, checked before a version is served
+#: sha256 of the bundle manifest, checked before a version is served; a version without it
+#: is never served or promoted
 MANIFEST = "tradai.manifest_sha256"
+#: sha256 of the MLflow model folder's file list (``tradai_model_files.json``: MLmodel, the
+#: environment files, the bundle), checked before anything of the folder is used
+MODEL_FILES = "tradai.model_files_sha256"
+#: ``incomplete``: set by reconcile on a version whose registration never finished
+STATE = "tradai.state"
 #: per pair: ``tradai.train_end.<pair>`` = the last training candle (ISO time)
 TRAIN_END_PREFIX = "tradai.train_end."
 #: the error level of the model on its own out-of-sample rows (error-drift baseline)
@@ -52,6 +58,14 @@ RETIRED = "tradai.retired"
 RETIRED_REASON = "tradai.retired_reason"
 RETIRED_AT = "tradai.retired_at"
 RETIRED_BY = "tradai.retired_by"
+
+# ---- crash safety of registration (registry.bundle_registry, registry.repair) ------------
+#: on a bundle run: ``<host> <pid> <process start time>`` of the process registering it
+OWNER = "tradai.owner"
+#: on a bundle run: the local bundle folder it registers (named when the registration died)
+BUNDLE_PATH = "tradai.bundle_path"
+#: on a run or version reconcile repaired: what it found and did
+RECONCILED = "tradai.reconciled"
 
 # ---- the retrain job and monitoring (lifecycle.retrain*, lifecycle.status) ---------------
 #: why a version was trained by the retrain job

@@ -2,10 +2,12 @@
 
 A version is promoted only when its ``tradai.validation_status`` tag is ``passed``;
 ``force`` overrides the gate and the audit row records it with the reason. A retired version
-(tag ``tradai.retired`` = ``true``) is never promoted, rolled back to or served; retiring it
-removes its aliases (each removal audited). Rollback returns production to the version it
-held before the current one (from the audit trail), or to a given version. :func:`reconcile`
-runs first in every one of these: it records aliases that moved without their audit row.
+(tag ``tradai.retired`` = ``true``) is never promoted, rolled back to or served; nor is one
+without ``tradai.manifest_sha256`` (nothing could verify its files; ``force`` does not
+override that). Retiring tags the version and removes its aliases in one audited step.
+Rollback returns production to the version it held before the current one (from the audit
+trail), or to a given version. :func:`reconcile` runs first in every one of these: it repairs
+what a crash left (:mod:`tradai_strategy.registry.repair`).
 """
 
 from __future__ import annotations
@@ -16,7 +18,21 @@ from datetime import UTC, datetime
 
 from tradai_strategy.core import tags as tag
 from tradai_strategy.registry.audit import AuditEvent, AuditTrail, audit_path, current_actor
-from tradai_strategy.registry.client import RegistryClient, RegistryError, check_alias, is_retired
+from tradai_strategy.registry.client import (
+    RegistryClient,
+    RegistryError,
+    check_alias,
+    is_retired,
+    unservable,
+    unservable_detail,
+)
+from tradai_strategy.registry.faults import fault_point
+from tradai_strategy.registry.repair import (
+    Repair,
+    mark_incomplete,
+    reconcile_audit,
+    repair_runs,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -36,11 +52,13 @@ class Lifecycle:
 
     ``reconciled``: models just reconciled by the caller (a CLI session reconciles before it
     acts); the next promote/rollback/retire of such a model skips its own reconcile once.
+    ``repairs``: what :func:`reconcile` fixed outside the audit trail (runs, versions).
     """
 
     registry: RegistryClient
     audit: AuditTrail
     reconciled: set[str] = field(default_factory=set)
+    repairs: list[Repair] = field(default_factory=list)
 
     @classmethod
     def open(cls, tracking_uri: str | None = None, audit_db: str | None = None) -> Lifecycle:
@@ -55,54 +73,38 @@ def _need_reason(reason: str) -> str:
     return reason.strip()
 
 
-def _refuse_retired(lc: Lifecycle, name: str, version: str, what: str) -> None:
-    if is_retired(lc.registry.version(name, version).tags):
+def _refuse_unservable(lc: Lifecycle, name: str, version: str, what: str) -> None:
+    """A :class:`RegistryError` when ``version`` may never be ``what`` (promoted, ...)."""
+    problem = unservable(lc.registry.version(name, version).tags)
+    if problem == "retired":
         raise RegistryError(f"{name} version {version} is retired: it can never be {what}")
+    if problem is not None:
+        raise RegistryError(
+            f"{name} version {version} is {problem} ({unservable_detail(problem)}): it can "
+            f"never be {what}, not even with --force (serving would refuse it); train it again "
+            "or register its bundle again (tradai bundle register)"
+        )
 
 
 def reconcile(lc: Lifecycle, name: str | None = None) -> list[AuditEvent]:
-    """Record every alias whose live version differs from what the audit trail last said.
+    """Repair what a crash (or a change made outside tradai) left in the registry.
 
-    A process killed between moving an alias and committing its audit row (or a move made
-    outside tradai) leaves the two apart. Under the audit lock, so a move in progress is
-    never mistaken for an interrupted one, compare each (model, alias)'s live version with
-    the newest audit row naming it; append one ``reconcile`` row per difference (from = what
-    the audit last said, to = the live version or None). One registry read and one audit
-    query when nothing differs.
+    Runs left RUNNING by a dead registration are terminated, versions without a manifest tag
+    are tagged incomplete (both noted in ``lc.repairs`` and logged); then, under the audit
+    lock, so a change in progress is never mistaken for an interrupted one: missing
+    ``retire`` rows are written, aliases that moved without their row are recorded and
+    aliases held by versions that can never be served are removed
+    (:func:`tradai_strategy.registry.repair.reconcile_audit`).
 
     :param name: only this model (a :class:`RegistryError` when it is not registered).
-    :returns: the rows appended, empty when the trail already told the truth.
+    :returns: the audit rows appended, empty when the trail already told the truth.
     """
-    with lc.audit.locked() as con:
-        live = {name: lc.registry.aliases(name)} if name else lc.registry.all_aliases()
-        last = lc.audit.last_alias_rows(con)
-        events = []
-        for model, aliases in sorted(live.items()):
-            logged = {a for m, a in last if m == model}
-            for alias in sorted(set(aliases) | logged):
-                row = last.get((model, alias))
-                said = row.to_version if row else None
-                actual = aliases.get(alias)
-                if said == actual:
-                    continue
-                where = f"row #{row.id} ({row.action})" if row else "no row"
-                reason = (
-                    f"@{alias} is on {actual or 'no version'} but the audit trail last said "
-                    f"{said or 'unset'} ({where}): an alias move was interrupted before its "
-                    "audit row committed, or made outside tradai; this row records the live state"
-                )
-                events.append(
-                    lc.audit.insert(
-                        con,
-                        action="reconcile",
-                        model=model,
-                        reason=reason,
-                        alias=alias,
-                        from_version=said,
-                        to_version=actual,
-                        details={"last_row": row.id if row else None},
-                    )
-                )
+    versions = lc.registry.all_versions(name)
+    repairs = [*repair_runs(lc.registry), *mark_incomplete(versions, lc.registry)]
+    for repair in repairs:
+        logger.warning("reconciled %s: %s", repair.target, repair.note)
+    lc.repairs.extend(repairs)
+    events = reconcile_audit(lc.registry, lc.audit, name, versions)
     for event in events:
         logger.warning("reconciled %s: %s", event.model, event.reason)
     return events
@@ -130,8 +132,7 @@ def promote(
     check_alias(alias)
     _reconcile_first(lc, name)
     info = lc.registry.version(name, version)
-    if is_retired(info.tags):
-        raise RegistryError(f"{name} version {info.version} is retired: it can never be promoted")
+    _refuse_unservable(lc, name, info.version, "promoted")
     status = info.tags.get(tag.VALIDATION_STATUS, "missing")
     if status != "passed" and not force:
         raise RegistryError(
@@ -141,7 +142,7 @@ def promote(
     details = {"validation_status": status, "forced": force}
 
     def move() -> None:  # inside the lock: a concurrent retire wins
-        _refuse_retired(lc, name, info.version, "promoted")
+        _refuse_unservable(lc, name, info.version, "promoted")
         lc.registry.set_alias(name, alias, info.version)
 
     event = lc.audit.move_alias(
@@ -188,11 +189,12 @@ def rollback(lc: Lifecycle, name: str, *, to: str | int | None = None, reason: s
             f"{name} version {info.version} is retired: it can never be rolled back to; "
             "pass --to VERSION with a live version"
         )
+    _refuse_unservable(lc, name, info.version, "rolled back to")
     if info.version == current:
         raise RegistryError(f"{name} version {current} is already @production: pick another")
 
     def move() -> None:
-        _refuse_retired(lc, name, info.version, "rolled back to")
+        _refuse_unservable(lc, name, info.version, "rolled back to")
         lc.registry.set_alias(name, "production", info.version)
 
     event = lc.audit.move_alias(
@@ -258,43 +260,62 @@ def retire(lc: Lifecycle, name: str, version: str | int, *, reason: str) -> Audi
 def retire_version(
     lc: Lifecycle, name: str, version: str | int, *, reason: str
 ) -> tuple[AuditEvent, list[AuditEvent]]:
-    """Retire a version for good: tag it, audit a ``retire`` row, then remove its aliases.
+    """Retire a version for good: tag it and remove its aliases, audited, in one step.
 
-    Tags: ``tradai.retired=true`` plus ``tradai.retired_reason``/``_at``/``_by``. The tag is
-    set first (with the ``retire`` row, in one audited step), so a version is never served
-    once retirement began; each alias removal is its own audited move to None. Serving then
-    falls back to ``@fallback``. Retiring an already-retired version only finishes removing
-    aliases it still holds; with none left it is an error.
+    Tags: ``tradai.retired=true`` plus ``tradai.retired_reason``/``_at``/``_by``. Under the
+    audit lock, the ``retire`` row and one ``retire`` row per alias removal are inserted, the
+    tags set (a version is never served once its tag is set), the aliases removed, and all the
+    rows committed together. A crash in between leaves a retired version that may still hold
+    aliases and lack rows: :func:`reconcile` (run first by every registry command) removes the
+    aliases and writes the rows, marked reconciled. Serving falls back to ``@fallback``.
+    Retiring an already-retired version is an error (reconcile finished any interrupted one).
 
     :returns: the ``retire`` row and the rows of the alias removals it made.
     """
     why = _need_reason(reason)
     _reconcile_first(lc, name)
-    info = lc.registry.version(name, version)
-    if is_retired(info.tags) and not info.aliases:
-        raise RegistryError(
-            f"{name} version {info.version} is already retired "
-            f"({info.tags.get(tag.RETIRED_REASON, 'no reason recorded')}): nothing to do"
-        )
     tags = {
         tag.RETIRED: "true",
         tag.RETIRED_REASON: why,
         tag.RETIRED_AT: datetime.now(UTC).isoformat(timespec="seconds"),
         tag.RETIRED_BY: current_actor(),
     }
-    event = lc.audit.record(
-        action="retire",
-        model=name,
-        reason=why,
-        from_version=info.version,
-        apply=lambda: lc.registry.set_tags(name, info.version, tags),
-        details={"version": info.version, "aliases": list(info.aliases)},
-    )
-    removed = []
-    for alias in info.aliases:
-        row = remove_alias(lc, name, alias, reason=why, only_if=info.version, action="retire")
-        if row is not None:
-            removed.append(row)
+    with lc.audit.locked() as con:
+        info = lc.registry.version(name, version)
+        if is_retired(info.tags) and not info.aliases:
+            raise RegistryError(
+                f"{name} version {info.version} is already retired "
+                f"({info.tags.get(tag.RETIRED_REASON, 'no reason recorded')}): nothing to do"
+            )
+        held = [a for a, v in sorted(lc.registry.aliases(name).items()) if v == info.version]
+        event = lc.audit.insert(
+            con,
+            action="retire",
+            model=name,
+            reason=why,
+            alias=None,
+            from_version=info.version,
+            to_version=None,
+            details={"version": info.version, "aliases": held},
+        )
+        removed = [
+            lc.audit.insert(
+                con,
+                action="retire",
+                model=name,
+                reason=why,
+                alias=alias,
+                from_version=info.version,
+                to_version=None,
+                details={"version": info.version},
+            )
+            for alias in held
+        ]
+        lc.registry.set_tags(name, info.version, tags)
+        fault_point("after_retire_tag")
+        for alias in held:
+            lc.registry.delete_alias(name, alias)
+        fault_point("after_retire_aliases")
     return event, removed
 
 

@@ -232,13 +232,22 @@ def train_and_register(
     }
     run_tags = {**tags, tag.LEAKAGE_CHECK: "skipped" if skip_leakage_check else "passed"}
     step("register")
-    version = register_bundle(bundle, name, tracking_uri=tracking_uri, tags=run_tags)
     reg = RegistryClient(tracking_uri)
+    # the run's metrics and files, the version's tags and description all go in before the
+    # version exists (it is created last, in one call): a crash never leaves a half-made one
+    version = register_bundle(
+        bundle,
+        name,
+        tracking_uri=tracking_uri,
+        tags=run_tags,
+        version_tags=tags,
+        description=f"{strategy} trained on {tags[tag.DATA_RANGE]}",
+        on_run=lambda run_id: _log_run(
+            reg, run_id, metrics, freqai, model, timerange, result.results_path, started
+        ),
+    )
     info = reg.version(name, version)
     run_id = str(info.run_id)
-    _log_run(reg, run_id, metrics, freqai, model, timerange, result.results_path, started)
-    reg.set_tags(name, version, tags)
-    reg.set_description(name, version, f"{strategy} trained on {tags['tradai.data_range']}")
     extra: dict[str, Any] = {}
     # the report's inputs and the report itself come after the version is complete: if
     # they fail, the version stands (the error is logged; `tradai report` can redo it)

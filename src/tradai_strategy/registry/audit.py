@@ -22,8 +22,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from tradai_strategy.registry.faults import FAULT_ENV, fault_point
+
+__all__ = ["AUDIT_DB", "FAULT_ENV", "AuditEvent", "AuditTrail", "audit_path", "current_actor"]
+
 AUDIT_DB = "tradai_audit.sqlite"
-FAULT_ENV = "TRADAI_FAULT_INJECT"  # test-only, see _fault_point
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS events (
@@ -102,12 +105,15 @@ class AuditTrail:
         to_version: str | None = None,
         apply: Callable[[], object] | None = None,
         details: dict[str, Any] | None = None,
+        fault: str = "after_alias_move",
     ) -> AuditEvent:
         """Serialize, insert one event row, run ``apply`` and commit; all or nothing.
 
         :param from_version: a value, or a callable read inside the lock (an alias's
             current version).
         :param apply: the registry change the row describes; if it raises, no row is written.
+        :param fault: the test-only crash point between ``apply`` and the commit
+            (:mod:`tradai_strategy.registry.faults`).
         """
         with self.locked() as con:
             previous = from_version() if callable(from_version) else from_version
@@ -123,7 +129,7 @@ class AuditTrail:
             )
             if apply is not None:
                 apply()
-                _fault_point()
+                fault_point(fault)
         return event
 
     @staticmethod
@@ -216,6 +222,16 @@ class AuditTrail:
         events = [_event(r) for r in rows]
         return {(e.model, str(e.alias)): e for e in events}
 
+    @staticmethod
+    def retire_row(con: sqlite3.Connection, model: str, version: str) -> int | None:
+        """The id of the ``retire`` row of ``model`` ``version`` (read on ``con``), or None."""
+        row = con.execute(
+            "SELECT MIN(id) FROM events WHERE model = ? AND action = 'retire' "
+            "AND alias IS NULL AND from_version = ?",
+            (model, version),
+        ).fetchone()
+        return int(row[0]) if row and row[0] is not None else None
+
     def events(self, model: str | None = None) -> list[AuditEvent]:
         """All events (of ``model``), oldest first."""
         query = "SELECT * FROM events"
@@ -233,13 +249,3 @@ class AuditTrail:
 
 def _event(r: tuple[Any, ...]) -> AuditEvent:
     return AuditEvent(r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7], r[8], json.loads(r[9]))
-
-
-def _fault_point() -> None:
-    """Test-only crash injection: ``TRADAI_FAULT_INJECT=after_alias_move`` kills the process
-    (exit 137, like SIGKILL) right after a registry change, before its audit row commits.
-
-    Never set it outside tests: it exists to prove that :func:`reconcile` repairs the trail.
-    """
-    if os.environ.get(FAULT_ENV) == "after_alias_move":
-        os._exit(137)

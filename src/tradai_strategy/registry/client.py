@@ -27,6 +27,34 @@ def is_retired(tags: dict[str, str]) -> bool:
     return str(tags.get(tag.RETIRED, "")).strip().lower() == "true"
 
 
+#: ``tradai.state`` of a version whose registration never finished (set by reconcile)
+INCOMPLETE = "incomplete"
+
+
+def unservable(tags: dict[str, str]) -> str | None:
+    """Why a version with these tags may never be served or promoted, or None.
+
+    ``"retired"``; ``"incomplete"`` (``tradai.state``: its registration never finished);
+    ``"unverified"`` (no ``tradai.manifest_sha256``: nothing can check its files).
+    """
+    if is_retired(tags):
+        return "retired"
+    if tags.get(tag.STATE) == INCOMPLETE:
+        return "incomplete"
+    if not tags.get(tag.MANIFEST):
+        return "unverified"
+    return None
+
+
+def unservable_detail(problem: str) -> str:
+    """One clause saying what an :func:`unservable` answer means."""
+    return {
+        "retired": f"{tag.RETIRED}=true",
+        "incomplete": f"{tag.STATE}={INCOMPLETE}: its registration never finished",
+        "unverified": f"no {tag.MANIFEST} tag: its files cannot be verified",
+    }.get(problem, problem)
+
+
 class RegistryError(TradAIConfigError):
     """A registry operation that cannot be done as asked (unknown model, version or alias)."""
 
@@ -157,6 +185,20 @@ class RegistryClient:
         alias_map = {str(k): str(v) for k, v in (self._model(name).aliases or {}).items()}
         found = self.client.search_model_versions(f"name = '{name}'")
         return sorted((_info(mv, alias_map) for mv in found), key=lambda v: -int(v.version))
+
+    def all_versions(self, name: str | None = None) -> list[VersionInfo]:
+        """Every version of ``name`` (default: of every model), aliases included."""
+        if name is not None:
+            return self.versions(name)
+        aliases = self.all_aliases()
+        found: list[VersionInfo] = []
+        token = None
+        while True:
+            page = self.client.search_model_versions(max_results=10000, page_token=token)
+            found.extend(_info(mv, aliases.get(str(mv.name), {})) for mv in page)
+            token = page.token
+            if not token:
+                return found
 
     def version_info(self, name: str, version: str | int, aliases: dict[str, str]) -> VersionInfo:
         """One version read directly (no search), its aliases taken from ``aliases``."""

@@ -3,11 +3,17 @@
 ``models:/Name@alias`` (or ``models:/Name/3``) is resolved to a version, the version's files
 are downloaded once into a local cache (``<cache>/<Name>/v<version>/``), the bundle manifest
 is checked against the version's ``tradai.manifest_sha256`` tag and every artifact against
-the manifest, and only then are the native model and the skops pipelines loaded.
+the manifest, and only then are the native model and the skops pipelines loaded. A version
+registered with a file list (tag ``tradai.model_files_sha256``) is also checked file by file
+as it is downloaded (MLmodel and the environment files included, no unlisted file), before
+it enters the cache (:mod:`tradai_strategy.serving.pyfunc` loads the MLflow pyfunc so).
 
-A retired version (tag ``tradai.retired`` = ``true``) is never served: when the alias is
-unset or names a retired version, :func:`serving_version` picks ``@fallback`` (unless that is
-retired too); with neither, :class:`NoServableVersionError`.
+A version is served only when it is verifiable and live: a retired version (tag
+``tradai.retired`` = ``true``), one without ``tradai.manifest_sha256`` (unverified: nothing
+can check its files; a registration that never finished) or one reconcile tagged
+``tradai.state=incomplete`` is never served. When the alias is unset or names such a
+version, :func:`serving_version` picks ``@fallback`` (unless that one cannot be served
+either); with neither, :class:`NoServableVersionError`.
 
 Errors are split by what the caller should do about them: :class:`ModelNotFoundError` (the
 URI names nothing: a configuration error), :class:`NoServableVersionError` (nothing may be
@@ -31,10 +37,11 @@ from freqtrade.exceptions import OperationalException
 
 from tradai_strategy.bundle.format import MANIFEST, ModelBundle, load_bundle
 from tradai_strategy.bundle.io import sha256_file
+from tradai_strategy.bundle.model_files import model_dir, verify_file_list
 from tradai_strategy.core import tags as tag
 from tradai_strategy.core.errors import TradAIConfigError, TradAIDataError, TradAIError
 from tradai_strategy.core.redact import redact_text, redact_url
-from tradai_strategy.registry.client import is_retired
+from tradai_strategy.registry.client import is_retired, unservable, unservable_detail
 
 if TYPE_CHECKING:
     from tradai_strategy.registry.client import RegistryClient, VersionInfo
@@ -57,6 +64,10 @@ class NoServableVersionError(ModelNotFoundError):
 
 class RegistryUnavailableError(TradAIError):
     """The registry could not be reached (network, server down, timeout)."""
+
+
+class UnverifiedVersionError(TradAIDataError):
+    """A version without the sha256 tag(s) its files are checked against: never loaded."""
 
 
 @dataclass(frozen=True)
@@ -98,17 +109,23 @@ def choose_serving(
             notes.append(f"alias {candidate} not found" if candidate == alias else "no @fallback")
             continue
         info = registry.version_info(name, version, aliases)
-        if not is_retired(info.tags):
+        problem = unservable(info.tags)
+        if problem is None:
             return info, notes
-        notes.append(f"@{candidate} is retired (version {version})")
+        if problem == "retired":
+            notes.append(f"@{candidate} is retired (version {version})")
+        else:
+            notes.append(
+                f"@{candidate} is {problem} (version {version}: {unservable_detail(problem)})"
+            )
     return None, notes
 
 
 def serving_version(
     registry: RegistryClient, name: str, alias: str = "production"
 ) -> VersionInfo | None:
-    """The version to serve: ``@alias`` unless unset or retired, then ``@fallback`` unless
-    retired, else None."""
+    """The version to serve: ``@alias`` unless unset or unservable (retired, unverified,
+    incomplete), then ``@fallback`` unless unservable, else None."""
     return choose_serving(registry, name, alias)[0]
 
 
@@ -203,10 +220,17 @@ class RegistryBundleLoader:
         mv = self._call(
             "version lookup", registry.client.get_model_version, self.ref.name, self.ref.version
         )
-        if is_retired(mv.tags or {}):
+        problem = unservable(mv.tags or {})
+        if problem == "retired":
             raise NoServableVersionError(
                 f"{self.ref.uri} is retired ({tag.RETIRED}=true) and is never served: "
                 "use an alias or another version"
+            )
+        if problem is not None:
+            raise NoServableVersionError(
+                f"{self.ref.uri} is {problem} ({unservable_detail(problem)}) and is never "
+                "served: train it again or register its bundle again (`tradai bundle "
+                "register`), or use an alias"
             )
         return str(mv.version), (mv.tags or {}).get(tag.MANIFEST)
 
@@ -221,50 +245,83 @@ class RegistryBundleLoader:
             return False
         return is_retired(mv.tags or {})
 
-    def fetch(self, version: str, manifest_sha: str | None) -> ModelBundle:
-        """Download (unless cached) and load a version's bundle, verified."""
-        target = self.cache_dir / f"v{version}"
-        if _find_bundle(target) is None:
-            import mlflow
+    def version_tags(self, version: str) -> dict[str, str]:
+        """The version's tags, read now."""
+        mv = self._call("version lookup", self._client().get_model_version, self.ref.name, version)
+        return dict(mv.tags or {})
 
-            self.cache_dir.mkdir(parents=True, exist_ok=True)
-            tmp = Path(tempfile.mkdtemp(prefix=f".v{version}-", dir=self.cache_dir))
-            try:
-                # the registry's own location of the files: a models:/ URI would be resolved
-                # against the process-wide registry URI, not ours
-                source = self._call(
-                    "download",
-                    self._client().get_model_version_download_uri,
-                    self.ref.name,
-                    version,
-                )
-                self._call(
-                    "download",
-                    lambda: mlflow.artifacts.download_artifacts(
-                        artifact_uri=source, dst_path=str(tmp), tracking_uri=self.tracking_uri
-                    ),
-                )
-                if target.exists():
-                    shutil.rmtree(target)
-                tmp.rename(target)
-            finally:
-                shutil.rmtree(tmp, ignore_errors=True)
-        bundle_dir = _find_bundle(target)
-        if bundle_dir is None:
+    def download(self, version: str) -> Path:
+        """The version's stored files in the cache, downloaded once. With a file list tag
+        (``tradai.model_files_sha256``) every file is checked before the download enters the
+        cache; a download that fails the check is dropped."""
+        target = self.cache_dir / f"v{version}"
+        if _find_bundle(target) is not None:
+            return target
+        import mlflow
+
+        what = self.ref.versioned(version)
+        self.cache_dir.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(prefix=f".v{version}-", dir=self.cache_dir))
+        try:
+            files_sha = self.version_tags(version).get(tag.MODEL_FILES)
+            # the registry's own location of the files: a models:/ URI would be resolved
+            # against the process-wide registry URI, not ours
+            source = self._call(
+                "download", self._client().get_model_version_download_uri, self.ref.name, version
+            )
+            self._call(
+                "download",
+                lambda: mlflow.artifacts.download_artifacts(
+                    artifact_uri=source, dst_path=str(tmp), tracking_uri=self.tracking_uri
+                ),
+            )
+            if files_sha:
+                verify_file_list(model_dir(tmp, what), files_sha, what)
+            if target.exists():
+                shutil.rmtree(target)
+            tmp.rename(target)
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
+        return target
+
+    def require_manifest(self, version: str, manifest_sha: str | None) -> str:
+        """``manifest_sha``; an :class:`UnverifiedVersionError` when the version has none."""
+        if not manifest_sha:
+            raise UnverifiedVersionError(
+                f"{self.ref.versioned(version)} has no {tag.MANIFEST} tag: its files cannot be "
+                "verified, so it is never served (a registration that never finished, or made "
+                "outside tradai); train it again or register its bundle again"
+            )
+        return manifest_sha
+
+    def bundle_dir(self, target: Path, version: str, manifest_sha: str) -> Path:
+        """The bundle folder of a downloaded version, its manifest checked against the tag
+        (a mismatching download is dropped from the cache)."""
+        what = self.ref.versioned(version)
+        found = _find_bundle(target)
+        if found is None:
             raise TradAIDataError(
-                f"{self.ref.versioned(version)} is not a TradAI bundle (no {MANIFEST}): "
+                f"{what} is not a TradAI bundle (no {MANIFEST}): "
                 "register it with `tradai bundle register`"
             )
-        got = sha256_file(bundle_dir / MANIFEST)
-        if manifest_sha and got != manifest_sha:
+        got = sha256_file(found / MANIFEST)
+        if got != manifest_sha:
             shutil.rmtree(target, ignore_errors=True)
             raise TradAIDataError(
-                f"{self.ref.versioned(version)}: the bundle manifest's sha256 {got[:12]}... "
-                f"differs from the registry tag {tag.MANIFEST}={manifest_sha[:12]}...: the "
-                "artifact is corrupted or was changed; register the bundle again"
+                f"{what}: the bundle manifest's sha256 {got[:12]}... differs from the registry "
+                f"tag {tag.MANIFEST}={manifest_sha[:12]}...: the artifact is corrupted or was "
+                "changed; register the bundle again"
             )
+        return found
+
+    def fetch(self, version: str, manifest_sha: str | None) -> ModelBundle:
+        """Download (unless cached) and load a version's bundle, verified; a version without
+        a manifest tag is refused before anything is downloaded."""
+        sha = self.require_manifest(version, manifest_sha)
+        target = self.download(version)
+        found = self.bundle_dir(target, version, sha)
         try:
-            return load_bundle(bundle_dir, pairs=self.pairs)
+            return load_bundle(found, pairs=self.pairs)
         except TradAIDataError:
             shutil.rmtree(target, ignore_errors=True)  # download again next time
             raise

@@ -1,0 +1,38 @@
+"""Test-only crash injection: prove that a process killed mid-change leaves nothing wrong.
+
+``TRADAI_FAULT_INJECT=<point>`` makes :func:`fault_point` end the process at that point with
+``os._exit(137)`` — as abrupt as SIGKILL: no exception handler, ``finally`` or atexit runs.
+Unset (always, outside the crash tests) a point costs one environment lookup and does
+nothing. The points:
+
+``during_artifact_upload``  the bundle is uploaded, MLmodel and the file list are not
+``before_version_create``   every artifact is uploaded, the model version does not exist yet
+``after_version_create``    the (complete) version exists, its run is still RUNNING and the
+                            alias asked for is not set yet
+``after_alias_move``        an alias moved, its audit row is not committed yet
+``after_retire_tag``        ``tradai.retired`` is set; the version still holds its aliases and
+                            no audit row is committed
+``after_retire_aliases``    the aliases are removed too; the audit rows are not committed
+
+:func:`tradai_strategy.lifecycle.promotion.reconcile` repairs each on the next start.
+"""
+
+from __future__ import annotations
+
+import os
+
+FAULT_ENV = "TRADAI_FAULT_INJECT"
+POINTS = (
+    "during_artifact_upload",
+    "before_version_create",
+    "after_version_create",
+    "after_alias_move",
+    "after_retire_tag",
+    "after_retire_aliases",
+)
+
+
+def fault_point(name: str) -> None:
+    """Exit at once (status 137) when ``TRADAI_FAULT_INJECT`` names this point."""
+    if os.environ.get(FAULT_ENV) == name:
+        os._exit(137)
