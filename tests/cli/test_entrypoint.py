@@ -190,3 +190,37 @@ def test_missing_userdir_is_created_also_for_userdir_equals_path(tmp_path: Path)
     }
     assert main(env) == 2  # the incomplete config fails, after the userdir was created
     assert (userdir / "backtest_results").is_dir()
+
+
+@pytest.mark.e2e
+def test_tradai_backtest_never_reuses_a_stale_identifier_or_a_cached_result(
+    tmp_path: Path,
+) -> None:
+    """A second training backtest under the same FreqAI identifier would load the first
+    run's saved models ("Found model at ..."): refused in one line unless --reuse-models;
+    freqtrade's result cache is off, so a rerun runs (a new result file) instead of
+    returning the cached result."""
+    from typer.testing import CliRunner
+
+    from tradai_strategy.cli.app import app
+
+    data = _training_setup(tmp_path, "stale-id")
+    userdir = tmp_path / "user_data"
+    userdir.mkdir()
+    args = ["backtest", "--offline", "--config", str(tmp_path / "cfg.json")]
+    args += ["--strategy", "RadStrategy", "--strategy-path", str(STRATEGIES)]
+    args += ["--freqaimodel", "TrainingPredictionModel", "--datadir", str(data)]
+    args += ["--userdir", str(userdir), "--timerange", timerange(40, 56)]
+    args += ["--export", "trades"]
+    runner = CliRunner()
+    first = runner.invoke(app, args)
+    assert first.exit_code == 0, first.output
+    assert any((userdir / "models" / "stale-id").iterdir())
+    again = runner.invoke(app, args)
+    assert again.exit_code == 2
+    line = again.output.strip().splitlines()[-1]
+    assert "'stale-id' already has saved models" in line and "--reuse-models" in line
+    assert "Traceback" not in again.output
+    reused = runner.invoke(app, [*args, "--reuse-models"])
+    assert reused.exit_code == 0, reused.output
+    assert len(list((userdir / "backtest_results").glob("*.zip"))) == 2  # ran, not cached

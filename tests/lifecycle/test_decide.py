@@ -49,7 +49,8 @@ class State:
     name: str
     now: pd.Timestamp
     newest_days_ago: float = 10.0  # production (the newest version) trained then
-    signs: list[int] = field(default_factory=list)  # IC (+1/-1) of the days before now
+    # IC (+1/-1) of the days before now (the live log always holds the served version's rows)
+    signs: list[int] = field(default_factory=lambda: [1] * 8)
     error: float | None = None  # MAE of the last days (baseline 0.01); None: no baseline
     fallback: bool = False  # a previous production version exists
     drift: pd.DataFrame | None = None

@@ -44,7 +44,11 @@ def lc(template: Path, tmp_path: Path) -> Lifecycle:
 
 @pytest.fixture
 def log(tmp_path: Path) -> PredictionLog:
-    return PredictionLog(tmp_path / "predictions.sqlite")
+    """A log in which the bot served version 2 for 62 days with IC +1 (tests plant over it);
+    an empty log would make every check warn that monitoring is blind."""
+    log = PredictionLog(tmp_path / "predictions.sqlite")
+    plant(log, "2", [1] * 62)
+    return log
 
 
 # 40 days of IC +1, then -1 (every candle of a day has the day's IC; horizon 1 candle).
@@ -338,3 +342,31 @@ def test_condition_alerts_repeat_at_most_daily(
         act(check(pol, now=when, lc=lc, log=log), lc=lc, log=log)
     assert [r["tradai"]["event"] for r in sink.received] == ["stale_model", "stale_model"]
     assert sink.received[0]["tradai"]["age_days"] == pytest.approx(61, abs=1)
+
+
+def test_a_missing_or_silent_prediction_log_is_said_not_nothing_to_do(
+    lc: Lifecycle, tmp_path: Path, sink: Sink
+) -> None:
+    missing = tmp_path / "nowhere" / "predictions.sqlite"
+    pol = dataclasses.replace(
+        policy(lc, PredictionLog(tmp_path / "unused.sqlite")),
+        prediction_log=str(missing),
+        alert_urls=(sink.url,),
+    )
+    d = check(pol, now=at(3), lc=lc)
+    (blind,) = [f for f in d.findings if f.rule == "log"]
+    assert blind.status == "warn" and f"prediction log {missing} does not exist" in blind.message
+    assert d.action == "nothing"
+    act(d, lc=lc)
+    assert [r["tradai"]["event"] for r in sink.received] == ["monitoring_blind"]
+    assert not missing.exists()  # the check never creates a log where the bot writes none
+    # a log that exists but holds nothing of the production version for days
+    empty = PredictionLog(tmp_path / "empty.sqlite")
+    plant(empty, "1", [1] * 5)  # another version's rows only
+    silent = check(dataclasses.replace(pol, prediction_log=str(empty.path)), now=at(4), lc=lc)
+    (blind,) = [f for f in silent.findings if f.rule == "log"]
+    assert "has no prediction of version 2 in the last 61 days" in blind.message
+    # a log with the version's rows: no warning
+    plant(empty, "2", [1] * 5)
+    seen = check(dataclasses.replace(pol, prediction_log=str(empty.path)), now=at(4), lc=lc)
+    assert not [f for f in seen.findings if f.rule == "log"]

@@ -160,7 +160,9 @@ def test_retrain_that_fails_validation_keeps_production(
     assert v2.tags["tradai.trigger"] == decision.reason
     assert v2.tags["tradai.data_range"] == (f"{now - pd.Timedelta(days=29):%Y%m%d}-{now:%Y%m%d}")
     assert [e.action for e in lc.audit.events(NAME)] == ["promote"]  # no alias moved
-    (alert,) = [r["tradai"] for r in sink.received]
+    # no bot ever logged version 1's predictions here: the check also says it is blind
+    blind, alert = [r["tradai"] for r in sink.received]
+    assert blind["event"] == "monitoring_blind" and blind["version"] == "1"
     assert alert["event"] == "validation_failed" and alert["version"] == "2"
     assert alert["model"] == NAME and alert["level"] == "warning"
     logs = list((tmp_path / "user_data" / "tradai_runs").glob("retrain-*.log"))

@@ -132,15 +132,30 @@ def test_train_registers_a_version_with_tags_and_metrics(tmp_path: Path) -> None
     derived = next(
         (tmp_path / "user_data" / "tradai_runs").glob("train-cli-*/train_overrides.json")
     )
-    assert json.loads(derived.read_text()) == {"freqai": {"save_backtest_models": True}}
+    fresh_id = derived.parent.name  # the run folder's name: a fresh FreqAI identifier
+    assert fresh_id.startswith("train-cli-") and fresh_id == tags["tradai.freqai_identifier"]
+    assert json.loads(derived.read_text()) == {
+        "freqai": {"save_backtest_models": True, "identifier": fresh_id}
+    }
     assert "save_backtest_models" not in json.loads(cfg.read_text())["freqai"]
-    # a second training (same identifier) is version 2; a skipped pre-flight is recorded
+    # a second training (same identifier, shorter timerange) is version 2 with its own
+    # model: FreqAI must not find version 1's saved model under the shared identifier
     args = [*_args(cfg, data, tmp_path, uri, "RadStrategy"), "--model-name", "rad"]
+    args[args.index("--timerange") + 1] = timerange(40, 52)  # one window: ends sooner
     res = runner.invoke(app, [*args, "--skip-leakage-check"])
     assert res.exit_code == 0, res.output
     v2 = reg.version("rad", 2)
     assert reg.client.get_run(str(v2.run_id)).data.tags["tradai.leakage_check"] == "skipped"
     assert v2.tags["tradai.feature_list_hash"] == tags["tradai.feature_list_hash"]
+    assert v2.tags["tradai.identifier"] == "train-cli"
+    fresh = {v.tags["tradai.freqai_identifier"] for v in (v, v2)}
+    assert len(fresh) == 2 and all(f.startswith("train-cli-") for f in fresh)
+    end = "tradai.train_end.BTC/USDT"
+    assert v2.tags[end] < v.tags[end]  # trained on its own, shorter range
+    assert v2.tags["tradai.data_range"] == timerange(40, 52)
+    models = tmp_path / "user_data" / "models"
+    windows = {f: sorted(p.name for p in (models / f).glob("sub-train-*")) for f in fresh}
+    assert sorted(len(w) for w in windows.values()) == [2, 4]  # each run's own windows only
 
 
 @pytest.mark.e2e
@@ -241,3 +256,20 @@ def test_git_commit_unknown_outside_a_repository(tmp_path: Path) -> None:
     (tmp_path / ".git" / "HEAD").write_text("ref: refs/heads/main\n")
     (tmp_path / ".git" / "refs" / "heads" / "main").write_text("abc123\n")
     assert git_commit(tmp_path) == "abc123"
+
+
+def test_an_unreachable_registry_stops_before_training(tmp_path: Path) -> None:
+    """A dead tracking server is one line before any training (it used to train fully, hang
+    for minutes in MLflow's retries and print a long traceback)."""
+    import time
+
+    from alert_helpers import closed_port
+
+    cfg, data, _ = _setup(tmp_path, "train-dead")
+    uri = f"http://127.0.0.1:{closed_port()}"
+    started = time.monotonic()
+    res = runner.invoke(app, _args(cfg, data, tmp_path, uri, "RadStrategy"))
+    assert res.exit_code == 2, res.output
+    assert time.monotonic() - started < 20
+    assert "unreachable" in res.output and "Traceback" not in res.output
+    assert not (tmp_path / "user_data" / "models").exists()  # nothing trained

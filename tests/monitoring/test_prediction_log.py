@@ -269,3 +269,13 @@ def test_live_logger_arrays_and_bad_inputs_never_raise_into_the_bot(tmp_path, ca
     np.testing.assert_allclose(got["prediction"], [np.nan, 0.4, 0.5, 0.6])
     want = forward_mean_return(pd.Series(close), 2).to_numpy()[2:]
     np.testing.assert_allclose(got["realised"], want)  # the last 2 still unknown (NaN)
+
+
+def test_a_corrupt_log_is_one_line_naming_the_file_and_the_fix(tmp_path: Path) -> None:
+    bad = tmp_path / "tradai_predictions.sqlite"
+    bad.write_bytes(b"this is not a database, it was overwritten " * 100)
+    with pytest.raises(MonitoringError) as err:
+        PredictionLog(bad)
+    text = str(err.value)
+    assert "\n" not in text and str(bad) in text and "not a database" in text
+    assert "move it aside" in text

@@ -43,18 +43,37 @@ def backtest(
     offline: Annotated[
         bool, typer.Option("--offline", help="Use generated markets instead of the exchange API.")
     ] = False,
+    reuse_models: Annotated[
+        bool,
+        typer.Option(
+            "--reuse-models",
+            help="Let FreqAI load the models saved under the config's identifier by an "
+            "earlier run instead of refusing.",
+        ),
+    ] = False,
     allow_gaps: AllowGapsOpt = False,
 ) -> None:
     """Run `freqtrade backtesting` in-process; any other argument goes to freqtrade unchanged.
 
+    TradAI's FreqAI models are found by name (the package's freqaimodel folder unless you
+    pass `--freqaimodel-path`). Results are never taken from freqtrade's cache (`--cache
+    none` unless you pass `--cache`), and a training backtest refuses an identifier that
+    already has saved models unless `--reuse-models` is given.
+
     Example: tradai backtest --offline --config configs/train.json --strategy RadStrategy
     --freqaimodel TrainingPredictionModel --timerange 20250101-20250401
     """
+    from tradai_strategy.core.paths import freqaimodels_path
     from tradai_strategy.data.candle_check import allow_gaps as gap_policy
     from tradai_strategy.data.freqtrade_runner import run_freqtrade
 
+    argv = ["backtesting", *ctx.args]
+    if "--cache" not in argv:
+        argv += ["--cache", "none"]  # a moved @production must run, not a cached result
+    if "--freqaimodel-path" not in argv:
+        argv += ["--freqaimodel-path", str(freqaimodels_path())]  # TradAI's models by name
     with gap_policy(allow_gaps):
-        code = run_freqtrade(["backtesting", *ctx.args], offline=offline)
+        code = run_freqtrade(argv, offline=offline, fresh_models=not reuse_models)
     raise typer.Exit(code)
 
 

@@ -127,14 +127,25 @@ def retire(
     Serving then falls back to @fallback. Each alias removal is an audited move.
     """
     from tradai_strategy.lifecycle.promotion import retire_version
+    from tradai_strategy.serving.loader import serving_version
 
     with registry_session(tracking_uri, audit_db, name) as lc:
         event, removed = retire_version(lc, name, version, reason=reason)
+        served = serving_version(lc.registry, name)
     gone = ", ".join(f"@{e.alias}" for e in removed) or "none"
     console.print(
         f"[green]{name} version {version} retired[/] (audit #{event.id}); aliases removed: {gone}",
         highlight=False,
     )
+    if served is None:
+        console.print(
+            f"[bold red]warning:[/] {name} has no servable @production or @fallback now: bots "
+            "serving it predict nothing (do_predict = 0) until you promote a version "
+            f"(tradai promote {name} VERSION)",
+            highlight=False,
+        )
+    else:
+        console.print(f"{name}: bots now serve version {served.version}", highlight=False)
 
 
 def metrics_root(

@@ -17,6 +17,8 @@ DATA_RANGE = "tradai.data_range"
 CONFIG_HASH = "tradai.config_hash"
 GIT_COMMIT = "tradai.git_commit"
 IDENTIFIER = "tradai.identifier"
+#: the training's own FreqAI identifier (``<identifier>-<UTC time>``: its models folder)
+FREQAI_IDENTIFIER = "tradai.freqai_identifier"
 FEATURE_LIST_HASH = "tradai.feature_list_hash"
 #: "skipped" when `tradai train --skip-leakage-check` ran (a validate run: "ok"/"skipped")
 LEAKAGE_CHECK = "tradai.leakage_check"

@@ -151,8 +151,33 @@ def _offline_context(config: dict[str, Any]) -> contextlib.AbstractContextManage
     )
 
 
-def _run_parsed(args: dict[str, Any], offline: bool) -> tuple[int, dict[str, Any] | None]:
-    """Run parsed args; returns (return code, resolved config if it was resolved)."""
+#: FreqAI models that load a registered model instead of training: nothing to reuse
+INFERENCE_MODELS = frozenset({"TradAIMLflowModel", "TradAIPredictionModel"})
+
+
+def check_fresh_identifier(args: dict[str, Any], config: dict[str, Any]) -> None:
+    """Refuse a FreqAI training backtest whose identifier folder already holds saved models:
+    FreqAI would load them ("Found model at ...") instead of training, silently."""
+    freqai = config.get("freqai") or {}
+    if not freqai.get("enabled") or args.get("freqaimodel") in INFERENCE_MODELS:
+        return
+    identifier = str(freqai.get("identifier") or "")
+    folder = Path(config["user_data_dir"]) / "models" / identifier
+    if identifier and folder.is_dir() and any(folder.iterdir()):
+        raise FreqtradeRunError(
+            f"freqai.identifier {identifier!r} already has saved models in {folder} (an "
+            "earlier run): FreqAI would reuse them instead of training; set a new identifier, "
+            "delete the folder, or pass --reuse-models to reuse them on purpose"
+        )
+
+
+def _run_parsed(
+    args: dict[str, Any], offline: bool, fresh_models: bool = False
+) -> tuple[int, dict[str, Any] | None]:
+    """Run parsed args; returns (return code, resolved config if it was resolved).
+
+    ``fresh_models``: a backtest refuses an identifier with saved models
+    (:func:`check_fresh_identifier`)."""
     from freqtrade.loggers import setup_logging_pre
     from freqtrade.system import asyncio_setup, gc_set_threshold, set_mp_start_method
 
@@ -166,6 +191,8 @@ def _run_parsed(args: dict[str, Any], offline: bool) -> tuple[int, dict[str, Any
         if offline or command in PREFLIGHT_COMMANDS:
             config = resolve_config(args)
             if command in PREFLIGHT_COMMANDS:
+                if fresh_models and command == "backtesting":
+                    check_fresh_identifier(args, config)
                 try:
                     with quiet_logging():
                         check_backtest_data(config)
@@ -194,7 +221,11 @@ def _run_parsed(args: dict[str, Any], offline: bool) -> tuple[int, dict[str, Any
 
 
 def run_freqtrade(
-    argv: Sequence[str], *, offline: bool = False, create_userdir: bool = False
+    argv: Sequence[str],
+    *,
+    offline: bool = False,
+    create_userdir: bool = False,
+    fresh_models: bool = False,
 ) -> int:
     """Run ``freqtrade <argv>`` in-process, exactly as the CLI parses and dispatches it.
 
@@ -202,6 +233,8 @@ def run_freqtrade(
     :param offline: serve exchange markets from :func:`offline_markets` (pairs from the
         config whitelist, FreqAI correlation pairs and the datadir) instead of the network.
     :param create_userdir: create a missing ``--userdir`` (:func:`ensure_userdir`) first.
+    :param fresh_models: refuse a training backtest whose FreqAI identifier already has saved
+        models (:func:`check_fresh_identifier`).
     :return: freqtrade's return code (0 on success).
     :raises FreqtradeRunError: on freqtrade configuration/operational errors, missing data
         (``backtesting``/``hyperopt`` are pre-flight checked) or invalid arguments.
@@ -209,7 +242,7 @@ def run_freqtrade(
     args = _parse_args(argv)
     if create_userdir:
         ensure_userdir(args.get("user_data_dir"))
-    code, _ = _run_parsed(args, offline)
+    code, _ = _run_parsed(args, offline, fresh_models)
     return code
 
 

@@ -123,6 +123,11 @@ def decide(snap: Snapshot) -> Decision:
         d.add("production", "skipped", f"model {snap.model!r} has no @production version")
     else:
         age_rule(d, snap.production_created)
+        if snap.log_note:  # monitoring is blind: say so, never a quiet "nothing to do"
+            d.add("log", "warn", snap.log_note)
+            d.alerts.append(
+                AlertSpec("monitoring_blind", "monitoring is blind", snap.log_note, "warning")
+            )
         ic_rule(d, snap, newest)
         error_rule(d, snap, cooled)
         drift_rule(d, snap.drift, snap.drift_note, cooled)

@@ -65,6 +65,8 @@ class Snapshot:
     #: the version's validated IC and its s.e., same statistic (None: unknown)
     ic_reference: tuple[float, float] | None = None
     ic_note: str = NO_REALISED
+    #: why the prediction log shows nothing of the production version ("" when it does)
+    log_note: str = ""
     #: MAE over the last ``error_window_days`` / the version's baseline MAE
     error_ratio: float | None = None
     error_note: str = NO_REALISED

@@ -16,6 +16,7 @@ know whether an automatic rollback is possible.
 from __future__ import annotations
 
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 import pandas as pd
@@ -59,6 +60,16 @@ __all__ = [
 ]
 
 
+#: the columns of a prediction log frame, no rows (a missing log is not created)
+EMPTY_LOG = pd.DataFrame(
+    {
+        "time": pd.DatetimeIndex([], tz="UTC"),
+        **{c: pd.Series(dtype=object) for c in ("pair", "model", "version", "role")},
+        **{c: pd.Series(dtype=float) for c in ("prediction", "realised")},
+    }
+)
+
+
 def created(info: VersionInfo) -> pd.Timestamp:
     return pd.Timestamp(info.created_ms, unit="ms", tz="UTC")
 
@@ -99,7 +110,7 @@ def live_snapshot(
 
     now = utc(now)
     lc = lc or Lifecycle.open(policy.tracking_uri)
-    log = log or open_log(policy)
+    log_missing = log is None and not log_path(policy).is_file()
     name = policy.model_name
     try:
         versions = lc.registry.versions(name)
@@ -120,7 +131,11 @@ def live_snapshot(
     if info is None:
         return base
     since = now - pd.Timedelta(days=policy.ic_window_days + policy.ic_retire_days + 1)
-    rows = champion_rows(log.frame(name, since=since), info.version, now)
+    if log is None and not log_missing:
+        log = open_log(policy)
+    logged = log.frame(name, since=since) if log is not None else EMPTY_LOG
+    rows = champion_rows(logged, info.version, now)
+    log_note = blind_note(policy, log, logged, info, now, log_missing)
     ratio, error_note = error_ratio(lc, info, rows, policy.error_window_days)
     if features is None and policy.feature_drift:
         features = served_bundle_drift
@@ -137,6 +152,7 @@ def live_snapshot(
         ic_horizon=version_horizon(lc, info, policy) if candles is not None else 1,
         ic_reference=reference_ic(info),
         ic_note=ic_note,
+        log_note=log_note,
         error_ratio=ratio,
         error_note=error_note,
         rollback_blocked=(
@@ -148,11 +164,38 @@ def live_snapshot(
     )
 
 
+def log_path(policy: RetrainPolicy) -> Path:
+    """The policy's prediction log file."""
+    from tradai_strategy.monitoring.prediction_log import default_prediction_log_path
+
+    return Path(policy.prediction_log or default_prediction_log_path(policy.userdir))
+
+
 def open_log(policy: RetrainPolicy) -> Any:
     """The policy's prediction log."""
-    from tradai_strategy.monitoring.prediction_log import (
-        PredictionLog,
-        default_prediction_log_path,
-    )
+    from tradai_strategy.monitoring.prediction_log import PredictionLog
 
-    return PredictionLog(policy.prediction_log or default_prediction_log_path(policy.userdir))
+    return PredictionLog(log_path(policy))
+
+
+def blind_note(
+    policy: RetrainPolicy,
+    log: Any,
+    logged: pd.DataFrame,
+    info: VersionInfo,
+    now: pd.Timestamp,
+    missing: bool,
+) -> str:
+    """Why the check cannot see the production version's predictions ("" when it can):
+    no log file, or no row of the version for a day after it was registered."""
+    where = getattr(log, "path", None) or log_path(policy)
+    hint = "is the bot running with freqai.tradai.prediction_log = true and this log path?"
+    if missing:
+        return f"prediction log {where} does not exist: the IC and error rules are blind; {hint}"
+    mine = logged[(logged["version"] == info.version) & (logged["role"] == "champion")]
+    if mine.empty and now - created(info) > pd.Timedelta(days=1):
+        return (
+            f"prediction log {where} has no prediction of version {info.version} in the last "
+            f"{policy.ic_window_days + policy.ic_retire_days + 1} days: {hint}"
+        )
+    return ""

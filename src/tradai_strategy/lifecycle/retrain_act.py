@@ -26,7 +26,7 @@ from tradai_strategy.lifecycle.decision import AlertSpec, Decision
 from tradai_strategy.lifecycle.gate import MAX_REASONS_CHARS
 from tradai_strategy.lifecycle.policy import RetrainPolicy, policy_args
 from tradai_strategy.lifecycle.promotion import Lifecycle, promote, retire, rollback
-from tradai_strategy.lifecycle.retrain import open_log
+from tradai_strategy.lifecycle.retrain import log_path, open_log
 from tradai_strategy.monitoring.alerts import Alerter
 
 logger = logging.getLogger(__name__)
@@ -46,7 +46,9 @@ EXIT_CODES = {
 }
 ALERT_STATE = "tradai_alert_state.json"
 #: condition alerts repeated at most every ``alert_repeat_hours`` per production version
-REPEATED_EVENTS = frozenset({"drift_warning", "drift_critical", "ic_decay", "stale_model"})
+REPEATED_EVENTS = frozenset(
+    {"drift_warning", "drift_critical", "ic_decay", "stale_model", "monitoring_blind"}
+)
 MONITOR_TAGS = {
     "rolling_ic": tag.MONITOR_ROLLING_IC,
     "rolling_ic_se": tag.MONITOR_ROLLING_IC_SE,
@@ -262,7 +264,8 @@ def act(
 
     p, name = d.policy, d.model
     lc = lc or Lifecycle.open(p.tracking_uri)
-    log = log or open_log(p)
+    if log is None and log_path(p).is_file():  # never create a log where the bot writes none
+        log = open_log(p)
     alerter = alerter or Alerter(list(p.alert_urls))
     for a in due_alerts(d, lc.audit.path.parent / ALERT_STATE):
         alerter.send(
@@ -276,7 +279,8 @@ def act(
         tags = {MONITOR_TAGS[k]: f"{v:.6g}" for k, v in d.metrics.items() if k in MONITOR_TAGS}
         if tags:
             lc.registry.set_tags(name, d.production, tags)
-    log.prune(p.prediction_log_days, now=d.now)
+    if log is not None:
+        log.prune(p.prediction_log_days, now=d.now)
     base = {"model": name, "version": d.production}
     if d.action == "retire":
         assert d.production is not None
@@ -305,7 +309,9 @@ def act(
         )
         return Outcome("rolled_back", msg, event.to_version)
     if d.action == "shadow":
-        res = decide_shadow(lc, log, name, now=d.now, horizon=challenger_horizon(lc, p))
+        res = decide_shadow(
+            lc, log or open_log(p), name, now=d.now, horizon=challenger_horizon(lc, p)
+        )
         alerter.send(
             "shadow_decision",
             f"{name}: challenger {res.version} {res.action}d",

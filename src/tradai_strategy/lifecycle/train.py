@@ -2,7 +2,9 @@
 
 :func:`train_and_register` is the whole flow; the CLI (``tradai train``) only parses options
 and prints. The run's files (the derived config, the bundle) go into
-``<userdir>/tradai_runs/<identifier>-<UTC time>/``.
+``<userdir>/tradai_runs/<identifier>-<UTC time>/``; FreqAI's models of the training go to
+``<userdir>/models/<identifier>-<UTC time>/`` (a fresh identifier per training, never a
+previous run's models).
 """
 
 from __future__ import annotations
@@ -144,6 +146,20 @@ def preflight(cfg: dict[str, Any], timerange: str | None) -> str:
     return report.summary_line()
 
 
+def new_run_dir(userdir: Path, identifier: str) -> Path:
+    """A new ``<userdir>/tradai_runs/<identifier>-<UTC time>[-n]`` folder (created); its name
+    is also the training's FreqAI identifier, so no two trainings share saved models."""
+    base = run_folder(userdir, identifier)
+    for n in range(1000):
+        folder = base if n == 0 else base.with_name(f"{base.name}-{n}")
+        try:
+            folder.mkdir(parents=True)
+            return folder
+        except FileExistsError:
+            continue
+    raise TradAIDataError(f"{base.parent}: 1000 runs of {identifier} this second: clean it up")
+
+
 def train_and_register(
     args: dict[str, Any],
     *,
@@ -169,13 +185,16 @@ def train_and_register(
     from tradai_strategy.bundle.format import bundle_from_model_dir, read_manifest
     from tradai_strategy.data.freqtrade_runner import backtest, resolve_config
     from tradai_strategy.registry.bundle_registry import register_bundle
-    from tradai_strategy.registry.client import RegistryClient
+    from tradai_strategy.registry.client import RegistryClient, bound_registry_calls
 
     def step(phase: str) -> None:
         if progress is not None:
             progress(phase)
 
     started = time.time()
+    # the registry first: an unreachable tracking server is one line now, not after training
+    bound_registry_calls(30, retries=2)
+    RegistryClient(tracking_uri)
     with quiet_logging():
         cfg = resolve_config(args)
     strategy = str(args["strategy"])
@@ -187,11 +206,14 @@ def train_and_register(
     freqai = cfg.get("freqai") or {}
     identifier = str(freqai.get("identifier") or "tradai")
     userdir = Path(cfg["user_data_dir"])
-    run_dir = run_folder(userdir, identifier)
-    run_dir.mkdir(parents=True, exist_ok=True)
+    run_dir = new_run_dir(userdir, identifier)
+    # a fresh FreqAI identifier per training: FreqAI reuses any model saved under the
+    # config's identifier ("Found model at ..."), which would register another run's model
+    fresh = run_dir.name
     model = training_model(cfg)
     derived = run_dir / "train_overrides.json"
-    derived.write_text(json.dumps({"freqai": {"save_backtest_models": True}}, indent=2) + "\n")
+    overrides = {"freqai": {"save_backtest_models": True, "identifier": fresh}}
+    derived.write_text(json.dumps(overrides, indent=2) + "\n")
     with quiet_logging():
         step("training backtest")
         result = backtest(
@@ -206,7 +228,7 @@ def train_and_register(
             offline=offline,
             results_dir=run_dir / "backtest_results",
         )
-    model_dir = userdir / "models" / identifier
+    model_dir = userdir / "models" / fresh
     metrics_path = model_dir / "tradai_metrics.json"
     ic_file = json.loads(metrics_path.read_text()) if metrics_path.is_file() else {}
     metrics = {**backtest_metrics(result.stats), **oos_metrics(ic_file)}
@@ -226,6 +248,7 @@ def train_and_register(
         tag.CONFIG_HASH: config_hash([str(p) for p in args["config"]]),
         tag.GIT_COMMIT: git_commit(),
         tag.IDENTIFIER: identifier,
+        tag.FREQAI_IDENTIFIER: fresh,
         tag.FEATURE_LIST_HASH: sha256_text("\n".join(features)),
         tag.VALIDATION_STATUS: validation_status,
         tag.LABEL_HORIZON: str(label_period_candles(cfg)),

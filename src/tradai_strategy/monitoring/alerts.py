@@ -29,6 +29,7 @@ EVENTS = (
     "retirement",
     "stale_model",
     "shadow_decision",
+    "monitoring_blind",
 )
 LEVELS = ("info", "success", "warning", "critical")
 PAYLOAD_KEY = "tradai"

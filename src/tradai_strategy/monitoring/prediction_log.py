@@ -83,15 +83,29 @@ class PredictionLog:
 
     @contextmanager
     def _connect(self) -> Iterator[sqlite3.Connection]:
-        con = sqlite3.connect(self.path, timeout=10)
-        # WAL + NORMAL: no fsync per commit (a crash can lose the last rows, never corrupt
-        # the file); a live bot writes here on every candle
-        con.execute("PRAGMA synchronous=NORMAL")
+        try:
+            con = sqlite3.connect(self.path, timeout=10)
+            # WAL + NORMAL: no fsync per commit (a crash can lose the last rows, never
+            # corrupt the file); a live bot writes here on every candle
+            con.execute("PRAGMA synchronous=NORMAL")
+        except sqlite3.Error as err:
+            raise self._unusable(err) from None
         try:
             with con:  # commit or roll back
                 yield con
+        except sqlite3.DatabaseError as err:  # not a database, corrupt, locked for 10 s
+            raise self._unusable(err) from None
         finally:
             con.close()
+
+    def _unusable(self, err: sqlite3.Error) -> MonitoringError:
+        what = " ".join(str(err).split())
+        fix = (
+            "another process holds it: retry, or stop the other writer"
+            if "locked" in what
+            else "move it aside (the bot starts a new one) or restore it from a backup"
+        )
+        return MonitoringError(f"prediction log {self.path} is unusable ({what}): {fix}")
 
     def log(self, rows: pd.DataFrame) -> int:
         """Insert (or replace) predictions: columns time, pair, model, version, prediction
