@@ -200,6 +200,8 @@ def test_tradai_backtest_never_reuses_a_stale_identifier_or_a_cached_result(
     run's saved models ("Found model at ..."): refused in one line unless --reuse-models;
     freqtrade's result cache is off, so a rerun runs (a new result file) instead of
     returning the cached result."""
+    import time
+
     from typer.testing import CliRunner
 
     from tradai_strategy.cli.app import app
@@ -221,6 +223,7 @@ def test_tradai_backtest_never_reuses_a_stale_identifier_or_a_cached_result(
     line = again.output.strip().splitlines()[-1]
     assert "'stale-id' already has saved models" in line and "--reuse-models" in line
     assert "Traceback" not in again.output
+    time.sleep(1.1)  # result files are named by the second: two runs, two names
     reused = runner.invoke(app, [*args, "--reuse-models"])
     assert reused.exit_code == 0, reused.output
     assert len(list((userdir / "backtest_results").glob("*.zip"))) == 2  # ran, not cached

@@ -54,6 +54,8 @@ def _model_dir(tmp: Path) -> None:
 
 _REG = ["--tracking-uri", "bogus://x", "--audit-db", "{tmp}/audit.db"]
 _LC = ("tradai_strategy.lifecycle.promotion", "Lifecycle.open")
+# a registry command refuses a missing sqlite store before it opens it: reach it elsewhere
+_STORE = ["--tracking-uri", "bogus://x"]
 _POLICY = ("tradai_strategy.lifecycle.policy", "load_policy")
 CASES: dict[str, Case] = {
     "backtest": Case(
@@ -78,11 +80,11 @@ CASES: dict[str, Case] = {
         ["hyperopt", *FT], ("tradai_strategy.cli.hyperopt", "freqtrade_args"), ["hyperopt"]
     ),
     "train": Case(["train", *FT], ("tradai_strategy.cli.train", "freqtrade_args"), ["train"]),
-    "promote": Case(["promote", "m", "1", *_REG], _LC, ["promote", "m", "1"]),
-    "rollback": Case(["rollback", "m", *_REG], _LC, ["rollback", "m"]),
-    "audit": Case(["audit", *_REG], _LC, ["audit"]),
-    "status": Case(["status", *_REG], _LC, ["status"]),
-    "retire": Case(["retire", "m", "1", *_REG], _LC, ["retire", "m", "1"]),
+    "promote": Case(["promote", "m", "1", *_REG], _LC, ["promote", "m", "1", *_STORE]),
+    "rollback": Case(["rollback", "m", *_REG], _LC, ["rollback", "m", *_STORE]),
+    "audit": Case(["audit", *_REG], _LC, ["audit", *_STORE]),
+    "status": Case(["status", *_REG], _LC, ["status", *_STORE]),
+    "retire": Case(["retire", "m", "1", *_REG], _LC, ["retire", "m", "1", *_STORE]),
     "drift": Case(
         ["drift", "--model", "m", *FT],
         ("tradai_strategy.cli.monitor", "freqtrade_args"),
@@ -112,7 +114,7 @@ CASES: dict[str, Case] = {
         ["config", "build", "--out", "{tmp}/cfg"],
         setup=lambda tmp: (tmp / "file").write_text("a file where a folder should be"),
     ),
-    "metrics": Case(["metrics", *_REG], _LC, ["metrics"]),
+    "metrics": Case(["metrics", *_REG], _LC, ["metrics", *_STORE]),
     "metrics show": Case(
         ["metrics", "show", "--identifier", "nope", "--userdir", "{tmp}"],
         ("tradai_strategy.reports.metrics_table", "render_metrics"),

@@ -45,6 +45,7 @@ def registry_session(
     from tradai_strategy.registry.client import bound_registry_calls
 
     bound_registry_calls(20, retries=1, backoff=None)
+    require_store(tracking_uri)
     try:
         lc = Lifecycle.open(tracking_uri, audit_db)
         with quiet_logging(logging.WARNING):  # the notice below says it once
@@ -59,6 +60,20 @@ def registry_session(
     except MlflowException as err:
         first = (str(err.message) or type(err).__name__).splitlines()[0]
         fail(f"MLflow store {redact_url(tracking_uri or 'default')}: {first}")
+
+
+def require_store(tracking_uri: str | None) -> None:
+    """A registry command reads an existing store: a sqlite path with no database is a typo
+    (opening it would create an empty registry and report "no models"), one line."""
+    from tradai_strategy.registry.store import sqlite_path
+    from tradai_strategy.registry.store import tracking_uri as resolve_uri
+
+    db = sqlite_path(resolve_uri(tracking_uri))
+    if db is not None and not db.is_file():
+        fail(
+            f"no MLflow store at {db}: check --tracking-uri / MLFLOW_TRACKING_URI (or run from "
+            "the folder that holds mlflow.db); `tradai train` creates a new store"
+        )
 
 
 def _reconciled(event: AuditEvent) -> str:

@@ -93,9 +93,13 @@ class TradAIStrategy(IStrategy):
         return dataframe
 
     # ---- targets -------------------------------------------------------------------
-    @property
-    def label_period_candles(self) -> int:
-        return label_period_candles(self.config)
+    def __getattr__(self, name: str) -> Any:
+        """``self.label_period_candles``: the config's label horizon, read when used. Not a
+        property: freqtrade reads every attribute ``dir()`` lists when it loads a strategy,
+        so a config without FreqAI keys would fail on load."""
+        if name == "label_period_candles":
+            return label_period_candles(self.config)
+        raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
 
     @property
     def target_kind(self) -> str:
