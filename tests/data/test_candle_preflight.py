@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pytest
+from config_helpers import spot_backtest_config
 from freqtrade.data.history import load_pair_history
 from typer.testing import CliRunner, Result
 
@@ -39,24 +40,7 @@ AT = pd.Timestamp("2024-02-01 05:00", tz="UTC")  # inside the timerange
 
 
 def _config(datadir: Path, **overrides: Any) -> dict[str, Any]:
-    config: dict[str, Any] = {
-        "exchange": {"name": "binance", "pair_whitelist": PAIRS, "pair_blacklist": []},
-        "stake_currency": "USDT",
-        "stake_amount": 100,
-        "dry_run_wallet": 1000,
-        "max_open_trades": 2,
-        "timeframe": "1h",
-        "dry_run": True,
-        "trading_mode": "spot",
-        "margin_mode": "",
-        "pairlists": [{"method": "StaticPairList"}],
-        "entry_pricing": {"price_side": "same", "use_order_book": False},
-        "exit_pricing": {"price_side": "same", "use_order_book": False},
-        "dataformat_ohlcv": "feather",
-        "datadir": datadir,
-    }
-    config.update(overrides)
-    return config
+    return spot_backtest_config(PAIRS, datadir, **overrides)
 
 
 @pytest.fixture

@@ -13,6 +13,7 @@ import freqtrade.exchange as ft_exchange_pkg
 import numpy as np
 import pandas as pd
 import pytest
+from config_helpers import spot_backtest_config
 from freqtrade.data.history.datahandlers import get_datahandler
 from freqtrade.enums import CandleType, RunMode
 from freqtrade.exceptions import OperationalException
@@ -73,24 +74,7 @@ def write_random_walk(
 
 def backtest_config(tmp_path: Path, pairs: list[str], **overrides: Any) -> dict[str, Any]:
     """Minimal config freqtrade 2026.9 accepts for a spot backtest."""
-    config: dict[str, Any] = {
-        "exchange": {"name": "binance", "pair_whitelist": pairs, "pair_blacklist": []},
-        "stake_currency": "USDT",
-        "stake_amount": 100,
-        "dry_run_wallet": 1000,
-        "max_open_trades": 2,
-        "timeframe": "1h",
-        "dry_run": True,
-        "trading_mode": "spot",
-        "margin_mode": "",
-        "pairlists": [{"method": "StaticPairList"}],
-        "entry_pricing": {"price_side": "same", "use_order_book": False},
-        "exit_pricing": {"price_side": "same", "use_order_book": False},
-        "dataformat_ohlcv": "feather",
-        "datadir": str(tmp_path / "data"),
-    }
-    config.update(overrides)
-    return config
+    return spot_backtest_config(pairs, str(tmp_path / "data"), **overrides)
 
 
 def write_config(tmp_path: Path, config: dict[str, Any]) -> Path:
