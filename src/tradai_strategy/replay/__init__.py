@@ -1,0 +1,1 @@
+"""Paper-trade replay: freqtrade's own dry-run bot on recorded candles, on a simulated clock."""
