@@ -25,7 +25,12 @@ if TYPE_CHECKING:
     from tradai_strategy.registry.audit import AuditEvent
 
 AuditDb = Annotated[
-    str | None, typer.Option(help="Audit database (default: beside the MLflow store).")
+    str | None,
+    typer.Option(
+        help="Audit database (default: TRADAI_AUDIT_DB; beside a local MLflow store; for a "
+        "tracking server the model's trail recorded in the registry, else "
+        "~/.local/state/tradai/audit/<server>.sqlite).",
+    ),
 ]
 Reason = Annotated[str, typer.Option(help="Why: recorded in the audit trail.")]
 
@@ -47,7 +52,7 @@ def registry_session(
     bound_registry_calls(20, retries=1, backoff=None)
     require_store(tracking_uri)
     try:
-        lc = Lifecycle.open(tracking_uri, audit_db)
+        lc = Lifecycle.open(tracking_uri, audit_db, model)
         with quiet_logging(logging.WARNING):  # the notice below says it once
             repaired = reconcile(lc, model)
         if model:

@@ -38,7 +38,7 @@ def report(
     tracking_uri: TrackingUriOpt = None,
     audit_db: Annotated[
         Path | None,
-        typer.Option(help="Audit trail database (default: tradai_audit.sqlite beside the store)."),
+        typer.Option(help="Audit trail database (default: as `tradai audit`)."),
     ] = None,
     no_log: Annotated[
         bool,

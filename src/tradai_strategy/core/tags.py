@@ -68,6 +68,8 @@ OWNER = "tradai.owner"
 BUNDLE_PATH = "tradai.bundle_path"
 #: on a run or version reconcile repaired: what it found and did
 RECONCILED = "tradai.reconciled"
+#: on a registered model of a tracking server: ``<host>:<path>`` of its audit trail
+AUDIT_TRAIL = "tradai.audit_trail"
 
 # ---- the retrain job and monitoring (lifecycle.retrain*, lifecycle.status) ---------------
 #: why a version was trained by the retrain job

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from tradai_strategy.core import tags as tag
-from tradai_strategy.registry.audit import AuditEvent, AuditTrail, audit_path, current_actor
+from tradai_strategy.registry.audit import AuditEvent, AuditTrail, current_actor
 from tradai_strategy.registry.client import (
     RegistryClient,
     RegistryError,
@@ -33,6 +33,7 @@ from tradai_strategy.registry.repair import (
     reconcile_audit,
     repair_runs,
 )
+from tradai_strategy.registry.trail import trail_for
 
 logger = logging.getLogger(__name__)
 
@@ -61,10 +62,13 @@ class Lifecycle:
     repairs: list[Repair] = field(default_factory=list)
 
     @classmethod
-    def open(cls, tracking_uri: str | None = None, audit_db: str | None = None) -> Lifecycle:
-        """The registry at ``tracking_uri`` and the audit trail beside it (or ``audit_db``)."""
+    def open(
+        cls, tracking_uri: str | None = None, audit_db: str | None = None, model: str | None = None
+    ) -> Lifecycle:
+        """The registry at ``tracking_uri`` and its audit trail (``audit_db``, else the one
+        :func:`~tradai_strategy.registry.trail.trail_for` finds for ``model``)."""
         reg = RegistryClient(tracking_uri)
-        return cls(reg, AuditTrail(audit_db or audit_path(reg.uri)))
+        return cls(reg, AuditTrail(trail_for(reg, audit_db, model)))
 
 
 def _need_reason(reason: str) -> str:

@@ -109,7 +109,7 @@ def live_snapshot(
     from tradai_strategy.lifecycle.shadow import challenger_since
 
     now = utc(now)
-    lc = lc or Lifecycle.open(policy.tracking_uri)
+    lc = lc or Lifecycle.open(policy.tracking_uri, model=policy.model_name)
     log_missing = log is None and not log_path(policy).is_file()
     name = policy.model_name
     try:

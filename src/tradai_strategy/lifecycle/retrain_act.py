@@ -263,7 +263,7 @@ def act(
     from tradai_strategy.lifecycle.shadow import decide_shadow
 
     p, name = d.policy, d.model
-    lc = lc or Lifecycle.open(p.tracking_uri)
+    lc = lc or Lifecycle.open(p.tracking_uri, model=name)
     if log is None and log_path(p).is_file():  # never create a log where the bot writes none
         log = open_log(p)
     alerter = alerter or Alerter(list(p.alert_urls))

@@ -83,7 +83,7 @@ def run_check(policy: RetrainPolicy, *, dry_run: bool = False, **kwargs: Any) ->
     from tradai_strategy.lifecycle.retrain_act import Outcome, act
 
     # the registry and the prediction log are opened once, for check and act
-    lc = kwargs.get("lc") or Lifecycle.open(policy.tracking_uri)
+    lc = kwargs.get("lc") or Lifecycle.open(policy.tracking_uri, model=policy.model_name)
     log = kwargs.get("log") or open_log(policy)
     check_kw = {k: kwargs[k] for k in ("now", "features") if k in kwargs}
     act_kw = {k: kwargs[k] for k in ("alerter", "trainer", "validator") if k in kwargs}

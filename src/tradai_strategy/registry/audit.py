@@ -7,6 +7,13 @@ moves are serialized (the second waits for the first), a move that fails leaves 
 row is only committed after its move happened. A process killed between the move and the
 commit leaves a moved alias with no row: :func:`tradai_strategy.lifecycle.promotion.reconcile`
 finds and records those on the next start. Triggers refuse UPDATE and DELETE on the table.
+
+Where it lives (:func:`audit_path`): ``TRADAI_AUDIT_DB`` when set; beside a local store
+(``mlflow.db``, an ``mlruns`` folder); for a tracking server, in the user's state folder under
+a name made from the server's address, so every working folder of the machine shares one
+trail (:mod:`tradai_strategy.registry.trail` also records it in the registry). A trail held
+by another writer is waited for ``TRADAI_AUDIT_LOCK_WAIT`` seconds (default 30), then the
+command stops with one line (:class:`AuditTrailError`); nothing was changed.
 """
 
 from __future__ import annotations
@@ -14,6 +21,7 @@ from __future__ import annotations
 import getpass
 import json
 import os
+import re
 import sqlite3
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -21,12 +29,33 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
+from tradai_strategy.core.errors import TradAIError
 from tradai_strategy.registry.faults import FAULT_ENV, fault_point
 
-__all__ = ["AUDIT_DB", "FAULT_ENV", "AuditEvent", "AuditTrail", "audit_path", "current_actor"]
+__all__ = [
+    "AUDIT_DB",
+    "AUDIT_ENV",
+    "FAULT_ENV",
+    "LOCK_WAIT_ENV",
+    "AuditEvent",
+    "AuditTrail",
+    "AuditTrailError",
+    "audit_path",
+    "current_actor",
+    "local_store_dir",
+]
 
 AUDIT_DB = "tradai_audit.sqlite"
+AUDIT_ENV = "TRADAI_AUDIT_DB"
+LOCK_WAIT_ENV = "TRADAI_AUDIT_LOCK_WAIT"
+DEFAULT_LOCK_WAIT = 30.0
+
+
+class AuditTrailError(TradAIError):
+    """The audit trail cannot be used (locked by another writer, not a database)."""
+
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS events (
@@ -64,11 +93,51 @@ class AuditEvent:
     details: dict[str, Any]
 
 
-def audit_path(tracking_uri: str) -> Path:
-    """Default audit database: beside a sqlite MLflow store, else in the current folder."""
+def local_store_dir(tracking_uri: str) -> Path | None:
+    """The folder holding a local store (``sqlite:///`` file, ``file:`` or plain path), else
+    None (a tracking server or a remote database)."""
     if tracking_uri.startswith("sqlite:///"):
-        return Path(tracking_uri.removeprefix("sqlite:///")).parent / AUDIT_DB
-    return Path.cwd() / AUDIT_DB
+        return Path(tracking_uri.removeprefix("sqlite:///")).resolve().parent
+    parts = urlsplit(tracking_uri)
+    if parts.scheme == "file":
+        return Path(parts.path).resolve().parent
+    if not parts.scheme or len(parts.scheme) == 1:  # a plain path (or a Windows drive)
+        return Path(tracking_uri).resolve().parent
+    return None
+
+
+def state_dir() -> Path:
+    """TradAI's per-user state folder: ``$XDG_STATE_HOME/tradai`` (``~/.local/state/tradai``)."""
+    base = os.environ.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
+    return Path(base) / "tradai"
+
+
+def audit_path(tracking_uri: str) -> Path:
+    """The default audit database of the store at ``tracking_uri`` (see the module doc).
+
+    Never the working folder: from any folder the same store has the same trail.
+    """
+    env = os.environ.get(AUDIT_ENV)
+    if env:
+        return Path(env).expanduser().resolve()
+    local = local_store_dir(tracking_uri)
+    if local is not None:
+        return local / AUDIT_DB
+    parts = urlsplit(tracking_uri)
+    address = f"{parts.scheme}_{parts.hostname or ''}_{parts.port or ''}{parts.path}"
+    slug = re.sub(r"[^A-Za-z0-9.-]+", "_", address).strip("_")
+    return state_dir() / "audit" / f"{slug}.sqlite"
+
+
+def lock_wait() -> float:
+    """Seconds a command waits for another writer of the trail (``TRADAI_AUDIT_LOCK_WAIT``)."""
+    raw = os.environ.get(LOCK_WAIT_ENV, "")
+    try:
+        return max(0.0, float(raw)) if raw else DEFAULT_LOCK_WAIT
+    except ValueError:
+        raise AuditTrailError(
+            f"{LOCK_WAIT_ENV}={raw!r} is not a number of seconds: set e.g. {LOCK_WAIT_ENV}=30"
+        ) from None
 
 
 def current_actor() -> str:
@@ -87,12 +156,36 @@ class AuditTrail:
 
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
+        self.wait = lock_wait()
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        with self._connect() as con:
-            con.executescript(_SCHEMA)
+        con = self._connect()
+        try:
+            with self._readable():
+                con.executescript(_SCHEMA)
+        finally:
+            con.close()
 
     def _connect(self) -> sqlite3.Connection:
-        return sqlite3.connect(self.path, timeout=60, isolation_level=None)
+        return sqlite3.connect(self.path, timeout=self.wait, isolation_level=None)
+
+    @contextmanager
+    def _readable(self) -> Iterator[None]:
+        """sqlite's "locked" and "not a database" as one line naming the file and the fix."""
+        try:
+            yield
+        except sqlite3.OperationalError as err:
+            if "locked" not in str(err) and "busy" not in str(err):
+                raise
+            raise AuditTrailError(
+                f"audit trail {self.path} is locked by another process (waited "
+                f"{self.wait:.0f} s): let the other tradai command finish and run this one "
+                f"again (nothing was changed; {LOCK_WAIT_ENV} sets the wait)"
+            ) from None
+        except sqlite3.DatabaseError as err:
+            raise AuditTrailError(
+                f"audit trail {self.path} is unreadable ({err}): restore it from a backup "
+                f"(nothing was changed)"
+            ) from None
 
     def record(
         self,
@@ -202,7 +295,8 @@ class AuditTrail:
         """
         con = self._connect()
         try:
-            con.execute("BEGIN IMMEDIATE")
+            with self._readable():
+                con.execute("BEGIN IMMEDIATE")
             yield con
             con.execute("COMMIT")
         except BaseException:
@@ -241,7 +335,8 @@ class AuditTrail:
             params = (model,)
         con = self._connect()
         try:
-            rows = con.execute(query + " ORDER BY id", params).fetchall()
+            with self._readable():
+                rows = con.execute(query + " ORDER BY id", params).fetchall()
         finally:
             con.close()
         return [_event(r) for r in rows]

@@ -171,7 +171,8 @@ def load_version(
 
 def timeline(reg: RegistryClient, name: str, audit_db: Path | None = None) -> pd.DataFrame:
     """Registrations (``trained``) and audit events of ``name``: time, action, version, detail."""
-    from tradai_strategy.registry.audit import AuditTrail, audit_path
+    from tradai_strategy.registry.audit import AuditTrail
+    from tradai_strategy.registry.trail import trail_for
 
     rows: list[dict[str, Any]] = [
         {
@@ -182,7 +183,7 @@ def timeline(reg: RegistryClient, name: str, audit_db: Path | None = None) -> pd
         }
         for v in reg.versions(name)
     ]
-    path = audit_db or audit_path(reg.uri)
+    path = trail_for(reg, audit_db, name)
     if Path(path).is_file():
         for ev in AuditTrail(path).events(name):
             what = ev.action + (f" @{ev.alias}" if ev.alias else "")
