@@ -174,8 +174,14 @@ def test_bad_split_inputs() -> None:
     X = np.zeros((120, 1))
     with pytest.raises(ValueError, match=r"purge \(21 bars\) \+ embargo \(5 bars\) = 26 is not"):
         list(CombinatorialPurgedCV(6, 2).split(X))  # groups of 20 rows
-    with pytest.raises(ValueError, match="too few rows: 10 rows in 6 groups leave at most 6"):
+    with pytest.raises(ValueError, match="too few rows: 14 rows in 6 groups leave at most 8"):
+        list(CombinatorialPurgedCV(6, 2, purge=0, embargo=0).split(np.zeros((14, 1))))
+    with pytest.raises(ValueError, match="too many groups: 10 rows cannot be cut into 6 groups"):
         list(CombinatorialPurgedCV(6, 2, purge=0, embargo=0).split(np.zeros((10, 1))))
+    # more groups than rows allow: named as such (it used to say "1842 training rows ...
+    # fewer than 50")
+    with pytest.raises(ValueError, match="too many groups: 1842 rows cannot be cut into 5000"):
+        list(CombinatorialPurgedCV(5000, 2, purge=0, embargo=0).split(np.zeros((1842, 1))))
     with pytest.raises(ValueError, match="too few rows: 120 rows cannot hold 6 test blocks"):
         list(PurgedWalkForwardCV(6, purge=2, test_size=18).split(X))
     y = np.arange(120.0)

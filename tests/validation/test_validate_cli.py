@@ -159,6 +159,7 @@ def test_classifier_target_reports_auc_and_accuracy(tmp_path: Path) -> None:
         (["--purge", "5"], "--purge 5 is shorter than label_period_candles=12"),
         (["--n-groups", "6", "--purge", "1000", "--embargo", "50"], "is not smaller than a group"),
         (["--timerange", "20240101-20240104"], "too few rows"),
+        (["--n-groups", "5000"], "too many groups:"),
         (["--metrics", "rank_ic,sharp"], "unknown metric 'sharp'"),
         (["--cv", "kfold"], "--cv 'kfold' is unknown: use walkforward or cpcv"),
     ],

@@ -272,9 +272,15 @@ class CombinatorialPurgedCV(_PurgedSplitter):
 
     def group_bounds(self, n_samples: int) -> IntArray:
         """Group start offsets plus the end (see :func:`group_bounds`), after input checks."""
+        if n_samples < 2 * self.n_groups:
+            raise ValueError(
+                f"too many groups: {n_samples} rows cannot be cut into {self.n_groups} groups of "
+                f"at least 2 rows; use at most {n_samples // 2} groups (--n-groups, 6 by "
+                "default) or more data"
+            )
         bounds = group_bounds(n_samples, self.n_groups)
         largest_test = int(np.sort(np.diff(bounds))[-self.k :].sum())
-        if n_samples < 2 * self.n_groups or n_samples - largest_test < self.min_train_size:
+        if n_samples - largest_test < self.min_train_size:
             raise ValueError(
                 f"too few rows: {n_samples} rows in {self.n_groups} groups leave at most "
                 f"{max(n_samples - largest_test, 0)} training rows per split, fewer than "
