@@ -1,0 +1,187 @@
+"""``run_replay``: freqtrade's dry-run bot on recorded candles, and what it did.
+
+The bot is freqtrade's (``Worker``/``FreqtradeBot``, in-process) with a replay exchange
+(:mod:`~tradai_strategy.replay.exchange`) on a simulated clock
+(:mod:`~tradai_strategy.replay.bot`). Outputs, under ``<userdir>/replay/``:
+
+* freqtrade's own dry-run trade database (``--db-url``; default
+  ``<userdir>/tradesv3.replay.sqlite``), readable with any freqtrade tool;
+* ``replay.log``: the bot's log (timestamps are simulated time);
+* ``signals.csv``: per (pair, candle) what the strategy decided (``enter_long``, ...,
+  ``do_predict``, the predictions, the model version served): the table a backtest of the
+  same span is compared with;
+* ``summary.json``: :class:`ReplaySummary`.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+from freqtrade.freqtradebot import FreqtradeBot
+
+from tradai_strategy.core.logs import capture_output
+from tradai_strategy.replay.bot import ReplayClock, ReplayFinished, ReplayWorker
+from tradai_strategy.replay.exchange import ReplayMarketData, replay_exchange
+from tradai_strategy.replay.plan import ReplayPlan, plan_replay
+
+logger = logging.getLogger(__name__)
+
+__all__ = ["SIGNAL_COLUMNS", "ReplaySummary", "SignalRecorder", "run_replay"]
+
+#: strategy columns recorded per (pair, candle), when the strategy sets them
+SIGNAL_COLUMNS = ("enter_long", "enter_short", "exit_long", "exit_short", "enter_tag")
+
+
+@dataclass(frozen=True)
+class ReplaySummary:
+    """What a replay did (``summary.json``)."""
+
+    candles: int
+    first_candle: str
+    last_candle: str
+    pairs: list[str]
+    trades_closed: int
+    trades_open: int
+    profit_abs: float
+    profit_pct: float
+    entry_signals: int
+    predictions_served: int
+    versions_served: list[str]
+    seconds: float
+    db_url: str
+    log: str
+    signals: str
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def _served_version(bot: FreqtradeBot) -> str:
+    """The model version a TradAI model with a watcher serves now ('' for others)."""
+    watcher = getattr(getattr(bot.strategy, "freqai", None), "watcher", None)
+    current = getattr(watcher, "current", None)
+    return str(getattr(current, "version", "") or "")
+
+
+class SignalRecorder:
+    """After each bot iteration: the newest analyzed candle of every pair, as decided."""
+
+    def __init__(self, timeframe: str) -> None:
+        self.timeframe = timeframe
+        self.rows: list[dict[str, Any]] = []
+
+    def __call__(self, bot: FreqtradeBot, step: int) -> None:
+        version = _served_version(bot)
+        for pair in bot.active_pair_whitelist:
+            df, _ = bot.dataprovider.get_analyzed_dataframe(pair, self.timeframe)
+            if df.empty:
+                continue
+            last = df.iloc[-1]
+            row: dict[str, Any] = {"step": step, "date": last["date"], "pair": pair}
+            for col in (*SIGNAL_COLUMNS, "do_predict"):
+                if col in df.columns:
+                    row[col] = last[col]
+            row.update({c: last[c] for c in df.columns if str(c).startswith("&-")})
+            row["version"] = version
+            self.rows.append(row)
+
+    def frame(self) -> pd.DataFrame:
+        return pd.DataFrame(self.rows)
+
+
+@contextmanager
+def _root_logging_kept() -> Iterator[None]:
+    """freqtrade's config loading installs its own root handlers (console): undo that."""
+    root = logging.getLogger()
+    handlers, level = list(root.handlers), root.level
+    try:
+        yield
+    finally:
+        root.handlers[:] = handlers
+        root.setLevel(level)
+
+
+def _trades_summary(wallet: float) -> dict[str, Any]:
+    from freqtrade.persistence import Trade
+
+    trades = Trade.get_trades_proxy()
+    closed = [t for t in trades if not t.is_open]
+    profit = float(sum(t.close_profit_abs or 0.0 for t in closed))
+    return {
+        "trades_closed": len(closed),
+        "trades_open": len(trades) - len(closed),
+        "profit_abs": profit,
+        "profit_pct": 100.0 * profit / wallet if wallet else 0.0,
+    }
+
+
+def _flag_count(df: pd.DataFrame, col: str) -> int:
+    if col not in df.columns:
+        return 0
+    return int((pd.to_numeric(df[col], errors="coerce").fillna(0) == 1).sum())
+
+
+def _run_bot(plan: ReplayPlan, recorder: SignalRecorder) -> tuple[int, dict[str, Any]]:
+    """Run the bot over the plan's candles; (iterations, trade summary)."""
+    market = ReplayMarketData(plan.feed, plan.timeframe, plan.pairs)
+    clock = ReplayClock(plan.first_signal, plan.candles, plan.tf)
+    with replay_exchange(market, plan.pairs), clock:
+        worker: ReplayWorker | None = None
+        try:
+            worker = ReplayWorker(plan.args, plan.config, clock, recorder)
+            worker.run()
+        except ReplayFinished:
+            pass
+        finally:
+            if worker is not None:
+                worker.exit()
+        iterations = worker.iterations if worker else 0
+        return iterations, _trades_summary(float(plan.config.get("dry_run_wallet") or 0.0))
+
+
+def run_replay(
+    config_files: list[Path],
+    strategy: str,
+    **options: Any,
+) -> ReplaySummary:
+    """Replay ``--timerange`` (or ``--max-candles`` of it) with freqtrade's dry-run bot.
+
+    ``options`` are :func:`~tradai_strategy.replay.plan.plan_replay`'s (``freqaimodel``,
+    ``userdir``, ``datadir``, ``strategy_path``, ``freqaimodel_path``, ``timerange``,
+    ``max_candles``, ``db_url``). Bad input raises a
+    :class:`~tradai_strategy.core.errors.TradAIError` before the bot starts; a bot that
+    stops itself raises :class:`~tradai_strategy.replay.bot.ReplayBotStopped`.
+    """
+    began = time.monotonic()
+    with _root_logging_kept():
+        plan = plan_replay(config_files, strategy, **options)
+    recorder = SignalRecorder(plan.timeframe)
+    plan.workdir.mkdir(parents=True, exist_ok=True)
+    with _root_logging_kept(), capture_output(plan.log_path):
+        iterations, trades = _run_bot(plan, recorder)
+    signals = recorder.frame()
+    signals_path = plan.workdir / "signals.csv"
+    signals.to_csv(signals_path, index=False)
+    served = signals["version"] if "version" in signals.columns else pd.Series(dtype=str)
+    summary = ReplaySummary(
+        candles=iterations,
+        first_candle=f"{plan.first_signal:%Y-%m-%d %H:%M}",
+        last_candle=f"{plan.first_signal + (max(iterations, 1) - 1) * plan.tf:%Y-%m-%d %H:%M}",
+        pairs=plan.pairs,
+        entry_signals=_flag_count(signals, "enter_long") + _flag_count(signals, "enter_short"),
+        predictions_served=_flag_count(signals, "do_predict"),
+        versions_served=sorted({str(v) for v in served if str(v) not in ("", "nan")}),
+        seconds=round(time.monotonic() - began, 2),
+        db_url=str(plan.config["db_url"]),
+        log=str(plan.log_path),
+        signals=str(signals_path),
+        **trades,
+    )
+    (plan.workdir / "summary.json").write_text(json.dumps(asdict(summary), indent=2) + "\n")
+    return summary
