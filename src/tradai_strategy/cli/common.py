@@ -48,13 +48,22 @@ def handle_error(err: Exception) -> int:
 
     Expected (:class:`~tradai_strategy.core.errors.TradAIError` or freqtrade's
     ``OperationalException``): ``error: <message>`` on one line, its ``exit_code`` (default
-    2). Anything else: the traceback, then one line naming the exception, and 1.
+    2). A full disk anywhere in the exception's chain (an ``OSError`` ENOSPC/EDQUOT/EFBIG
+    that MLflow, SQLAlchemy or SQLite wrapped: :func:`~tradai_strategy.core.errors.disk_full`)
+    and no boundary converted: one line naming where to free space, 2. Anything else: the
+    traceback, then one line naming the exception, and 1.
     """
     from freqtrade.exceptions import OperationalException
 
     if isinstance(err, OperationalException):
         print_error(" ".join(str(err).split()) or type(err).__name__)
         return int(getattr(err, "exit_code", 2))
+    from tradai_strategy.core.errors import DiskFullError, disk_full
+
+    if disk_full(err) is not None:  # a write that found no room, wherever it was
+        full = DiskFullError.of(err, "the command", None, "what it was writing is incomplete")
+        print_error(str(full))
+        return full.exit_code
     sys.stderr.write(redact_text("".join(traceback.format_exception(err))))
     sys.stderr.flush()
     print_error(f"unexpected {type(err).__name__} (a bug: the traceback is above)")
