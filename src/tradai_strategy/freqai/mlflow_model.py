@@ -34,6 +34,7 @@ from tradai_strategy.bundle.predict import (
 from tradai_strategy.data.prediction_table import DATE
 from tradai_strategy.freqai.inference_base import InferenceOnlyModel
 from tradai_strategy.registry.client import bound_registry_calls
+from tradai_strategy.serving.compat import check_trained_for
 from tradai_strategy.serving.loader import RegistryBundleLoader
 from tradai_strategy.serving.prediction_source import (
     attach_predictions,
@@ -197,7 +198,9 @@ class TradAIMLflowModel(InferenceOnlyModel):
         self.plog.realised(pair, candles)
 
     def _accept(self, bundle: ModelBundle) -> None:
-        """Refuse a new version the running strategy cannot feed (raises)."""
+        """Refuse a version trained for another timeframe or horizon, or one the running
+        strategy cannot feed (raises)."""
+        check_trained_for(bundle.manifest, self.config, f"{self.serving.model_uri} ({bundle.path})")
         for pair, columns in self._columns.items():
             bundle.model(pair).check_features(columns)
 

@@ -17,6 +17,7 @@ from tradai_strategy.bundle.predict import (
     strategy_features,
 )
 from tradai_strategy.registry.client import bound_registry_calls
+from tradai_strategy.serving.compat import check_trained_for
 from tradai_strategy.serving.loader import RegistryBundleLoader
 
 
@@ -36,6 +37,7 @@ class MlflowPredictionSource:
         version, sha = loader.resolve()  # fail before the backtest on a bad URI or bundle
         self.version = version
         self.bundle = loader.fetch(version, sha)
+        check_trained_for(self.bundle.manifest, config, loader.ref.versioned(version))
         timerange = config.get("timerange")
         self.start = TimeRange.parse_timerange(timerange).startdt if timerange else None
 

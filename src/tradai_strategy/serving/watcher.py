@@ -78,7 +78,10 @@ class ModelWatcher:
         if self.current is None:
             version, sha = self.loader.resolve()
             self._note_fallback()
-            self._serve(Served(version, sha, self.loader.fetch(version, sha)))
+            bundle = self.loader.fetch(version, sha)
+            if self.accept is not None:
+                self.accept(bundle)
+            self._serve(Served(version, sha, bundle))
         assert self.current is not None
         return self.current.bundle
 
