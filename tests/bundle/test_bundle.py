@@ -168,3 +168,74 @@ def test_cli_build_and_register_then_pyfunc_predicts(run, tmp_path):
     want, do_predict, _ = bundle.model("ETH/USDT").predict(ref)
     np.testing.assert_allclose(got["&-s_close"], want["&-s_close"], rtol=0, atol=1e-12)
     assert got["do_predict"].tolist() == do_predict.tolist()
+
+
+def _tree(folder: Path) -> dict[str, str]:
+    return {
+        p.relative_to(folder).as_posix(): sha256_file(p) for p in folder.rglob("*") if p.is_file()
+    }
+
+
+def _build_with_file_size_limit(userdir: Path, out: Path, limit: int):
+    """``tradai bundle build`` in a real process whose writes past ``limit`` bytes fail in the
+    OS with EFBIG (RLIMIT_FSIZE, SIGXFSZ ignored): a disk full for every larger file."""
+    import os
+    import resource
+    import signal
+    import subprocess
+    import sys
+
+    def apply() -> None:
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+        resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
+
+    args = ["bundle", "build", "--identifier", "bundle-train", "--userdir", str(userdir)]
+    return subprocess.run(
+        [sys.executable, "-m", "tradai_strategy.cli.app", *args, "--out", str(out)],
+        env={**os.environ, "PYTHONDONTWRITEBYTECODE": "1"},
+        capture_output=True,
+        text=True,
+        timeout=300,
+        preexec_fn=apply,
+    )
+
+
+@pytest.mark.e2e
+@pytest.mark.parametrize("existing", [False, True], ids=["new-folder", "replacing-a-bundle"])
+def test_bundle_build_on_a_full_disk(run, tmp_path, existing):
+    """The model files do not fit (4 KB file size limit): one line, exit 2, no partial
+    folder, an existing bundle at --out unchanged, the training run untouched."""
+    import shutil
+
+    userdir = run["model_dir"].parents[1]
+    out = tmp_path / "out" / "bundle"
+    if existing:
+        shutil.copytree(run["bundle"], out)
+    before, source = (_tree(out) if existing else None), _tree(run["model_dir"])
+    proc = _build_with_file_size_limit(userdir, out, 4096)
+    assert proc.returncode == 2, proc.stdout + proc.stderr
+    (line,) = proc.stderr.strip().splitlines()
+    line = " ".join(line.split())
+    assert line.startswith(f"error: writing the bundle {out} failed: file too large")
+    assert f"free space on {out.parent}" in line or f"holding {out.parent})" in line
+    kept = f"{out} is unchanged" if existing else f"nothing was written to {out}"
+    assert line.endswith(f"and run again; {kept}")
+    assert "Traceback" not in proc.stderr
+    assert sorted(p.name for p in out.parent.iterdir()) == (["bundle"] if existing else [])
+    if existing:
+        assert _tree(out) == before
+    assert _tree(run["model_dir"]) == source
+
+
+def test_bundle_build_never_replaces_a_folder_that_is_not_a_bundle(run, tmp_path):
+    out = tmp_path / "mine"
+    out.mkdir()
+    (out / "notes.txt").write_text("keep me")
+    with pytest.raises(TradAIDataError, match="exists and is not a bundle folder"):
+        bundle_from_model_dir(run["model_dir"], out)
+    assert [p.name for p in out.iterdir()] == ["notes.txt"]
+    # a bundle folder is replaced, by renames: no partial or old folder is left beside it
+    again = bundle_from_model_dir(run["model_dir"], tmp_path / "b" / "bundle")
+    bundle_from_model_dir(run["model_dir"], again)
+    assert [p.name for p in again.parent.iterdir()] == ["bundle"]
+    load_bundle(again)

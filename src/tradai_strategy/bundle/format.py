@@ -38,11 +38,12 @@ from tradai_strategy.bundle.io import (
     library_versions,
     load_estimator,
     load_pipeline,
+    replace_folder,
     sha256_file,
     verify_artifacts,
 )
 from tradai_strategy.bundle.source import collect_pair_parts, write_pair_parts
-from tradai_strategy.core.errors import TradAIDataError
+from tradai_strategy.core.errors import DiskFullError, TradAIDataError, disk_full
 from tradai_strategy.core.redact import redact_obj
 
 logger = logging.getLogger(__name__)
@@ -240,7 +241,11 @@ def bundle_from_model_dir(
 
     :param pairs: default: the run's whitelist (``run_params.json``).
     :param strategy: the strategy name, recorded in the manifest.
-    :return: ``out_dir`` (replaced if it exists).
+    :return: ``out_dir``. The bundle is written into a sibling ``.<name>.partial-*`` folder
+        and renamed into place when complete (:func:`~tradai_strategy.bundle.io.replace_folder`):
+        a bundle already at ``out_dir`` is replaced only then, a folder that is not a bundle
+        is refused; on any failure the partial folder is deleted, and a full disk is one
+        :class:`~tradai_strategy.core.errors.DiskFullError` line.
     """
     src = Path(model_dir)
     params_path = src / "run_params.json"
@@ -249,44 +254,73 @@ def bundle_from_model_dir(
     params = json.loads(params_path.read_text())
     pair_list = list(pairs or params.get("pairs") or [])
     out = Path(out_dir)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=".bundle-", dir=out.parent))
+    existed = _replaceable(out)
+    tmp: Path | None = None
     try:
-        pair_meta = {}
-        for pair in pair_list:
-            parts = collect_pair_parts(src, pair)
-            rel = f"pairs/{_safe_name(pair)}"
-            pair_meta[pair] = write_pair_parts(parts, tmp / rel, reference_rows)
-            pair_meta[pair]["dir"] = rel
-            pair_meta[pair]["model_file"] = MODEL_FILES[pair_meta[pair]["estimator"]]
-        freqai = params.get("freqai") or {}
-        manifest = {
-            "format": FORMAT,
-            "created_at": datetime.now(UTC).isoformat(),
-            "source": {"model_dir": str(src.resolve()), "identifier": freqai.get("identifier")},
-            "strategy": strategy,
-            "timeframe": params.get("timeframe"),
-            "task": (
-                "classification"
-                if any(m.get("classes") for m in pair_meta.values())
-                else "regression"
-            ),
-            "freqai": {k: freqai[k] for k in FREQAI_KEYS if k in freqai},
-            "tradai": redact_obj(dict(freqai.get("tradai") or {})),  # no tracking_uri password
-            "versions": library_versions(),
-            "pairs": pair_meta,
-            "artifacts": {
-                p.relative_to(tmp).as_posix(): sha256_file(p)
-                for p in sorted(tmp.rglob("*"))
-                if p.is_file()
-            },
-        }
-        (tmp / MANIFEST).write_text(json.dumps(manifest, indent=2, default=str) + "\n")
-        if out.exists():
-            shutil.rmtree(out)
-        tmp.rename(out)
+        out.parent.mkdir(parents=True, exist_ok=True)
+        # built beside ``out`` and renamed into place when complete: never a half bundle
+        tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.partial-", dir=out.parent))
+        _write_bundle(src, params, pair_list, strategy, reference_rows, tmp)
+        replace_folder(tmp, out)
+    except Exception as err:
+        if disk_full(err) is None:
+            raise
+        kept = f"{out} is unchanged" if existed else f"nothing was written to {out}"
+        raise DiskFullError.of(err, f"writing the bundle {out}", out.parent, kept) from err
     finally:
-        if tmp.exists():
+        if tmp is not None and tmp.exists():
             shutil.rmtree(tmp, ignore_errors=True)
     logger.info("TradAI: bundle with %s written to %s", ", ".join(pair_list), out)
     return out
+
+
+def _replaceable(out: Path) -> bool:
+    """Whether ``out`` exists; refuse one that holds something other than a bundle (only a
+    bundle folder is ever replaced)."""
+    if not out.exists():
+        return False
+    if out.is_dir() and ((out / MANIFEST).is_file() or not any(out.iterdir())):
+        return True
+    raise TradAIDataError(
+        f"--out {out} exists and is not a bundle folder (no {MANIFEST}): choose a new "
+        "folder; only a bundle folder is replaced"
+    )
+
+
+def _write_bundle(
+    src: Path,
+    params: dict[str, Any],
+    pair_list: list[str],
+    strategy: str | None,
+    reference_rows: int,
+    tmp: Path,
+) -> None:
+    """Write the bundle of ``src``'s ``pair_list`` into the empty folder ``tmp``."""
+    pair_meta = {}
+    for pair in pair_list:
+        parts = collect_pair_parts(src, pair)
+        rel = f"pairs/{_safe_name(pair)}"
+        pair_meta[pair] = write_pair_parts(parts, tmp / rel, reference_rows)
+        pair_meta[pair]["dir"] = rel
+        pair_meta[pair]["model_file"] = MODEL_FILES[pair_meta[pair]["estimator"]]
+    freqai = params.get("freqai") or {}
+    manifest = {
+        "format": FORMAT,
+        "created_at": datetime.now(UTC).isoformat(),
+        "source": {"model_dir": str(src.resolve()), "identifier": freqai.get("identifier")},
+        "strategy": strategy,
+        "timeframe": params.get("timeframe"),
+        "task": (
+            "classification" if any(m.get("classes") for m in pair_meta.values()) else "regression"
+        ),
+        "freqai": {k: freqai[k] for k in FREQAI_KEYS if k in freqai},
+        "tradai": redact_obj(dict(freqai.get("tradai") or {})),  # no tracking_uri password
+        "versions": library_versions(),
+        "pairs": pair_meta,
+        "artifacts": {
+            p.relative_to(tmp).as_posix(): sha256_file(p)
+            for p in sorted(tmp.rglob("*"))
+            if p.is_file()
+        },
+    }
+    (tmp / MANIFEST).write_text(json.dumps(manifest, indent=2, default=str) + "\n")

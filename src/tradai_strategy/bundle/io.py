@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import copy
 import hashlib
+import os
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -41,6 +43,24 @@ def sha256_file(path: Path) -> str:
         for chunk in iter(lambda: fh.read(1 << 20), b""):
             digest.update(chunk)
     return digest.hexdigest()
+
+
+def replace_folder(new: Path, dest: Path) -> None:
+    """Put the complete folder ``new`` at ``dest`` (a sibling: same filesystem) by renames
+    only: an existing ``dest`` is moved aside first, put back if the second rename fails,
+    deleted last. (Killed between the two renames, the old folder is kept as
+    ``.<name>.old-<pid>`` beside ``dest``.)"""
+    if not dest.exists():
+        new.rename(dest)
+        return
+    old = dest.with_name(f".{dest.name}.old-{os.getpid()}")
+    dest.rename(old)
+    try:
+        new.rename(dest)
+    except BaseException:
+        old.rename(dest)
+        raise
+    shutil.rmtree(old, ignore_errors=True)
 
 
 def verify_artifacts(root: Path, expected: dict[str, str]) -> None:

@@ -115,7 +115,13 @@ def predictions_check(
 @bundle_app.command("build")
 def bundle_build(
     identifier: Annotated[str, typer.Option(help="FreqAI identifier of the training run.")],
-    out: Annotated[Path, typer.Option(help="Bundle folder to write (replaced if present).")],
+    out: Annotated[
+        Path,
+        typer.Option(
+            help="Bundle folder to write; a bundle already there is replaced once the new "
+            "one is complete, any other existing folder is refused."
+        ),
+    ],
     userdir: Annotated[Path, typer.Option(help="freqtrade user_data folder.")] = Path("user_data"),
     pairs: Annotated[
         str | None, typer.Option(help="Comma-separated pairs (default: the run's whitelist).")
