@@ -27,6 +27,33 @@ def timerange(first_day: int, last_day: int) -> str:
     return f"{first:%Y%m%d}-{last:%Y%m%d}"
 
 
+def small_training_config(
+    datadir: Path,
+    identifier: str,
+    *,
+    trees: int | None = None,
+    **meta: Any,
+) -> dict[str, Any]:
+    """The builder's training config for the tests' small synthetic runs: BTC/ETH, 30/20-day
+    windows, :data:`SMALL_LGBM` (``trees`` overrides its ``n_estimators``), one data-kitchen
+    thread; ``meta`` overrides any :class:`StrategyMeta` field."""
+    kw: dict[str, Any] = {
+        "pairs": ["BTC/USDT", "ETH/USDT"],
+        "identifier": identifier,
+        "train_period_days": 30,
+        "backtest_period_days": 20,
+        "datadir": str(datadir),
+        "model_training_parameters": SMALL_LGBM,
+    }
+    kw.update(meta)
+    if trees is not None:
+        kw["model_training_parameters"] = {**kw["model_training_parameters"], "n_estimators": trees}
+    cfg = build_training_config(StrategyMeta(**kw))
+    # one thread per estimator: the suite runs two xdist workers on two cores
+    cfg["freqai"]["data_kitchen_thread_count"] = 1
+    return cfg
+
+
 def run_training_backtest(
     tmp: Path,
     datadir: Path,
@@ -39,18 +66,7 @@ def run_training_backtest(
     config_edit: Any = None,
 ) -> tuple[BacktestResult, dict[str, Any], Path]:
     """Run an offline FreqAI backtest and return (result, metrics-or-{}, model folder)."""
-    kw: dict[str, Any] = {
-        "pairs": ["BTC/USDT", "ETH/USDT"],
-        "identifier": identifier,
-        "train_period_days": 30,
-        "backtest_period_days": 20,
-        "datadir": str(datadir),
-        "model_training_parameters": SMALL_LGBM,
-    }
-    kw.update(meta_overrides or {})
-    cfg = build_training_config(StrategyMeta(**kw))
-    # one thread per estimator: the suite runs two xdist workers on two cores
-    cfg["freqai"]["data_kitchen_thread_count"] = 1
+    cfg = small_training_config(datadir, identifier, **(meta_overrides or {}))
     if config_edit is not None:
         config_edit(cfg)
     cfg_path = tmp / f"{identifier}.json"

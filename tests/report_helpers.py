@@ -7,11 +7,10 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from freqai_helpers import SMALL_LGBM, STRATEGIES, timerange
+from freqai_helpers import STRATEGIES, small_training_config, timerange
 from typer.testing import CliRunner
 
 from tradai_strategy.cli.app import app
-from tradai_strategy.cli.config_builder import StrategyMeta, build_training_config
 from tradai_strategy.data.synthetic import write_synthetic_data
 
 PAIRS = ["BTC/USDT", "ETH/USDT"]
@@ -31,17 +30,9 @@ def make_registry(tmp: Path) -> dict[str, Any]:
 
     data = tmp / "data"
     write_synthetic_data(PAIRS, "1h", 50, seed=11, signal="planted", datadir=data)
-    cfg = build_training_config(
-        StrategyMeta(
-            pairs=PAIRS,
-            identifier="report",
-            train_period_days=20,
-            backtest_period_days=10,
-            datadir=str(data),
-            model_training_parameters={**SMALL_LGBM, "n_estimators": 60},
-        )
+    cfg = small_training_config(
+        data, "report", pairs=PAIRS, train_period_days=20, backtest_period_days=10, trees=60
     )
-    cfg["freqai"]["data_kitchen_thread_count"] = 1
     cfg_path = tmp / "report.json"
     cfg_path.write_text(json.dumps(cfg))
     uri = f"sqlite:///{tmp / 'mlflow.db'}"

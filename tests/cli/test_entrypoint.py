@@ -10,9 +10,8 @@ import sys
 from pathlib import Path
 
 import pytest
-from freqai_helpers import ROOT, SMALL_LGBM, STRATEGIES, timerange
+from freqai_helpers import ROOT, STRATEGIES, small_training_config, timerange
 
-from tradai_strategy.cli.config_builder import StrategyMeta, build_training_config
 from tradai_strategy.cli.entrypoint import main, plan_from_env
 from tradai_strategy.core.errors import TradAIConfigError
 from tradai_strategy.core.paths import freqaimodels_path
@@ -121,17 +120,7 @@ def _training_setup(tmp_path: Path, identifier: str) -> Path:
     pairs = ["BTC/USDT", "ETH/USDT"]
     data = tmp_path / "data"
     write_synthetic_data(pairs, "1h", 70, seed=11, signal="planted", datadir=data)
-    cfg = build_training_config(
-        StrategyMeta(
-            pairs=pairs,
-            identifier=identifier,
-            train_period_days=30,
-            backtest_period_days=15,
-            datadir=str(data),
-            model_training_parameters={**SMALL_LGBM, "n_estimators": 40},
-        )
-    )
-    cfg["freqai"]["data_kitchen_thread_count"] = 1
+    cfg = small_training_config(data, identifier, pairs=pairs, backtest_period_days=15, trees=40)
     (tmp_path / "cfg.json").write_text(json.dumps(cfg))
     return data
 

@@ -7,12 +7,11 @@ import json
 from pathlib import Path
 
 import pytest
-from freqai_helpers import SMALL_LGBM, STRATEGIES, timerange
+from freqai_helpers import STRATEGIES, small_training_config, timerange
 from inference_helpers import MlflowServer
 from typer.testing import CliRunner
 
 from tradai_strategy.cli.app import app
-from tradai_strategy.cli.config_builder import StrategyMeta, build_training_config
 from tradai_strategy.data.synthetic import write_synthetic_data
 from tradai_strategy.lifecycle.train import git_commit
 from tradai_strategy.registry.audit import AuditTrail
@@ -57,17 +56,7 @@ def test_train_promote_train_promote_rollback_through_a_real_server(
     monkeypatch.setenv("TRADAI_ACTOR", "e2e-test")
     data = tmp_path / "data"
     write_synthetic_data(PAIRS, "1h", 60, seed=11, signal="planted", datadir=data)
-    cfg = build_training_config(
-        StrategyMeta(
-            pairs=PAIRS,
-            identifier="e2e",
-            train_period_days=30,
-            backtest_period_days=15,
-            datadir=str(data),
-            model_training_parameters={**SMALL_LGBM, "n_estimators": 30},
-        )
-    )
-    cfg["freqai"]["data_kitchen_thread_count"] = 1
+    cfg = small_training_config(data, "e2e", pairs=PAIRS, backtest_period_days=15, trees=30)
     (tmp_path / "train.json").write_text(json.dumps(cfg))
     uri = ("--tracking-uri", server.uri)
     audit = ("--audit-db", str(tmp_path / "audit.db"))

@@ -14,11 +14,10 @@ from pathlib import Path
 import pandas as pd
 import pytest
 from alert_helpers import Sink
-from freqai_helpers import SMALL_LGBM, STRATEGIES
+from freqai_helpers import STRATEGIES, small_training_config
 from typer.testing import CliRunner
 
 from tradai_strategy.cli.app import app
-from tradai_strategy.cli.config_builder import StrategyMeta, build_training_config
 from tradai_strategy.data.synthetic import write_synthetic_data
 from tradai_strategy.lifecycle.policy import load_policy, lock_path
 from tradai_strategy.lifecycle.promotion import Lifecycle, promote
@@ -120,17 +119,14 @@ def test_retrain_that_fails_validation_keeps_production(
         datadir=data,
         start=now - pd.Timedelta(days=69),
     )
-    cfg = build_training_config(
-        StrategyMeta(
-            pairs=["BTC/USDT"],
-            identifier="retrain-flow",
-            train_period_days=20,
-            backtest_period_days=9,
-            datadir=str(data),
-            model_training_parameters={**SMALL_LGBM, "n_estimators": 60},
-        )
+    cfg = small_training_config(
+        data,
+        "retrain-flow",
+        pairs=["BTC/USDT"],
+        train_period_days=20,
+        backtest_period_days=9,
+        trees=60,
     )
-    cfg["freqai"]["data_kitchen_thread_count"] = 1
     (tmp_path / "train.json").write_text(json.dumps(cfg))
     path = _policy_file(
         tmp_path,

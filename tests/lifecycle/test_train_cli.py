@@ -10,11 +10,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pytest
-from freqai_helpers import SMALL_LGBM, STRATEGIES, TEST_STRATEGIES, timerange
+from freqai_helpers import STRATEGIES, TEST_STRATEGIES, small_training_config, timerange
 from typer.testing import CliRunner
 
 from tradai_strategy.cli.app import app
-from tradai_strategy.cli.config_builder import StrategyMeta, build_training_config
 from tradai_strategy.cli.train import PHASES, _run_quietly
 from tradai_strategy.core.logs import quiet_logging
 from tradai_strategy.data.synthetic import write_synthetic_data
@@ -29,17 +28,7 @@ def _setup(tmp: Path, identifier: str) -> tuple[Path, Path, str]:
     data = tmp / "data"
     if not data.exists():
         write_synthetic_data(PAIRS, "1h", 70, seed=11, signal="planted", datadir=data)
-    cfg = build_training_config(
-        StrategyMeta(
-            pairs=PAIRS,
-            identifier=identifier,
-            train_period_days=30,
-            backtest_period_days=15,
-            datadir=str(data),
-            model_training_parameters={**SMALL_LGBM, "n_estimators": 60},
-        )
-    )
-    cfg["freqai"]["data_kitchen_thread_count"] = 1
+    cfg = small_training_config(data, identifier, pairs=PAIRS, backtest_period_days=15, trees=60)
     path = tmp / f"{identifier}.json"
     path.write_text(json.dumps(cfg))
     return path, data, f"sqlite:///{tmp / 'mlflow.db'}"

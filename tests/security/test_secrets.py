@@ -264,23 +264,13 @@ def test_every_reader_of_freqai_tradai_refuses_a_typo(reader: str, typo: str, me
 @pytest.mark.e2e
 def test_train_with_a_typo_in_freqai_tradai_fails_before_registering(tmp_path: Path) -> None:
     """The issue's case: ``"estimater": "catboost"`` used to train LightGBM with rc 0."""
-    from freqai_helpers import SMALL_LGBM, STRATEGIES, timerange
+    from freqai_helpers import STRATEGIES, small_training_config, timerange
 
-    from tradai_strategy.cli.config_builder import StrategyMeta, build_training_config
     from tradai_strategy.data.synthetic import write_synthetic_data
 
     data = tmp_path / "data"
     write_synthetic_data(["BTC/USDT", "ETH/USDT"], "1h", 45, 3, "none", data)
-    cfg = build_training_config(
-        StrategyMeta(
-            pairs=["BTC/USDT", "ETH/USDT"],
-            identifier="typo",
-            train_period_days=30,
-            backtest_period_days=10,
-            datadir=str(data),
-            model_training_parameters=SMALL_LGBM,
-        )
-    )
+    cfg = small_training_config(data, "typo", backtest_period_days=10)
     cfg["freqai"]["tradai"]["estimater"] = "catboost"
     path = tmp_path / "train.json"
     path.write_text(json.dumps(cfg))
@@ -310,11 +300,10 @@ def test_train_serve_and_status_through_a_server_never_show_the_password(
     backtest with the URI in ``freqai.tradai.tracking_uri`` (FreqAI's run_params.json, the
     result zip's config copy) and ``tradai status --json``: the secret is in no output, no
     written file, no MLflow param/tag/description."""
-    from freqai_helpers import MODELS, SMALL_LGBM, STRATEGIES, timerange
+    from freqai_helpers import MODELS, STRATEGIES, small_training_config, timerange
     from inference_helpers import MlflowServer, inference_config
     from mlflow import MlflowClient
 
-    from tradai_strategy.cli.config_builder import StrategyMeta, build_training_config
     from tradai_strategy.data.synthetic import write_synthetic_data
 
     inputs, out = tmp_path / "inputs", tmp_path / "out"  # the user's files hold the secret
@@ -327,17 +316,7 @@ def test_train_serve_and_status_through_a_server_never_show_the_password(
         data = out / "data"
         write_synthetic_data(["BTC/USDT", "ETH/USDT"], "1h", 70, seed=11, signal="planted",
                              datadir=data)  # fmt: skip
-        cfg = build_training_config(
-            StrategyMeta(
-                pairs=["BTC/USDT", "ETH/USDT"],
-                identifier="secret",
-                train_period_days=30,
-                backtest_period_days=15,
-                datadir=str(data),
-                model_training_parameters={**SMALL_LGBM, "n_estimators": 30},
-            )
-        )
-        cfg["freqai"]["data_kitchen_thread_count"] = 1
+        cfg = small_training_config(data, "secret", backtest_period_days=15, trees=30)
         (inputs / "train.json").write_text(json.dumps(cfg))
         common = ("--strategy", "RadStrategy", "--strategy-path", str(STRATEGIES),
                   "--datadir", str(data), "--userdir", str(out / "user_data"))  # fmt: skip
