@@ -292,18 +292,9 @@ def retire_version(
                 f"({info.tags.get(tag.RETIRED_REASON, 'no reason recorded')}): nothing to do"
             )
         held = [a for a, v in sorted(lc.registry.aliases(name).items()) if v == info.version]
-        event = lc.audit.insert(
-            con,
-            action="retire",
-            model=name,
-            reason=why,
-            alias=None,
-            from_version=info.version,
-            to_version=None,
-            details={"version": info.version, "aliases": held},
-        )
-        removed = [
-            lc.audit.insert(
+
+        def row(alias: str | None, details: dict[str, object]) -> AuditEvent:
+            return lc.audit.insert(
                 con,
                 action="retire",
                 model=name,
@@ -311,10 +302,11 @@ def retire_version(
                 alias=alias,
                 from_version=info.version,
                 to_version=None,
-                details={"version": info.version},
+                details={"version": info.version, **details},
             )
-            for alias in held
-        ]
+
+        event = row(None, {"aliases": held})
+        removed = [row(alias, {}) for alias in held]
         lc.registry.set_tags(name, info.version, tags)
         fault_point("after_retire_tag")
         for alias in held:
