@@ -62,17 +62,23 @@ class DiskFullError(TradAIError):
 
     @classmethod
     def of(
-        cls, cause: BaseException, writing: str, where: str | Path | None, outcome: str
+        cls,
+        cause: BaseException,
+        writing: str,
+        where: str | Path | None,
+        outcome: str,
+        *,
+        then: str = "run again",
     ) -> DiskFullError:
         """The one-line error for ``cause`` (an exception whose chain is a full disk: see
-        :func:`disk_full`): ``<writing> failed: <reason>: free space on <where> and run
-        again; <outcome>``. ``where``: the folder being written (default: the failing file's,
+        :func:`disk_full`): ``<writing> failed: <reason>: free space on <where> and <then>;
+        <outcome>``. ``where``: the folder being written (default: the failing file's,
         when the error names it), shown with the mount point of its filesystem."""
         found = disk_full(cause) or cause
         filename = getattr(found, "filename", None)
         place = _place(Path(where) if where else (Path(filename) if filename else None))
         reason = _reason(found)
-        return cls(f"{writing} failed: {reason}: free space on {place} and run again; {outcome}")
+        return cls(f"{writing} failed: {reason}: free space on {place} and {then}; {outcome}")
 
 
 def disk_full(err: BaseException | None) -> BaseException | None:

@@ -13,6 +13,14 @@ list last). A process killed earlier leaves no version, only its run in ``RUNNIN
 ``tradai.owner``/``tradai.bundle_path``), which :mod:`tradai_strategy.registry.repair` marks
 FAILED on the next start. Killed after the version exists, the version is complete; the run
 is marked FINISHED the same way.
+
+A failure before the version exists (an exception, not a kill) deletes what the run
+uploaded and ends it FAILED (:func:`abandon_run`, best effort: when the store refuses the
+write, the run stays RUNNING; the next registration of this process marks it FAILED, and so
+does the next registry command once this process is gone). A full disk anywhere in it
+(ENOSPC, EDQUOT, EFBIG, SQLite's "database or disk is full") is one
+:class:`~tradai_strategy.core.errors.DiskFullError` line naming what was written, where to
+free space and what was left: nothing registered.
 """
 
 from __future__ import annotations
@@ -31,12 +39,20 @@ from tradai_strategy.bundle.format import MANIFEST, read_manifest
 from tradai_strategy.bundle.io import sha256_file
 from tradai_strategy.bundle.model_files import FILE_LIST, write_file_list
 from tradai_strategy.core import tags as tag
+from tradai_strategy.core.errors import DiskFullError, TradAIError, disk_full
+from tradai_strategy.core.logs import quiet_logging
 from tradai_strategy.registry import store
 from tradai_strategy.registry.faults import fault_point
 
 logger = logging.getLogger(__name__)
 
 DEFAULT_EXPERIMENT = "tradai-bundles"
+#: what a failed registration leaves in the registry
+NOTHING = "nothing registered"
+#: logs a traceback for every failed database write before raising it
+_MLFLOW_DB_LOGGER = "mlflow.store.db.utils"
+#: (tracking URI, run id) of failed registrations whose run the store refused to end
+_ABANDONED: set[tuple[str, str]] = set()
 
 
 def bundle_signature(manifest: dict[str, Any]) -> Any:
@@ -107,6 +123,8 @@ def register_bundle(
     root = Path(bundle_dir)
     manifest = read_manifest(root)
     previous = (mlflow.get_tracking_uri(), mlflow.get_registry_uri())
+    quiet = _DiskFullRecords()  # reported once, in the one error line
+    logging.getLogger(_MLFLOW_DB_LOGGER).addFilter(quiet)
     try:
         return _register(
             root,
@@ -120,7 +138,13 @@ def register_bundle(
             description,
             on_run,
         )
-    finally:  # leave the process-wide MLflow URIs as they were
+    except Exception as err:  # before the run: the store itself is full
+        if isinstance(err, TradAIError) or disk_full(err) is None:
+            raise
+        where = _db_folder(store.tracking_uri(tracking_uri))
+        raise DiskFullError.of(err, f"registering {root} as {name}", where, NOTHING) from err
+    finally:  # leave the process-wide MLflow URIs and logging as they were
+        logging.getLogger(_MLFLOW_DB_LOGGER).removeFilter(quiet)
         mlflow.set_tracking_uri(previous[0])
         mlflow.set_registry_uri(previous[1])
 
@@ -180,9 +204,17 @@ def _register(
     uri = store.configure(tracking_uri)
     experiment_id = store.get_or_create_experiment(experiment, uri)
     client = MlflowClient(tracking_uri=uri, registry_uri=uri)
+    _close_abandoned(client, uri)
     manifest_sha = sha256_file(root / MANIFEST)
     with tempfile.TemporaryDirectory() as tmp:
-        files_sha = save_pyfunc(root, manifest, Path(tmp) / "model")
+        try:
+            with quiet_logging():  # MLflow's "Validating input example" INFO line
+                files_sha = save_pyfunc(root, manifest, Path(tmp) / "model")
+        except Exception as err:
+            if disk_full(err) is None:
+                raise
+            what = f"preparing the MLflow model of {root}"
+            raise DiskFullError.of(err, what, tempfile.gettempdir(), NOTHING) from err
         final_tags = {
             **version_tags,
             **{f"{tag.TRAIN_END_PREFIX}{p}": m["train_end"] for p, m in manifest["pairs"].items()},
@@ -190,8 +222,9 @@ def _register(
             tag.MODEL_FILES: files_sha,
         }
         owner = {tag.OWNER: process_owner(), tag.BUNDLE_PATH: str(root.resolve())}
-        with mlflow.start_run(experiment_id=experiment_id, run_name=f"bundle-{name}") as run:
-            run_id = run.info.run_id
+        run = mlflow.start_run(experiment_id=experiment_id, run_name=f"bundle-{name}")
+        run_id = run.info.run_id
+        try:
             mlflow.set_tags({**owner, tag.MANIFEST: manifest_sha, **run_tags})
             mlflow.log_params(
                 {
@@ -213,14 +246,103 @@ def _register(
                 tags=final_tags,
                 description=description,
             )
-            fault_point("after_version_create")
+        except BaseException as err:  # no version: nothing of the run is worth keeping
+            left = abandon_run(run_id, run.info.artifact_uri, uri)
+            if isinstance(err, TradAIError) or disk_full(err) is None:
+                raise
+            what = f"registering {root} as {name} (run {run_id})"
+            where = _store_folder(err, uri, run.info.artifact_uri)
+            raise DiskFullError.of(err, what, where, f"{NOTHING}; {left}") from err
+        fault_point("after_version_create")
+        _end_run(run_id)
     version = str(mv.version)
     if alias:
-        client.set_registered_model_alias(name, alias, version)
+        try:
+            client.set_registered_model_alias(name, alias, version)
+        except Exception as err:
+            if disk_full(err) is None:
+                raise
+            done = f"{name} version {version} is registered (complete), @{alias} is not set"
+            fix = f"point it there with `tradai promote {name} {version} --to {alias} --reason ...`"
+            full = DiskFullError.of(err, f"setting @{alias}", _db_folder(uri), done, then=fix)
+            raise full from err
     logger.info(
         "TradAI: registered %s version %s%s", name, version, f" as @{alias}" if alias else ""
     )
     return version
+
+
+def abandon_run(run_id: str, artifact_uri: str, uri: str) -> str:
+    """Best effort, never raising: delete what run ``run_id`` (the active MLflow run, of the
+    store at ``uri``) uploaded and end it FAILED. Returns what was done, for the error line."""
+    import mlflow
+    from mlflow.store.artifact.artifact_repository_registry import get_artifact_repository
+
+    done = []
+    try:
+        get_artifact_repository(artifact_uri).delete_artifacts()
+        done.append("its uploads were deleted")
+    except Exception as err:
+        logger.debug("TradAI: the uploads of failed run %s stay: %s", run_id, err)
+        done.append(f"its uploads could not be deleted ({artifact_uri})")
+    try:
+        mlflow.end_run("FAILED")  # pops the active run first, then writes its status
+        done.append("the run is marked FAILED")
+    except Exception as err:
+        logger.debug("TradAI: failed run %s not marked FAILED: %s", run_id, err)
+        _ABANDONED.add((uri, run_id))
+        done.append("the run stays RUNNING until the next registry command marks it FAILED")
+    return ", ".join(done)
+
+
+def _close_abandoned(client: Any, uri: str) -> None:
+    """Mark FAILED the runs of this process's failed registrations the store refused to
+    close then (reconcile leaves a live process's runs alone); best effort."""
+    for key in sorted(k for k in _ABANDONED if k[0] == uri):
+        try:
+            client.set_terminated(key[1], "FAILED")
+        except Exception as err:
+            logger.debug("TradAI: failed run %s still not marked FAILED: %s", key[1], err)
+            continue
+        _ABANDONED.discard(key)
+
+
+def _end_run(run_id: str) -> None:
+    """End the active run FINISHED; when the store refuses (its version is complete, and the
+    next registry command marks it FINISHED: :mod:`~tradai_strategy.registry.repair`), go
+    on."""
+    import mlflow
+
+    try:
+        mlflow.end_run()
+    except Exception as err:
+        logger.debug("TradAI: run %s of a registered version not marked FINISHED: %s", run_id, err)
+
+
+class _DiskFullRecords(logging.Filter):
+    """Drop MLflow's log record of a database write that found no room (its traceback):
+    the exception goes on to the caller, who reports it in one line."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not (record.exc_info and disk_full(record.exc_info[1]))
+
+
+def _db_folder(uri: str) -> str | None:
+    db = store.sqlite_path(uri)
+    return str(db.absolute().parent) if db is not None else None
+
+
+def _store_folder(err: BaseException, uri: str, artifact_uri: str) -> str | None:
+    """Where a failed registration wrote: the sqlite database's folder when SQLite said it
+    is full, else a local artifact folder (None: another store; the failing file tells)."""
+    from mlflow.utils.file_utils import local_file_uri_to_path
+
+    found = disk_full(err)
+    if hasattr(found, "sqlite_errorname") or "database or disk is full" in str(found).lower():
+        return _db_folder(uri)
+    if artifact_uri.startswith("file:"):
+        return str(local_file_uri_to_path(artifact_uri))
+    return None
 
 
 def example_input(bundle_dir: str | Path, pair: str, rows: int = 5) -> pd.DataFrame:

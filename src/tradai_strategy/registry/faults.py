@@ -15,10 +15,17 @@ nothing. The points:
 ``after_retire_aliases``    the aliases are removed too; the audit rows are not committed
 
 :func:`tradai_strategy.lifecycle.promotion.reconcile` repairs each on the next start.
+
+``<point>:enospc`` raises ``OSError(ENOSPC)`` at the point instead of exiting (a full disk
+as the code sees it, the process goes on: its error handling runs). ``<point>:fsize=<bytes>``
+makes the disk really full from the point on: the process's file size limit
+(``RLIMIT_FSIZE``) drops to ``<bytes>`` with SIGXFSZ ignored, so every later write past that
+size — artifacts, the sqlite store — fails with EFBIG in the operating system.
 """
 
 from __future__ import annotations
 
+import errno
 import os
 
 FAULT_ENV = "TRADAI_FAULT_INJECT"
@@ -33,6 +40,24 @@ POINTS = (
 
 
 def fault_point(name: str) -> None:
-    """Exit at once (status 137) when ``TRADAI_FAULT_INJECT`` names this point."""
-    if os.environ.get(FAULT_ENV) == name:
+    """Exit at once (status 137) when ``TRADAI_FAULT_INJECT`` names this point; with a
+    ``:enospc``/``:fsize=<bytes>`` mode, fill the disk instead (see the module doc)."""
+    value = os.environ.get(FAULT_ENV)
+    if not value:
+        return
+    point, _, mode = value.partition(":")
+    if point != name:
+        return
+    if not mode:
         os._exit(137)
+    if mode == "enospc":
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+    if mode.startswith("fsize="):
+        import resource
+        import signal
+
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+        hard = resource.getrlimit(resource.RLIMIT_FSIZE)[1]
+        resource.setrlimit(resource.RLIMIT_FSIZE, (int(mode.removeprefix("fsize=")), hard))
+        return
+    raise ValueError(f"{FAULT_ENV}={value}: unknown mode {mode!r} (enospc, fsize=<bytes>)")

@@ -7,7 +7,11 @@ Run at the start of every registry command (``tradai promote``/``rollback``/``re
   ``tradai.owner`` tag names this host and a dead pid; an untagged run older than
   :data:`STALE_HOURS`) is terminated: FINISHED when a version was registered from it (the
   version is complete: it is created last, with all its tags), else FAILED, with a
-  ``tradai.reconciled`` tag naming the bundle folder to register again.
+  ``tradai.reconciled`` tag naming the bundle folder to register again. A registration that
+  failed rather than died (a full disk) ends its own run FAILED, its uploads deleted
+  (:func:`~tradai_strategy.registry.bundle_registry.abandon_run`); a run of a live process is
+  left RUNNING only when the store refused that write, and is closed here once the process
+  is gone (or by that process's next registration).
 * :func:`mark_incomplete` — a version without ``tradai.manifest_sha256`` (a registration that
   never finished, or made outside tradai) is tagged ``tradai.state=incomplete`` and reported;
   it is never served or promoted either way, and nothing is deleted.
