@@ -2,17 +2,55 @@
 
 from __future__ import annotations
 
+import os
 import shutil
+import subprocess
+import sys
 import tempfile
 from pathlib import Path
+from typing import Any
 
 from typer.testing import CliRunner
 
 from tradai_strategy.cli.app import app
 from tradai_strategy.lifecycle.promotion import Lifecycle
+from tradai_strategy.registry.client import RegistryClient
+from tradai_strategy.registry.faults import FAULT_ENV
 
 runner = CliRunner()
 _TEMPLATES: dict[str, Path] = {}
+#: ``tradai`` as a separate process (a crash or a full disk must not take pytest with it)
+TRADAI = [sys.executable, "-m", "tradai_strategy.cli.app"]
+
+
+def empty_store(tmp_path: Path) -> str:
+    """A new, migrated, empty sqlite store in ``tmp_path`` (built once per session, copied)."""
+    if "empty" not in _TEMPLATES:
+        folder = Path(tempfile.mkdtemp(prefix="tradai-empty-store-"))
+        RegistryClient(f"sqlite:///{folder / 'mlflow.db'}").models()
+        _TEMPLATES["empty"] = folder / "mlflow.db"
+    shutil.copyfile(_TEMPLATES["empty"], tmp_path / "mlflow.db")
+    return f"sqlite:///{tmp_path / 'mlflow.db'}"
+
+
+def tradai_process(uri: str, *args: str, fault: str | None = None) -> subprocess.CompletedProcess:
+    """Run ``tradai ARGS --tracking-uri URI`` in a subprocess, ``TRADAI_FAULT_INJECT=fault``."""
+    env = {k: v for k, v in os.environ.items() if k != FAULT_ENV}
+    if fault:
+        env[FAULT_ENV] = fault
+    return subprocess.run(
+        [*TRADAI, *args, "--tracking-uri", uri],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+
+
+def bundle_runs(reg: RegistryClient) -> list[Any]:
+    """The runs of the ``tradai-bundles`` experiment (registrations)."""
+    exp = reg.client.get_experiment_by_name("tradai-bundles")
+    return list(reg.client.search_runs([exp.experiment_id])) if exp else []
 
 
 def make_store(

@@ -6,17 +6,12 @@ Real sqlite MLflow registry, a tiny real bundle.
 
 from __future__ import annotations
 
-import os
-import shutil
-import subprocess
-import sys
-import tempfile
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 import pytest
-from registry_helpers import cli, make_store
+from registry_helpers import bundle_runs, cli, empty_store, make_store, tradai_process
 from tiny_bundle import make_bundle
 
 from tradai_strategy.bundle.format import MANIFEST, load_bundle
@@ -32,7 +27,6 @@ from tradai_strategy.lifecycle.promotion import (
 )
 from tradai_strategy.registry.bundle_registry import register_bundle
 from tradai_strategy.registry.client import RegistryClient, RegistryError
-from tradai_strategy.registry.faults import FAULT_ENV
 from tradai_strategy.serving.loader import (
     ModelNotFoundError,
     NoServableVersionError,
@@ -41,8 +35,6 @@ from tradai_strategy.serving.loader import (
 )
 
 NAME = "tradai-crash"
-TRADAI = [sys.executable, "-m", "tradai_strategy.cli.app"]
-_EMPTY: dict[str, Path] = {}
 
 
 @pytest.fixture(scope="module")
@@ -52,31 +44,7 @@ def bundle(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture
 def uri(tmp_path: Path) -> str:
-    """A new, migrated, empty sqlite store (built once per session, copied)."""
-    if "db" not in _EMPTY:
-        folder = Path(tempfile.mkdtemp(prefix="tradai-empty-store-"))
-        RegistryClient(f"sqlite:///{folder / 'mlflow.db'}").models()
-        _EMPTY["db"] = folder / "mlflow.db"
-    shutil.copyfile(_EMPTY["db"], tmp_path / "mlflow.db")
-    return f"sqlite:///{tmp_path / 'mlflow.db'}"
-
-
-def _tradai(uri: str, *args: str, fault: str | None = None) -> subprocess.CompletedProcess:
-    env = {k: v for k, v in os.environ.items() if k != FAULT_ENV}
-    if fault:
-        env[FAULT_ENV] = fault
-    return subprocess.run(
-        [*TRADAI, *args, "--tracking-uri", uri],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-
-
-def _bundle_runs(reg: RegistryClient) -> list[Any]:
-    exp = reg.client.get_experiment_by_name("tradai-bundles")
-    return list(reg.client.search_runs([exp.experiment_id])) if exp else []
+    return empty_store(tmp_path)
 
 
 def _served_predictions(uri: str, version: str, cache: Path) -> Any:
@@ -96,14 +64,14 @@ def test_killed_before_the_version_exists(
     uri: str, bundle: Path, tmp_path: Path, point: str
 ) -> None:
     before = sha256_file(bundle / MANIFEST)
-    proc = _tradai(uri, "bundle", "register", str(bundle), "--name", NAME, fault=point)
+    proc = tradai_process(uri, "bundle", "register", str(bundle), "--name", NAME, fault=point)
     assert proc.returncode == 137, proc.stdout + proc.stderr
     reg = RegistryClient(uri)
     # nothing servable is wrong: no version exists at all
     assert NAME not in reg.models()
     with pytest.raises(ModelNotFoundError):
         RegistryBundleLoader(f"models:/{NAME}@production", tmp_path / "c", uri).resolve()
-    (run,) = _bundle_runs(reg)
+    (run,) = bundle_runs(reg)
     assert run.info.status == "RUNNING"  # what the kill left
     assert run.data.tags[tag.BUNDLE_PATH] == str(bundle.resolve())
     # the next start repairs it: the dead process's run is FAILED, with the fix
@@ -112,7 +80,7 @@ def test_killed_before_the_version_exists(
     (repair,) = lc.repairs
     assert "marked FAILED" in repair.note and str(bundle.resolve()) in repair.note
     assert f"tradai bundle register {bundle.resolve()} --name {NAME}" in repair.note
-    (run,) = _bundle_runs(reg)
+    (run,) = bundle_runs(reg)
     assert run.info.status == "FAILED" and "left RUNNING" in run.data.tags[tag.RECONCILED]
     again = Lifecycle.open(uri)
     reconcile(again)
@@ -126,7 +94,7 @@ def test_killed_before_the_version_exists(
 
 def test_killed_after_the_version_exists(uri: str, bundle: Path, tmp_path: Path) -> None:
     args = ["bundle", "register", str(bundle), "--name", NAME, "--alias", "production"]
-    proc = _tradai(uri, *args, fault="after_version_create")
+    proc = tradai_process(uri, *args, fault="after_version_create")
     assert proc.returncode == 137, proc.stdout + proc.stderr
     reg = RegistryClient(uri)
     (v,) = reg.versions(NAME)
@@ -137,13 +105,13 @@ def test_killed_after_the_version_exists(uri: str, bundle: Path, tmp_path: Path)
     with pytest.raises(NoServableVersionError, match="alias production not found"):
         RegistryBundleLoader(f"models:/{NAME}@production", tmp_path / "c", uri).resolve()
     assert _same_predictions(_served_predictions(uri, "1", tmp_path / "c"), load_bundle(bundle))
-    (run,) = _bundle_runs(reg)
+    (run,) = bundle_runs(reg)
     assert run.info.status == "RUNNING"
     lc = Lifecycle.open(uri)
     reconcile(lc)
     (repair,) = lc.repairs
     assert "marked FINISHED" in repair.note and f"{NAME} version 1" in repair.note
-    assert _bundle_runs(reg)[0].info.status == "FINISHED"
+    assert bundle_runs(reg)[0].info.status == "FINISHED"
     # nothing lost: the version is promotable and then served
     promote(lc, NAME, "1", reason="registered before the crash", force=True)
     loader = RegistryBundleLoader(f"models:/{NAME}@production", tmp_path / "d", uri)
@@ -211,7 +179,7 @@ def test_killed_while_retiring(two_versions: str, point: str) -> None:
     uri = two_versions
     lc = Lifecycle.open(uri)
     history = [(e.id, e.action, e.alias, e.to_version) for e in lc.audit.events(NAME)]
-    proc = _tradai(uri, "retire", NAME, "2", "--reason", "IC decayed", fault=point)
+    proc = tradai_process(uri, "retire", NAME, "2", "--reason", "IC decayed", fault=point)
     assert proc.returncode == 137, proc.stdout + proc.stderr
     reg = lc.registry
     assert reg.version(NAME, "2").tags[tag.RETIRED] == "true"
@@ -272,4 +240,4 @@ def test_a_live_registration_is_left_alone(uri: str, bundle: Path) -> None:
         assert reg.client.get_run(run_id).data.tags[tag.OWNER] == process_owner()
 
     register_bundle(bundle, NAME, tracking_uri=uri, on_run=during)
-    assert len(calls) == 1 and _bundle_runs(reg)[0].info.status == "FINISHED"
+    assert len(calls) == 1 and bundle_runs(reg)[0].info.status == "FINISHED"

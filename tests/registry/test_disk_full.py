@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-import test_crash_safety as crash
+from registry_helpers import TRADAI, bundle_runs, empty_store, tradai_process
 from tiny_bundle import make_bundle
 
 from tradai_strategy.bundle.format import MANIFEST, read_manifest
@@ -31,9 +31,13 @@ from tradai_strategy.registry.bundle_registry import register_bundle
 from tradai_strategy.registry.client import RegistryClient
 from tradai_strategy.registry.store import sqlite_path
 
-NAME, TRADAI = crash.NAME, crash.TRADAI
-_bundle_runs, _tradai = crash._bundle_runs, crash._tradai
-uri = crash.uri  # the fixture: a new, migrated, empty sqlite store
+NAME = "tradai-crash"
+
+
+@pytest.fixture
+def uri(tmp_path: Path) -> str:
+    return empty_store(tmp_path)
+
 
 #: bytes of the bundle's padded reference sample: larger than the store and its growth
 BIG = 3_000_000
@@ -97,14 +101,14 @@ def _registers_cleanly_again(uri: str, bundle: Path) -> None:
 def test_upload_fails_on_a_full_disk_and_the_store_still_writes(uri: str, big_bundle: Path) -> None:
     before = _snapshot(big_bundle)
     args = ["bundle", "register", str(big_bundle), "--name", NAME, "--alias", "production"]
-    proc = _tradai(uri, *args, fault="during_artifact_upload:enospc")
+    proc = tradai_process(uri, *args, fault="during_artifact_upload:enospc")
     line = _one_error_line(proc)
     assert f"registering {big_bundle} as {NAME} (run " in line
     assert "no space left on device (ENOSPC): free space on " in line
     assert "its uploads were deleted, the run is marked FAILED" in line
     reg = RegistryClient(uri)
     assert NAME not in reg.models()  # no model, no version, no alias
-    (run,) = _bundle_runs(reg)
+    (run,) = bundle_runs(reg)
     assert run.info.status == "FAILED"  # closed by the failing process itself
     assert _artifact_files(uri) == []  # the uploaded bundle is gone
     assert _snapshot(big_bundle) == before
@@ -118,7 +122,7 @@ def test_upload_fails_with_the_disk_really_full_store_included(uri: str, big_bun
     """From the upload on, every write past 300 bytes fails in the OS (EFBIG): the rest of
     the upload and every write of the sqlite store, so the run cannot be closed then."""
     before = _snapshot(big_bundle)
-    proc = _tradai(
+    proc = tradai_process(
         uri, "bundle", "register", str(big_bundle), "--name", NAME,
         fault="during_artifact_upload:fsize=300",
     )  # fmt: skip
@@ -128,13 +132,13 @@ def test_upload_fails_with_the_disk_really_full_store_included(uri: str, big_bun
     reg = RegistryClient(uri)
     assert NAME not in reg.models()
     assert _artifact_files(uri) == []
-    (run,) = _bundle_runs(reg)
+    (run,) = bundle_runs(reg)
     assert run.info.status == "RUNNING"  # the store refused; the process is gone
     lc = Lifecycle.open(uri)
     reconcile(lc)
     (repair,) = lc.repairs
     assert "marked FAILED" in repair.note
-    assert _bundle_runs(reg)[0].info.status == "FAILED"
+    assert bundle_runs(reg)[0].info.status == "FAILED"
     assert _snapshot(big_bundle) == before
     _registers_cleanly_again(uri, big_bundle)
 
@@ -167,7 +171,7 @@ def test_model_files_too_large_for_the_disk(uri: str, big_bundle: Path, tmp_path
     assert f"preparing the MLflow model of {big_bundle} failed: file too large" in line
     assert f"free space on {scratch}" in line or f"(the filesystem holding {scratch})" in line
     reg = RegistryClient(uri)
-    assert NAME not in reg.models() and _bundle_runs(reg) == []
+    assert NAME not in reg.models() and bundle_runs(reg) == []
     assert list(scratch.iterdir()) == []  # the half-written model folder is gone
     assert _artifact_files(uri) == []
     assert _snapshot(big_bundle) == before
@@ -183,7 +187,7 @@ def test_the_store_itself_is_full(uri: str, big_bundle: Path, tmp_path: Path) ->
     db = sqlite_path(uri)
     assert db is not None and f"(the filesystem holding {db.parent})" in line
     reg = RegistryClient(uri)
-    assert NAME not in reg.models() and _bundle_runs(reg) == []
+    assert NAME not in reg.models() and bundle_runs(reg) == []
 
 
 @pytest.mark.parametrize(
@@ -229,7 +233,7 @@ def test_the_disk_fills_after_the_version_exists(uri: str, big_bundle: Path) -> 
     """The version is complete; its run cannot be closed and the alias cannot be set: the
     line says so and how to set the alias; reconcile closes the run FINISHED."""
     args = ["bundle", "register", str(big_bundle), "--name", NAME, "--alias", "production"]
-    proc = _tradai(uri, *args, fault="after_version_create:fsize=300")
+    proc = tradai_process(uri, *args, fault="after_version_create:fsize=300")
     assert proc.returncode == 2, proc.stdout + proc.stderr
     (line,) = proc.stderr.strip().splitlines()
     line = " ".join(line.split())
@@ -239,7 +243,7 @@ def test_the_disk_fills_after_the_version_exists(uri: str, big_bundle: Path) -> 
     reg = RegistryClient(uri)
     (v,) = reg.versions(NAME)
     assert v.aliases == () and v.tags["tradai.manifest_sha256"]
-    assert _bundle_runs(reg)[0].info.status == "RUNNING"
+    assert bundle_runs(reg)[0].info.status == "RUNNING"
     lc = Lifecycle.open(uri)
     reconcile(lc)
     (repair,) = lc.repairs
