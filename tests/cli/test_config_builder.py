@@ -78,3 +78,63 @@ def test_bad_settings_give_one_clear_error(mutate, match):
 def test_meta_rejects_unknown_estimator():
     with pytest.raises(ValueError, match="estimator"):
         StrategyMeta(estimator="svm")
+
+
+@pytest.mark.parametrize("estimator", ["lightgbm", "catboost"])
+@pytest.mark.parametrize("target", ["return", "updown"])
+def test_each_estimators_preset_builds_and_fits(estimator: str, target: str) -> None:
+    import numpy as np
+
+    from tradai_strategy.models.estimators import build_estimator
+
+    cfg = build_training_config(StrategyMeta(estimator=estimator, target=target))
+    trees = "iterations" if estimator == "catboost" else "n_estimators"
+    params = {**cfg["freqai"]["model_training_parameters"], trees: 5}
+    task = "regression" if target == "return" else "classification"
+    model = build_estimator(estimator, task, params, seed=1)
+    x = np.random.default_rng(0).normal(size=(300, 4))
+    y = x[:, 0] if task == "regression" else np.where(x[:, 0] > 0, "up", "down")
+    model.fit(x, y)  # each library accepts its own preset: no LightGBM names for CatBoost
+    expected = "TrainingPredictionModel" if target == "return" else "TrainingClassifierModel"
+    assert cfg["freqaimodel"] == expected
+
+
+def test_lightgbm_parameters_under_catboost_are_one_line() -> None:
+    from tradai_strategy.models.estimators import build_estimator
+
+    params = build_training_config(DEFAULT_META)["freqai"]["model_training_parameters"]
+    with pytest.raises(TradAIConfigError, match=r"CatBoost refuses them .*subsample_freq"):
+        build_estimator("catboost", "regression", params, seed=1)
+
+
+def test_derived_values_are_not_pinned_and_names_match_tradai_train() -> None:
+    train = build_training_config(StrategyMeta(strategy="MyStrat", estimator="catboost"))
+    assert "purge_candles" not in train["freqai"]["tradai"]  # runtime default: the horizon
+    train["freqai"]["feature_parameters"]["label_period_candles"] = 24  # a user's change
+    assert TradAISettings.from_config(train).purge_candles == 24
+    assert train["freqai"]["identifier"] == "mystrat-catboost-v1"
+    source = build_inference_config(StrategyMeta(strategy="MyStrat"))["freqai"]["tradai"]
+    assert source["prediction_source"]["model_uri"] == "models:/tradai-MyStrat@production"
+    named = build_inference_config(StrategyMeta(model_name="desk-model"))["freqai"]["tradai"]
+    assert named["prediction_source"]["model_uri"] == "models:/desk-model@production"
+
+
+def test_config_build_cli_options_and_bad_input(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from tradai_strategy.cli.app import app
+
+    runner = CliRunner()
+    args = ["config", "build", "--out", str(tmp_path), "--strategy", "MyStrat"]
+    res = runner.invoke(app, [*args, "--estimator", "catboost", "--target", "updown"])
+    assert res.exit_code == 0, res.output
+    train = json.loads((tmp_path / "train.json").read_text())
+    assert train["strategy"] == "MyStrat" and train["freqai"]["tradai"]["estimator"] == "catboost"
+    assert "iterations" in train["freqai"]["model_training_parameters"]
+    for bad, message in [
+        (["--pairs", "BTCUSDT"], "'BTCUSDT' is not a pair: write BASE/QUOTE"),
+        (["--estimator", "xgb"], "--estimator 'xgb' is unknown: use one of lightgbm, catboost"),
+        (["--target", "regime2"], "--target 'regime2' is unknown"),
+    ]:
+        res = runner.invoke(app, [*args, *bad])
+        assert res.exit_code == 2 and message in " ".join(res.output.split()), res.output

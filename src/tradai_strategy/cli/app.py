@@ -113,11 +113,47 @@ def data_synth(
 @config_app.command("build")
 def config_build(
     out: Annotated[Path, typer.Option(help="Output folder.")] = Path("configs"),
+    strategy: Annotated[str, typer.Option(help="Strategy class name.")] = "RadStrategy",
+    pairs: Annotated[str, typer.Option(help="Comma-separated pairs.")] = "BTC/USDT,ETH/USDT",
+    timeframe: Annotated[str, typer.Option(help="Candle timeframe.")] = "1h",
+    estimator: Annotated[
+        str, typer.Option(help="lightgbm or catboost (its own parameter preset).")
+    ] = "lightgbm",
+    target: Annotated[str, typer.Option(help="return (regression) or updown (classifier).")] = (
+        "return"
+    ),
+    label_period_candles: Annotated[
+        int, typer.Option(help="Label horizon in candles (purge follows it at run time).")
+    ] = 12,
+    model_name: Annotated[
+        str | None,
+        typer.Option(
+            help="Registered model the inference config serves (default tradai-STRATEGY)."
+        ),
+    ] = None,
+    identifier: Annotated[
+        str | None, typer.Option(help="FreqAI identifier (default <strategy>-<estimator>-v1).")
+    ] = None,
 ) -> None:
-    """Regenerate configs/train.json and configs/inference.json from the default metadata."""
-    from tradai_strategy.cli.config_builder import write_configs
+    """Write train.json and inference.json for a strategy (no options: the shipped configs/)."""
+    from tradai_strategy.cli.config_builder import StrategyMeta, write_configs
 
-    for p in write_configs(out):
+    try:
+        meta = StrategyMeta(
+            strategy=strategy,
+            pairs=[p.strip() for p in pairs.split(",") if p.strip()],
+            timeframe=timeframe,
+            estimator=estimator,
+            target=target,
+            label_period_candles=label_period_candles,
+            model_name=model_name,
+            identifier=identifier or "",
+        )
+    except ValueError as err:
+        import re
+
+        fail(re.sub(r"StrategyMeta\.(\w+)", lambda m: "--" + m[1].replace("_", "-"), str(err)))
+    for p in write_configs(out, meta):
         console.print(f"wrote {p}")
 
 

@@ -8,12 +8,40 @@ from __future__ import annotations
 
 import copy
 import json
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from tradai_strategy.core.errors import TradAIConfigError
+from tradai_strategy.core.labels import TARGETS
 from tradai_strategy.core.settings import ESTIMATORS
+
+#: ``BASE/QUOTE`` or ``BASE/QUOTE:SETTLE`` (ccxt's unified symbols)
+PAIR_RE = re.compile(r"^[A-Za-z0-9._-]+/[A-Za-z0-9._-]+(:[A-Za-z0-9._-]+)?$")
+
+#: Conservative per-estimator presets (small trees, strong regularisation: financial labels
+#: are mostly noise). Each library refuses the other's parameter names.
+ESTIMATOR_PARAMETERS: dict[str, dict[str, Any]] = {
+    "lightgbm": {
+        "n_estimators": 300,
+        "learning_rate": 0.03,
+        "num_leaves": 7,
+        "min_child_samples": 200,
+        "subsample": 0.8,
+        "subsample_freq": 1,
+        "colsample_bytree": 0.5,
+    },
+    "catboost": {
+        "iterations": 300,
+        "learning_rate": 0.03,
+        "depth": 4,
+        "l2_leaf_reg": 10,
+        "rsm": 0.5,
+        "subsample": 0.8,
+        "bootstrap_type": "Bernoulli",
+    },
+}
 
 
 @dataclass
@@ -29,7 +57,8 @@ class StrategyMeta:
     stake_amount: float | str = 100
     max_open_trades: int = 4
     dry_run_wallet: float = 1000
-    identifier: str = "rad-lgbm-v1"
+    #: "": ``<strategy without "Strategy">-<lgbm|catboost>-v1`` (``rad-lgbm-v1``)
+    identifier: str = ""
     include_timeframes: list[str] | None = None
     include_corr_pairlist: list[str] = field(default_factory=list)
     indicator_periods_candles: list[int] = field(default_factory=lambda: [10, 20])
@@ -39,17 +68,11 @@ class StrategyMeta:
     backtest_period_days: int = 15
     test_size: float = 0.15
     estimator: str = "lightgbm"
-    model_training_parameters: dict[str, Any] = field(
-        default_factory=lambda: {
-            "n_estimators": 300,
-            "learning_rate": 0.03,
-            "num_leaves": 7,
-            "min_child_samples": 200,
-            "subsample": 0.8,
-            "subsample_freq": 1,
-            "colsample_bytree": 0.5,
-        }
-    )
+    #: None: the estimator's preset (:data:`ESTIMATOR_PARAMETERS`)
+    model_training_parameters: dict[str, Any] | None = None
+    #: the registered model name the inference config serves (None: ``tradai-<strategy>``,
+    #: the name ``tradai train`` registers under)
+    model_name: str | None = None
     early_stopping_rounds: int = 0
     embargo_candles: int = 0
     seed: int = 42
@@ -58,12 +81,28 @@ class StrategyMeta:
     datadir: str | None = "user_data/data/binance"
 
     def __post_init__(self) -> None:
+        if not self.identifier:
+            short = {"lightgbm": "lgbm"}.get(self.estimator, self.estimator)
+            stem = self.strategy.removesuffix("Strategy").lower() or self.strategy.lower()
+            self.identifier = f"{stem}-{short}-v1"
+        bad = [p for p in self.pairs if not PAIR_RE.match(p)]
+        if bad:
+            raise ValueError(
+                f"{bad[0]!r} is not a pair: write BASE/QUOTE, e.g. BTC/USDT "
+                "(BTC/USDT:USDT for futures)"
+            )
+        if self.model_training_parameters is None and self.estimator in ESTIMATOR_PARAMETERS:
+            self.model_training_parameters = copy.deepcopy(ESTIMATOR_PARAMETERS[self.estimator])
         if not self.pairs:
             raise ValueError("StrategyMeta.pairs is empty: give at least one pair like BTC/USDT")
         if self.estimator not in ESTIMATORS:
             raise ValueError(
                 f"StrategyMeta.estimator {self.estimator!r} is unknown: use one of "
                 f"{', '.join(ESTIMATORS)}"
+            )
+        if self.target not in TARGETS:
+            raise ValueError(
+                f"StrategyMeta.target {self.target!r} is unknown: use one of {', '.join(TARGETS)}"
             )
         if self.trading_mode not in ("spot", "futures"):
             raise ValueError(
@@ -152,10 +191,11 @@ def build_training_config(meta: StrategyMeta = DEFAULT_META) -> dict[str, Any]:
         "feature_parameters": _feature_parameters(meta),
         "data_split_parameters": {"test_size": meta.test_size, "shuffle": False},
         "model_training_parameters": copy.deepcopy(meta.model_training_parameters),
+        # purge_candles is left to its runtime default (= label_period_candles): pinned
+        # here, a config that changes the horizon would fail on a stale purge
         "tradai": {
             "estimator": meta.estimator,
             "target": meta.target,
-            "purge_candles": meta.label_period_candles,
             "embargo_candles": meta.embargo_candles,
             "early_stopping_rounds": meta.early_stopping_rounds,
             "seed": meta.seed,
@@ -169,7 +209,7 @@ def build_inference_config(meta: StrategyMeta = DEFAULT_META) -> dict[str, Any]:
     cfg = _base(meta)
     source = meta.prediction_source or {
         "type": "mlflow",
-        "model_uri": f"models:/{meta.strategy}@production",
+        "model_uri": f"models:/{meta.model_name or f'tradai-{meta.strategy}'}@production",
     }
     cfg["freqaimodel"] = "TradAIPredictionModel"
     cfg["freqai"] = {

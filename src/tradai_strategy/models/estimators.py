@@ -50,7 +50,16 @@ def build_estimator(
         p.setdefault("allow_writing_files", False)
         p.setdefault("verbose", 0)
         ccls = cb.CatBoostRegressor if task == "regression" else cb.CatBoostClassifier
-        return ccls(**p)
+        try:
+            return ccls(**p)
+        except TypeError as err:  # e.g. LightGBM's subsample_freq left in the config
+            from tradai_strategy.core.errors import TradAIConfigError
+
+            raise TradAIConfigError(
+                f"freqai.model_training_parameters: CatBoost refuses them ({err}): use "
+                "CatBoost's names (iterations, depth, l2_leaf_reg, rsm, ...); "
+                "`tradai config build --estimator catboost` writes a CatBoost config"
+            ) from None
     raise ValueError(f"unknown estimator {estimator!r}: use lightgbm or catboost")
 
 
