@@ -234,6 +234,9 @@ cli_report.register(app)
 from tradai_strategy.cli import compare as cli_compare  # noqa: E402
 
 cli_compare.register(app)
+from tradai_strategy.cli import init as cli_init  # noqa: E402
+
+cli_init.register(app)
 
 
 def run_cli(argv: Sequence[str], *, standalone_mode: bool = True) -> int:

@@ -152,6 +152,12 @@ def train(
         ),
     ] = False,
     allow_gaps: AllowGapsOpt = False,
+    freqaimodel_path: Annotated[
+        Path | None,
+        typer.Option(
+            help="Folder of your own FreqAI model classes (default: the installed package's)."
+        ),
+    ] = None,
 ) -> None:
     """Train a FreqAI strategy walk-forward with TrainingPredictionModel (TrainingClassifierModel
     for freqai.tradai.target updown) and register the latest window's model bundle in MLflow
@@ -173,7 +179,11 @@ def train(
     args = freqtrade_args(
         config, strategy, strategy_path=strategy_path, datadir=datadir, userdir=userdir
     )
-    models_path = freqaimodels_path()
+    if freqaimodel_path is not None and not freqaimodel_path.is_dir():
+        fail(
+            f"--freqaimodel-path {freqaimodel_path} is not a folder: pass the folder of your models"
+        )
+    models_path = freqaimodel_path or freqaimodels_path()
     kwargs: dict[str, Any] = {
         "args": args,
         "timerange": timerange,
