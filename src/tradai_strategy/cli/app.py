@@ -185,7 +185,7 @@ def demo(
     workdir: Annotated[Path, typer.Option(help="Folder for data, models and results.")] = Path(
         "demo_output"
     ),
-    days: Annotated[int, typer.Option(help="Days of synthetic candles.")] = 150,
+    days: Annotated[int, typer.Option(help="Days of synthetic candles.")] = 240,
     signal: Annotated[str, typer.Option(help="Synthetic signal: none or planted.")] = "planted",
 ) -> None:
     """End-to-end lifecycle on synthetic (or TRADAI_REAL_DATA) candles: train -> validate ->
