@@ -57,6 +57,17 @@ def test_pairs_without_data(tmp_path, data):
     assert "freqtrade download-data" in msg and "DOGE/USDT" in msg
 
 
+def test_a_malformed_pair_is_named_as_such_not_as_missing_data(tmp_path, data):
+    msg = _fails(
+        tmp_path,
+        data,
+        config_edit=lambda c: c["exchange"].update(pair_whitelist=["BTC/USDT", "BTCUSDT"]),
+    )
+    assert "exchange.pair_whitelist: 'BTCUSDT' is not a pair: write BASE/QUOTE" in msg
+    assert "download-data" not in msg  # it used to suggest downloading BTCUSDT
+    _one_line(msg)
+
+
 def test_timerange_outside_data(tmp_path, data):
     msg = _fails(tmp_path, data, tr=timerange(60, 200))
     assert "timerange" in msg.lower()

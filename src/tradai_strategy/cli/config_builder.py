@@ -8,17 +8,13 @@ from __future__ import annotations
 
 import copy
 import json
-import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from tradai_strategy.core.errors import TradAIConfigError
 from tradai_strategy.core.labels import TARGETS
-from tradai_strategy.core.settings import ESTIMATORS
-
-#: ``BASE/QUOTE`` or ``BASE/QUOTE:SETTLE`` (ccxt's unified symbols)
-PAIR_RE = re.compile(r"^[A-Za-z0-9._-]+/[A-Za-z0-9._-]+(:[A-Za-z0-9._-]+)?$")
+from tradai_strategy.core.settings import ESTIMATORS, not_a_pair
 
 #: Conservative per-estimator presets (small trees, strong regularisation: financial labels
 #: are mostly noise). Each library refuses the other's parameter names.
@@ -85,12 +81,9 @@ class StrategyMeta:
             short = {"lightgbm": "lgbm"}.get(self.estimator, self.estimator)
             stem = self.strategy.removesuffix("Strategy").lower() or self.strategy.lower()
             self.identifier = f"{stem}-{short}-v1"
-        bad = [p for p in self.pairs if not PAIR_RE.match(p)]
+        bad = [why for why in map(not_a_pair, self.pairs) if why]
         if bad:
-            raise ValueError(
-                f"{bad[0]!r} is not a pair: write BASE/QUOTE, e.g. BTC/USDT "
-                "(BTC/USDT:USDT for futures)"
-            )
+            raise ValueError(bad[0])
         if self.model_training_parameters is None and self.estimator in ESTIMATOR_PARAMETERS:
             self.model_training_parameters = copy.deepcopy(ESTIMATOR_PARAMETERS[self.estimator])
         if not self.pairs:

@@ -5,6 +5,7 @@ FreqAI config (:class:`TradAISettings`; every key any part of TradAI reads is in
 from __future__ import annotations
 
 import difflib
+import re
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any, Literal, cast
@@ -12,6 +13,16 @@ from typing import Any, Literal, cast
 from freqtrade.exchange import timeframe_to_minutes
 
 from tradai_strategy.core.errors import TradAIConfigError
+
+#: ``BASE/QUOTE`` or ``BASE/QUOTE:SETTLE`` (ccxt's unified symbols)
+PAIR_RE = re.compile(r"^[A-Za-z0-9._-]+/[A-Za-z0-9._-]+(:[A-Za-z0-9._-]+)?$")
+
+
+def not_a_pair(pair: str) -> str | None:
+    """Why ``pair`` is not a ccxt symbol (``BTCUSDT``), else None."""
+    if PAIR_RE.match(pair):
+        return None
+    return f"{pair!r} is not a pair: write BASE/QUOTE, e.g. BTC/USDT (BTC/USDT:USDT for futures)"
 
 
 class TradingMode(StrEnum):

@@ -24,7 +24,8 @@ from freqtrade.exchange import MAP_EXCHANGE_CHILDCLASS, Exchange, timeframe_to_s
 from freqtrade.misc import deep_merge_dicts
 from freqtrade.plugins.pairlist.pairlist_helpers import expand_pairlist
 
-from tradai_strategy.core.errors import TradAIDataError
+from tradai_strategy.core.errors import TradAIConfigError, TradAIDataError
+from tradai_strategy.core.settings import not_a_pair
 from tradai_strategy.data.candle_check import check_candles
 from tradai_strategy.data.downloads import download_command
 from tradai_strategy.data.offline import pairs_in_datadir
@@ -105,10 +106,15 @@ def _strategy_attrs(config: dict[str, Any]) -> tuple[list[str], int]:
     return sorted(set(timeframes), key=timeframe_to_seconds), startup
 
 
+def _is_regex(entry: str) -> bool:
+    """A whitelist entry freqtrade expands as a regular expression (``.*/USDT``)."""
+    return bool(set(entry) & set("*?[]()|^$\\{}+"))
+
+
 def _whitelist(config: dict[str, Any], datadir: Path, mode: TradingMode) -> list[str]:
     """Concrete whitelist: regex entries are expanded against the pairs present on disk."""
     raw = [str(p) for p in config["exchange"].get("pair_whitelist") or []]
-    if not any(set(p) & set("*?[]()|^$\\{}+") for p in raw):
+    if not any(_is_regex(p) for p in raw):
         return raw
     return expand_pairlist(raw, pairs_in_datadir(datadir, mode), keep_invalid=True)
 
@@ -323,6 +329,10 @@ def check_backtest_data(config: dict[str, Any]) -> None:
     :raises CandleDataError: the files hold rows freqtrade would silently repair (duplicate
         timestamps, NaN/non-positive prices, gaps; :mod:`~tradai_strategy.data.candle_check`).
     """
+    for pair in config["exchange"].get("pair_whitelist") or []:
+        why = not_a_pair(str(pair))
+        if why and not _is_regex(str(pair)):  # a regex entry is expanded, not a pair
+            raise TradAIConfigError(f"exchange.pair_whitelist: {why}")
     timeframes, startup = _strategy_attrs(config)
     config = {**config, "startup_candle_count": startup}
     reqs = required_data(config, timeframes=timeframes)
