@@ -211,7 +211,14 @@ def _run_parsed(
                 raise FreqtradeRunError(exc.code, exit_code=1) from None
             code = exc.code
         except FreqtradeException as exc:
-            raise FreqtradeRunError(_one_line(exc)) from exc
+            message = _one_line(exc)
+            if not offline and "Could not load markets" in message:
+                message = (
+                    "freqtrade could not load the exchange's markets (no network or exchange "
+                    "access?): pass --offline to backtest with markets generated from the data "
+                    "folder, or check the connection"
+                )
+            raise FreqtradeRunError(message) from exc
         finally:
             if command in PREFLIGHT_COMMANDS:
                 from freqtrade.optimize.backtesting import Backtesting
