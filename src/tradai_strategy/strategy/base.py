@@ -10,6 +10,16 @@ Targets (``target`` attribute, or ``freqai.tradai.target`` in the config):
   relative to the current close, minus 1 (regression);
 * ``"updown"`` — ``&-s_updown``: ``"up"`` when that forward mean return is > 0, else
   ``"down"`` (classification).
+
+Custom targets: a subclass that overrides ``set_freqai_targets`` names its own ``&``-columns
+(``dataframe["&-fwd_logret"] = ...``) and every part of TradAI uses those names: the first
+one drives the signals, the training metrics, validation, the report and the prediction log.
+``label_columns`` may declare them (and their order); otherwise they are read from what
+``set_freqai_targets`` created (:mod:`tradai_strategy.strategy.targets`). A continuous label
+is a regression target (``target = "return"``, the default), a discrete one — text,
+category, bool, an integer with few values — a classifier target (``target = "updown"``, so
+``tradai train`` picks ``TrainingClassifierModel``); the classifier's long signal is the
+probability of ``long_class``.
 """
 
 from __future__ import annotations
@@ -22,8 +32,17 @@ import pandas as pd
 import talib
 from freqtrade.strategy import IStrategy
 
-from tradai_strategy.core.labels import RETURN_LABEL, TARGETS, UPDOWN_LABEL, forward_mean_return
+from tradai_strategy.core.errors import TradAIConfigError
+from tradai_strategy.core.labels import (
+    RETURN_LABEL,
+    TARGETS,
+    UPDOWN_LABEL,
+    forward_mean_return,
+    is_discrete_label,
+    target_columns,
+)
 from tradai_strategy.core.settings import label_period_candles
+from tradai_strategy.strategy.targets import TargetInfo, checked_targets, class_score, found_text
 
 logger = logging.getLogger(__name__)
 
@@ -42,6 +61,12 @@ class TradAIStrategy(IStrategy):
     trailing_stop = False
 
     target: str = "return"
+    #: the &-target columns of a custom ``set_freqai_targets``, the first driving the
+    #: signals; empty: read from what ``set_freqai_targets`` creates
+    label_columns: ClassVar[tuple[str, ...]] = ()
+    #: classifier: the class whose probability is the long signal ("True"/"1" for a bool or
+    #: 0/1 label, which TradAI turns into text like FreqAI's classifiers need)
+    long_class: str = "up"
     #: enter when the prediction is this many training-label std above the training mean
     entry_zscore: float = 0.1
     exit_zscore: float = 0.0
@@ -93,6 +118,12 @@ class TradAIStrategy(IStrategy):
         return dataframe
 
     # ---- targets -------------------------------------------------------------------
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        own = cls.__dict__.get("set_freqai_targets")
+        if own is not None:  # a custom target: check and record what it creates
+            cls.set_freqai_targets = checked_targets(own)  # type: ignore[method-assign]
+
     def __getattr__(self, name: str) -> Any:
         """``self.label_period_candles``: the config's label horizon, read when used. Not a
         property: freqtrade reads every attribute ``dir()`` lists when it loads a strategy,
@@ -105,12 +136,29 @@ class TradAIStrategy(IStrategy):
     def target_kind(self) -> str:
         kind = self.config.get("freqai", {}).get("tradai", {}).get("target", self.target)
         if kind not in TARGETS:
-            from tradai_strategy.core.errors import TradAIConfigError
-
             raise TradAIConfigError(
                 f"freqai.tradai.target {kind!r} is unknown: use one of {', '.join(TARGETS)}"
             )
         return str(kind)
+
+    @property
+    def custom_targets(self) -> bool:
+        """True when a subclass builds its own targets (overrides ``set_freqai_targets``)."""
+        return type(self).set_freqai_targets is not TradAIStrategy.set_freqai_targets
+
+    def target_labels(self, columns: Any = None) -> list[str]:
+        """The strategy's ``&``-target names, the signals' first: the built-in target's, the
+        declared ``label_columns``, those the last ``set_freqai_targets`` call created, or
+        (nothing recorded yet, e.g. a backtest reusing saved predictions) the ``&``-columns
+        of ``columns`` (a prediction frame's, without FreqAI's ``_mean``/``_std``)."""
+        if not self.custom_targets:
+            return [RETURN_LABEL if self.target_kind == "return" else UPDOWN_LABEL]
+        if self.label_columns:
+            return list(self.label_columns)
+        info: TargetInfo | None = self.__dict__.get("target_info")
+        if info is not None:
+            return list(info.labels)
+        return target_columns(columns) if columns is not None else []
 
     def set_freqai_targets(
         self, dataframe: pd.DataFrame, metadata: dict, **kwargs: Any
@@ -125,27 +173,70 @@ class TradAIStrategy(IStrategy):
 
     # ---- trading logic ---------------------------------------------------------------
     def populate_indicators(self, dataframe: pd.DataFrame, metadata: dict) -> pd.DataFrame:
+        # a model that logs live predictions (TradAIMLflowModel) fills their realised values
+        # with this strategy's own label: tell it where the targets come from
+        bind = getattr(getattr(self.freqai, "plog", None), "bind_targets", None)
+        if callable(bind):
+            bind(self)
         return self.freqai.start(dataframe, metadata, self)
 
+    def _signal_label(self, df: pd.DataFrame) -> str:
+        """The target the signals read: the built-in one, or the strategy's first target
+        (one line naming the columns found when the predictions lack it)."""
+        if not self.custom_targets:
+            label = RETURN_LABEL if self.target_kind == "return" else UPDOWN_LABEL
+            if label in df.columns or label == UPDOWN_LABEL:
+                return label
+        labels = self.target_labels(df.columns)
+        if not labels or labels[0] not in df.columns:
+            want = labels[0] if labels else "&-target"
+            raise TradAIConfigError(
+                f"{type(self).__name__}: the predictions have no {want} column (found: "
+                f"{found_text(list(df.columns))}): make set_freqai_targets create it (and "
+                "label_columns name it), then train again with a fresh identifier"
+            )
+        return labels[0]
+
+    def _is_classifier(self, df: pd.DataFrame, label: str) -> bool:
+        if not self.custom_targets:
+            return self.target_kind != "return"
+        info: TargetInfo | None = self.__dict__.get("target_info")
+        if info is not None and label in info.tasks:
+            return info.tasks[label] == "classification"
+        return is_discrete_label(df[label])
+
     def _signal_strength(self, df: pd.DataFrame) -> pd.Series:
-        """Long-side score: z-score of the predicted return, or P(up) - entry_proba."""
-        if self.target_kind == "return":
-            mean = df.get(f"{RETURN_LABEL}_mean", 0.0)
-            std = df.get(f"{RETURN_LABEL}_std", 1.0)
+        """Long-side score: z-score of the predicted target, or P(long class) - 0.5."""
+        label = self._signal_label(df)
+        if not self._is_classifier(df, label):
+            mean = df.get(f"{label}_mean", 0.0)
+            std = df.get(f"{label}_std", 1.0)
             std = pd.Series(std, index=df.index).replace(0, np.nan)
-            return ((df[RETURN_LABEL] - mean) / std).fillna(0.0)
-        if "up" not in df.columns:
-            return pd.Series(0.0, index=df.index)
-        up = df["up"].astype(float)
+            return ((df[label].astype(float) - mean) / std).fillna(0.0)
+        info: TargetInfo | None = self.__dict__.get("target_info")
+        classes = (info.classes.get(label) if info is not None else None) or ("down", "up")
         # a candle without a prediction has every probability at 0: neutral, as a missing
         # regression prediction is, rather than a certain "down" that would signal an exit
-        known = (up + pd.Series(df.get("down", 0.0), index=df.index).astype(float)) > 0
-        return (up - 0.5).where(known, 0.0)
+        score = class_score(df, classes, self.long_class)
+        if score is None:
+            if self.custom_targets and not self.__dict__.get("long_class_warned"):
+                self.__dict__["long_class_warned"] = True
+                logger.warning(
+                    "TradAI: %s: no probability column for long_class %r among the "
+                    "predictions (%s): no entry signal; set long_class to one of the "
+                    "classes of %s",
+                    type(self).__name__,
+                    self.long_class,
+                    ", ".join(map(str, df.columns[-12:])),
+                    label,
+                )
+            return pd.Series(0.0, index=df.index)
+        return score
 
     def populate_entry_trend(self, df: pd.DataFrame, metadata: dict) -> pd.DataFrame:
         ok = df.get("do_predict", 0) == 1
         score = self._signal_strength(df)
-        if self.target_kind == "return":
+        if not self._is_classifier(df, self._signal_label(df)):
             long_gate, short_gate = self.entry_zscore, -self.entry_zscore
         else:
             long_gate, short_gate = self.entry_proba - 0.5, 0.5 - self.entry_proba
