@@ -16,7 +16,8 @@ import numpy as np
 import pandas as pd
 from freqtrade.freqai.data_kitchen import FreqaiDataKitchen
 
-from tradai_strategy.core.errors import TradAIDataError
+from tradai_strategy.core.errors import TradAIConfigError, TradAIDataError, TradAIError
+from tradai_strategy.core.labels import describe_label, is_discrete_label
 from tradai_strategy.core.settings import TradAISettings
 from tradai_strategy.data.oos_metrics import (
     classification_metrics,
@@ -45,6 +46,36 @@ def check_feature_columns(df: pd.DataFrame, features: list[str], pair: str) -> N
             "fix the feature_engineering_* function that builds them (indicator period longer "
             "than the window? division by zero?) or drop them"
         )
+
+
+def check_label_task(
+    df: pd.DataFrame, labels: list[str], task: Task, model: str, pair: str
+) -> None:
+    """Raise one line when the window has no ``&``-target, or a target the model cannot
+    learn: a continuous label for a classifier, a class label for a regressor."""
+    present = [lab for lab in labels if lab in df.columns]
+    if not present:
+        found = [str(c) for c in df.columns if not str(c).startswith("%")][:12]
+        raise TradAIConfigError(
+            f"{pair}: the training data has no &-target column (columns besides the features: "
+            f"{', '.join(found)}): create one in the strategy's set_freqai_targets, e.g. "
+            "dataframe['&-my_target'] = ..."
+        )
+    for label in present:
+        values = df[label].dropna()
+        discrete = is_discrete_label(values)
+        if task == "classification" and not discrete:
+            raise TradAIConfigError(
+                f"{model} is a classifier but {label} is continuous ({describe_label(values)}): "
+                "train it with TrainingPredictionModel (freqai.tradai.target: return), or make "
+                "the label discrete (text, bool or a few integer classes)"
+            )
+        if task == "regression" and discrete:
+            raise TradAIConfigError(
+                f"{model} is a regressor but {label} is a class label ({describe_label(values)}): "
+                "train it with TrainingClassifierModel (freqai.tradai.target: updown), or make "
+                "the label numeric"
+            )
 
 
 def purged_datasets(
@@ -112,7 +143,7 @@ class PurgedTrainingMixin:
         # FreqAI's copies of the config (run_params.json, the result zip's) without passwords
         redact_run_records(kwargs.get("config", self.config), self.full_path)
         self.tradai = TradAISettings.from_config(self.config)
-        self._fatal: TradAIDataError | None = None
+        self._fatal: TradAIError | None = None
 
     def train(
         self, unfiltered_df: pd.DataFrame, pair: str, dk: FreqaiDataKitchen, **kwargs: Any
@@ -121,6 +152,7 @@ class PurgedTrainingMixin:
             raise self._fatal
         try:
             check_feature_columns(unfiltered_df, dk.training_features_list, pair)
+            check_label_task(unfiltered_df, dk.label_list, self.task, type(self).__name__, pair)
             dk.make_train_test_datasets = lambda f, lab: purged_datasets(dk, self.tradai, f, lab)
             try:
                 return super().train(unfiltered_df, pair, dk, **kwargs)  # type: ignore[misc]
@@ -135,7 +167,7 @@ class PurgedTrainingMixin:
             if self._fatal is None:
                 self._fatal = (
                     err
-                    if isinstance(err, TradAIDataError)
+                    if isinstance(err, TradAIError)
                     else TradAIDataError(
                         f"{pair}: training failed ({type(err).__name__}: {err}); "
                         "fix the cause and rerun — no backtest is reported on empty predictions"
@@ -157,6 +189,14 @@ class PurgedTrainingMixin:
         if getattr(self, "live", False) or getattr(self, "save_backtest_models", False):
             save_native_model(model, Path(dk.data_path), dk.model_filename)
         return model
+
+    def _append_null_backtesting_predictions(self, dk: FreqaiDataKitchen, frame: Any) -> None:
+        # FreqAI fills a failed window with neutral predictions and moves on; after our
+        # failure there is nothing to fill: stop here with its one line (freqtrade 2026.9's
+        # filler also breaks on a classifier's second failed window, hiding the cause)
+        if self._fatal is not None and not getattr(self, "live", False):
+            raise self._fatal
+        super()._append_null_backtesting_predictions(dk, frame)  # type: ignore[misc]
 
     def start_backtesting(
         self, dataframe: pd.DataFrame, metadata: dict, dk: FreqaiDataKitchen, strategy: Any
@@ -195,7 +235,7 @@ def write_pair_metrics(
                 "do_predict": oos_rows["do_predict"],
             }
         )
-        if pd.api.types.is_numeric_dtype(realised[label]):
+        if not is_discrete_label(realised[label]):
             results.append(regression_metrics(oos, label, horizon, windows))
         else:
             results.append(classification_metrics(oos, label, horizon, windows))
