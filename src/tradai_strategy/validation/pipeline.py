@@ -88,7 +88,10 @@ def run_validation(
     timeframe = str(config["timeframe"])
     for pair in chosen:
         frame = build_features(config, strategy, pair, candles).frame
-        data.append(prepare_pair(frame, pair, horizon, timeframe))
+        # the strategy's own first target (its declared or created &-columns, in order)
+        named = getattr(strategy, "target_labels", None)
+        targets = named(frame.columns) if callable(named) else []
+        data.append(prepare_pair(frame, pair, horizon, timeframe, targets[0] if targets else None))
     cvs, splits = [], []
     for pd_ in data:
         cv = settings.splitter(pd_.label_end(settings.purge, timeframe))

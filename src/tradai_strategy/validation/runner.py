@@ -23,6 +23,7 @@ import pandas as pd
 from freqtrade.exchange import timeframe_to_minutes
 
 from tradai_strategy.core.errors import TradAIConfigError, TradAIDataError
+from tradai_strategy.core.labels import is_discrete_label, target_columns
 from tradai_strategy.core.settings import TradAISettings
 from tradai_strategy.models.estimators import Task
 from tradai_strategy.models.fitting import FitResult, FitTask, fit_one, worker_ready
@@ -136,21 +137,31 @@ def grid_mask(dates: pd.Series, horizon: int, timeframe: str) -> npt.NDArray[np.
     return np.asarray((seconds // step) % horizon == 0)
 
 
-def prepare_pair(frame: pd.DataFrame, pair: str, horizon: int, timeframe: str) -> PairData:
+def prepare_pair(
+    frame: pd.DataFrame, pair: str, horizon: int, timeframe: str, label: str | None = None
+) -> PairData:
     """Model inputs from a :class:`~tradai_strategy.data.features.FeatureFrame` frame.
 
+    ``label``: the target to validate (default: the first ``&``-column). A discrete label
+    (:func:`~tradai_strategy.core.labels.is_discrete_label`) is a classification task.
     Rows with a missing feature are dropped (FreqAI does not predict on them either); a
     missing label is only allowed in the last ``horizon`` rows (no future there), anywhere
     else it is an error.
     """
     features = [c for c in frame.columns if c.startswith("%")]
-    labels = [c for c in frame.columns if c.startswith("&")]
+    labels = target_columns(frame.columns)
     if not features or not labels:
         raise TradAIDataError(
             f"{pair}: the strategy produced {len(features)} %-feature(s) and {len(labels)} "
             "&-target(s): tradai validate needs both"
         )
-    label = labels[0]
+    if label is not None and label not in labels:
+        raise TradAIConfigError(
+            f"{pair}: the strategy's target {label} is not among the &-columns its "
+            f"set_freqai_targets created ({', '.join(labels)}): create it there or set "
+            "label_columns to the columns it creates"
+        )
+    label = label or labels[0]
     close = frame["close"].to_numpy(dtype=float)
     fwd = np.full(len(close), np.nan)
     fwd[:-horizon] = close[horizon:] / close[:-horizon] - 1.0
@@ -167,7 +178,7 @@ def prepare_pair(frame: pd.DataFrame, pair: str, horizon: int, timeframe: str) -
     keep = (feats.notna().all(axis=1) & ~y_all.isna()).to_numpy()
     if keep.sum() == 0:
         raise TradAIDataError(f"{pair}: no row has every feature and a label")
-    task: Task = "regression" if pd.api.types.is_numeric_dtype(y_all) else "classification"
+    task: Task = "classification" if is_discrete_label(y_all) else "regression"
     if task == "regression":
         realised = y_all.to_numpy(dtype=float)
     else:
