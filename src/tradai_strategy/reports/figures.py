@@ -216,9 +216,11 @@ def drift_heatmap(matrix: pd.DataFrame) -> go.Figure | None:
 
 
 def scatter_figure(table: pd.DataFrame) -> go.Figure | None:
-    """Prediction vs realised forward return, one colour per pair."""
+    """Prediction vs realised target (the table's ``label``: the forward mean return of
+    ``&-s_close``, or the strategy's own label), one colour per pair."""
     if table.empty:
         return None
+    label = str(table["label"].iloc[0]) if "label" in table.columns else "&-s_close"
     fig = go.Figure()
     per_pair = max(1, MAX_POINTS // max(1, table["pair"].nunique()))
     for pair, rows in table.groupby("pair", sort=True):
@@ -233,8 +235,10 @@ def scatter_figure(table: pd.DataFrame) -> go.Figure | None:
                 marker={"size": 4, "opacity": 0.5},
             )
         )
-    fig.update_xaxes(title_text="prediction")
-    fig.update_yaxes(title_text="realised forward return")
+    fig.update_xaxes(title_text="prediction" if label == "&-s_close" else f"predicted {label}")
+    fig.update_yaxes(
+        title_text="realised forward return" if label == "&-s_close" else f"realised {label}"
+    )
     return _layout(fig, "Prediction vs realised (out of sample)", height=440)
 
 

@@ -14,6 +14,8 @@ from __future__ import annotations
 import html
 from typing import TYPE_CHECKING
 
+import pandas as pd
+
 from tradai_strategy.reports import figures as fg
 from tradai_strategy.reports.html import Section, kv_table
 
@@ -33,6 +35,19 @@ def label_horizon(params: dict[str, str]) -> int | None:
 def no_horizon(data: VersionData) -> str:
     """Why a section needing the label horizon is empty."""
     return f"{data.label}'s run logs no label_period_candles param (the label horizon)"
+
+
+def realised_name(table: pd.DataFrame | None, horizon: int | None) -> str:
+    """What the table's ``realised`` column is, for the report's text: the strategy's own
+    label (a ``label`` column other than ``&-s_close``) or the forward mean return."""
+    from tradai_strategy.core.labels import RETURN_LABEL
+
+    label = None
+    if table is not None and "label" in table.columns and len(table):
+        label = str(table["label"].iloc[0])
+    if label and label != RETURN_LABEL:
+        return f"realised values of the strategy's target {label}"
+    return f"realised {horizon}-candle forward returns"
 
 
 def rolling_section(data: VersionData) -> Section:
@@ -67,10 +82,11 @@ def rolling_section(data: VersionData) -> Section:
             f'<p class="nodata">no rolling figure: the predictions span fewer than '
             f"{max(1, ROLLING_DAYS // 3)} days</p>"
         )
+    realised = html.escape(realised_name(data.predictions, horizon))
     whole = window_ic(per_candle["ic"], horizon, pairs=per_candle["pairs"])
     sec.body += (
         f"<p>{html.escape(fg.rolling_ic_title(ROLLING_DAYS))}: per candle, the Spearman "
-        f"correlation of the predictions and the realised {horizon}-candle forward returns "
+        f"correlation of the predictions and the {realised} "
         f"across the {len(pairs)} pairs (unbiased under no skill however the labels overlap); "
         f"each day the mean over the last {ROLLING_DAYS} days, with a standard error that "
         f"counts the overlap (autocovariances up to lag {horizon - 1}). Whole out-of-sample "

@@ -9,6 +9,7 @@ logs to the version's MLflow run as ``report/<file name>``.
 
 from __future__ import annotations
 
+import html
 import math
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -16,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
+from tradai_strategy.core.labels import RETURN_LABEL
 from tradai_strategy.reports import figures as fg
 from tradai_strategy.reports.html import (
     Section,
@@ -101,6 +103,15 @@ def oos_sections(data: VersionData) -> list[Section]:
             frame = ot.ic_by_horizon(table, ot.decay_horizons(horizon))
             decay.figure = fg.decay_figure(frame, "training backtest, pooled over pairs")
             decay.body = kv_table(frame.itertuples(index=False), ["horizon", "RankIC", "n", "se"])
+    label = RETURN_LABEL
+    if table is not None and "label" in table.columns and len(table):
+        label = str(table["label"].iloc[0])
+    if decay.figure is not None and label != RETURN_LABEL:
+        decay.body += (
+            f"<p>RankIC of the {html.escape(label)} predictions against the forward mean "
+            "return over each horizon: the decay of their return information, not of the "
+            "strategy's own target (which has one horizon).</p>"
+        )
     return [windows, rolling, decay, scatter]
 
 

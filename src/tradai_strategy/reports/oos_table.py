@@ -1,10 +1,13 @@
 """The out-of-sample prediction table of a training run, and the IC series drawn from it.
 
-:func:`prediction_table` joins FreqAI's backtest predictions with the realised target (the
-forward mean return over the label horizon, as ``&-s_close`` is trained on) and the close
-price. ``tradai train`` logs it as ``oos/predictions.parquet``; the report draws the
-prediction-vs-realised scatter, the rolling cross-sectional IC (:func:`candle_ic`, Spearman
-across the pairs at each candle) and the IC decay by horizon from it.
+:func:`prediction_table` joins FreqAI's backtest predictions with the realised target and the
+close price: the forward mean return over the label horizon for TradAI's built-in
+``&-s_close``, the strategy's own label (computed by its ``set_freqai_targets``, see
+:func:`tradai_strategy.reports.train_artifacts.strategy_realised`) for a custom target; the
+``label`` column names which. ``tradai train`` logs it as ``oos/predictions.parquet``; the
+report draws the prediction-vs-realised scatter, the rolling cross-sectional IC
+(:func:`candle_ic`, Spearman across the pairs at each candle) and the IC decay by horizon
+from it.
 """
 
 from __future__ import annotations
@@ -20,7 +23,7 @@ from tradai_strategy.data.prediction_files import close_series
 from tradai_strategy.stats.live_ic import cross_sectional_ic
 from tradai_strategy.stats.metrics import ic_decay
 
-COLUMNS = ("date", "pair", "prediction", "do_predict", "realised", "close")
+COLUMNS = ("date", "pair", "prediction", "do_predict", "realised", "close", "label")
 
 
 def prediction_table(
@@ -28,12 +31,16 @@ def prediction_table(
     candles_by_pair: Mapping[str, pd.DataFrame],
     horizon: int,
     label: str = RETURN_LABEL,
+    realised_by_pair: Mapping[str, pd.Series] | None = None,
 ) -> pd.DataFrame:
-    """One row per out-of-sample candle: date, pair, prediction, do_predict, realised, close.
+    """One row per out-of-sample candle: date, pair, prediction, do_predict, realised, close
+    and the label's name.
 
     :param predictions: :func:`tradai_strategy.data.prediction_files.load_backtest_predictions`.
     :param candles_by_pair: OHLCV frames (``date``, ``close``) per pair.
     :param horizon: label horizon in candles (``label_period_candles``).
+    :param realised_by_pair: the realised label per pair, indexed by UTC candle time
+        (default: the forward mean return over ``horizon``, TradAI's ``&-s_close``).
     :raises KeyError: when ``label`` is not a prediction column or a pair has no candles.
     """
     if label not in predictions.columns:
@@ -41,7 +48,10 @@ def prediction_table(
     parts = []
     for pair, rows in predictions.groupby("pair", sort=True):
         close = close_series(candles_by_pair[str(pair)])
-        realised = forward_mean_return(close, horizon)
+        if realised_by_pair is None:
+            realised = forward_mean_return(close, horizon)
+        else:
+            realised = realised_by_pair[str(pair)]
         when = pd.DatetimeIndex(pd.to_datetime(rows["date"], utc=True))
         parts.append(
             pd.DataFrame(
@@ -52,6 +62,7 @@ def prediction_table(
                     "do_predict": rows["do_predict"].to_numpy(dtype=np.int64),
                     "realised": realised.reindex(when).to_numpy(),
                     "close": close.reindex(when).to_numpy(),
+                    "label": label,
                 }
             )
         )

@@ -1,7 +1,9 @@
 """Files ``tradai train`` logs beside the bundle for the report (``oos/`` on the version's run).
 
 * ``tradai_metrics.json``: the out-of-sample metrics FreqAI's training model wrote;
-* ``predictions.parquet``: :func:`tradai_strategy.reports.oos_table.prediction_table`;
+* ``predictions.parquet``: :func:`tradai_strategy.reports.oos_table.prediction_table` of the
+  strategy's first numeric target (``&-s_close``, or its own, e.g. ``&-fwd_logret``, with
+  realised values from its ``set_freqai_targets``: :func:`strategy_realised`);
 * ``feature_history.parquet``: every window's training features in feature units, with
   their dates and the window's model timestamp (``window``), one row per pair and candle
   (the first window keeps all its rows; later windows add the candles after it) — the
@@ -21,6 +23,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from tradai_strategy.core.labels import RETURN_LABEL, is_discrete_label, target_columns
 from tradai_strategy.core.settings import label_period_candles
 from tradai_strategy.reports.oos_table import prediction_table
 
@@ -42,6 +45,52 @@ def base_candles(
     tf = str(cfg["timeframe"])
     candles = load_candles(cfg, pairs, timerange)
     return {pair: candles[(pair, tf)] for pair in pairs}
+
+
+def oos_label(predictions: pd.DataFrame) -> str:
+    """The target the prediction table scores: the first numeric ``&``-column of the
+    backtest predictions (a classifier's text label has no numeric prediction).
+
+    :raises KeyError: no numeric target column.
+    """
+    labels = target_columns(predictions.columns)
+    numeric = [c for c in labels if not is_discrete_label(predictions[c])]
+    if not numeric:
+        raise KeyError(
+            f"no numeric &-target among the predictions ({', '.join(labels) or 'none'}): "
+            "the prediction table needs a regression target"
+        )
+    return numeric[0]
+
+
+def strategy_realised(
+    cfg: dict[str, Any], label: str, pairs: list[str], timerange: str | None
+) -> dict[str, pd.Series] | None:
+    """The realised ``label`` per pair (UTC time index), computed by the strategy's own
+    ``set_freqai_targets`` on the candles with its FreqAI features, as FreqAI built the
+    training labels; None for TradAI's built-in ``&-s_close`` (the forward mean return).
+
+    :raises ValueError: the strategy does not create ``label`` or it is not numeric.
+    """
+    from tradai_strategy.data.features import build_features, load_candles, load_strategy
+
+    strategy = load_strategy(cfg)
+    if label == RETURN_LABEL and not getattr(strategy, "custom_targets", True):
+        return None
+    candles = load_candles(cfg, pairs, timerange)
+    out = {}
+    for pair in pairs:
+        frame = build_features(cfg, strategy, pair, candles).frame
+        if label not in frame.columns:
+            raise ValueError(
+                f"the strategy's set_freqai_targets creates no {label} for {pair} "
+                f"(found: {', '.join(target_columns(frame.columns)) or 'none'})"
+            )
+        values = pd.to_numeric(frame[label], errors="raise").to_numpy(dtype=float)
+        index = pd.DatetimeIndex(pd.to_datetime(frame["date"], utc=True))
+        series = pd.Series(values, index=index)
+        out[pair] = series[~series.index.duplicated(keep="last")].sort_index()
+    return out
 
 
 def _unpickle(path: Path) -> Any:
@@ -115,7 +164,10 @@ def write_oos_artifacts(
     try:
         predictions = load_backtest_predictions(model_dir)
         pairs = sorted(predictions["pair"].unique())
-        table = prediction_table(predictions, base_candles(cfg, pairs, timerange), horizon)
+        label = oos_label(predictions)
+        candles = base_candles(cfg, pairs, timerange)
+        realised = strategy_realised(cfg, label, pairs, timerange)
+        table = prediction_table(predictions, candles, horizon, label, realised)
         table.to_parquet(out_dir / "predictions.parquet", index=False)
     except (FileNotFoundError, KeyError, ValueError, TradAIDataError) as err:
         logger.warning("TradAI: no prediction table for the report: %s", err)
