@@ -5,9 +5,14 @@ Config (``freqai.tradai``): ``prediction_log`` (default true), ``prediction_log_
 (30) and ``shadow_alias`` (e.g. ``"challenger"``: that alias's version also predicts every
 candle, logged with role ``shadow``, never used for trading; no fallback when it is unset).
 
-Realised targets are filled on every new candle from the candles themselves (the
-strategy's label over ``label_period_candles``, as
-:func:`~tradai_strategy.monitoring.prediction_log.realised_from_candles` computes it).
+Realised targets are filled on every new candle from the candles themselves, once the label
+horizon ``label_period_candles`` has passed: TradAI's built-in targets (``&-s_close``,
+``&-s_updown``'s ``up`` score) against the forward mean return, as
+:func:`~tradai_strategy.monitoring.prediction_log.realised_from_candles` computes it; a
+strategy's own target (``&-fwd_logret``...) against that label, computed by the strategy's
+``set_freqai_targets`` on the candles (:meth:`LivePredictionLogger.bind_targets`; a
+TradAIStrategy binds itself). A custom target whose label cannot be computed that way is not
+compared with anything: its realised values stay empty and the log says why, once.
 Nothing here may stop or slow a prediction: the writes run in order on one background
 thread (:meth:`LivePredictionLogger.flush` waits for them) on plain arrays (the thread shares
 the GIL with the bot), and every failure is logged and swallowed.
@@ -27,7 +32,7 @@ import pandas as pd
 
 from tradai_strategy.bundle.format import PairModel
 from tradai_strategy.core import tags as tag
-from tradai_strategy.core.labels import forward_mean_return
+from tradai_strategy.core.labels import RETURN_LABEL, UPDOWN_LABEL, forward_mean_return
 from tradai_strategy.core.settings import label_period_candles, tradai_block
 from tradai_strategy.monitoring.prediction_log import (
     PredictionLog,
@@ -107,6 +112,9 @@ class LivePredictionLogger:
         self._realised_until: dict[str, int] = {}  # per pair: newest epoch ms realised
         self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="tradai-plog")
         self._failing: set[str] = set()  # what is failing now: logged once per streak
+        self._labels: dict[str, str] = {}  # per pair: the served model's first label
+        self._said: set[str] = set()  # realised-target notices already logged
+        self.strategy: Any = None  # the strategy whose set_freqai_targets gives the labels
         try:
             self.log = PredictionLog(settings.path)
         except Exception as err:
@@ -149,6 +157,11 @@ class LivePredictionLogger:
         with contextlib.suppress(RuntimeError):  # closed: the bot is stopping
             self._writer.submit(self._failed, what, err)
 
+    def bind_targets(self, strategy: Any) -> None:
+        """Compute realised values of the strategy's own targets with its
+        ``set_freqai_targets`` (a TradAIStrategy calls this on every candle)."""
+        self.strategy = strategy
+
     def predictions(
         self, pair: str, version: str, model: PairModel, rows: pd.DataFrame, role: str
     ) -> None:
@@ -163,6 +176,8 @@ class LivePredictionLogger:
             end = int(pd.Timestamp(model.train_end).value // 1_000_000)
             times = epoch_ms(rows[DATE], "served predictions")
             args = (pair, str(version), role, times, values, end)
+            if role == "champion":  # the quantity its realised values must be
+                self._labels[pair] = (list(getattr(model, "labels", None) or []) or [score])[0]
         except Exception as err:  # never into the bot: the prediction stands
             self._failed_here("log predictions", err)
             return
@@ -183,19 +198,69 @@ class LivePredictionLogger:
         # plain arrays (cheap to take; freqtrade may change its frame later)
         try:
             times = epoch_ms(candles[DATE], "candles")
-            recent = (times, candles["close"].to_numpy(dtype=float, copy=True))
+            custom = self._custom_label(pair)
+            if custom is not None and self.strategy is None:
+                self._say_once(
+                    pair,
+                    f"{pair}: realised values of {custom} are not recorded: the prediction log "
+                    "computes a custom target with the strategy's set_freqai_targets and no "
+                    "strategy is bound (a TradAIStrategy binds itself); the forward return is "
+                    "not the same quantity, so nothing is compared",
+                )
+                return
+            frame = candles.copy() if custom is not None else None  # the strategy's input
+            recent = (times, candles["close"].to_numpy(dtype=float, copy=True), frame)
         except Exception as err:  # never into the bot
             self._failed_here("record realised targets", err)
             return
         self._submit("record realised targets", self._realise, pair, recent)
 
-    def _realise(self, pair: str, recent: tuple[np.ndarray, np.ndarray]) -> None:
+    def _custom_label(self, pair: str) -> str | None:
+        """The served model's label when it is not TradAI's built-in target."""
+        label = self._labels.get(pair)
+        builtin = label in (None, RETURN_LABEL, UPDOWN_LABEL) and not getattr(
+            self.strategy, "custom_targets", False
+        )
+        return None if builtin else label
+
+    def _say_once(self, key: str, message: str) -> None:
+        if key not in self._said:
+            self._said.add(key)
+            logger.warning("TradAI: %s", message)
+
+    def _strategy_label(self, pair: str, label: str, frame: pd.DataFrame) -> np.ndarray | None:
+        """The strategy's own label on the candles (NaN where the horizon has not passed),
+        or None (said once) when it cannot be computed from them."""
+        try:
+            out = self.strategy.set_freqai_targets(frame, metadata={"pair": pair})
+            values = pd.to_numeric(out[label], errors="raise").to_numpy(dtype=float, copy=True)
+        except Exception as err:
+            self._say_once(
+                pair,
+                f"{pair}: realised values of {label} are not recorded: the strategy's "
+                f"set_freqai_targets did not give it from the candles ({type(err).__name__}: "
+                f"{err}); nothing is compared with the predictions",
+            )
+            return None
+        values[max(0, len(values) - self.settings.horizon) :] = np.nan  # future not known
+        return values
+
+    def _realise(
+        self, pair: str, recent: tuple[np.ndarray, np.ndarray, pd.DataFrame | None]
+    ) -> None:
         assert self.log is not None
-        ms, close = recent
+        ms, close, frame = recent
         done = self._realised_until.get(pair)
         # only the candles whose horizon passed since the last call
         start = 0 if done is None else int(np.searchsorted(ms, done, side="right"))
-        values = forward_mean_return(close[start:], self.settings.horizon)
+        if frame is None:
+            values = forward_mean_return(close[start:], self.settings.horizon)
+        else:
+            label = self._labels[pair]
+            full = self._strategy_label(pair, label, frame)
+            if full is None:
+                return
+            values = full[start:]
         known = ~np.isnan(values)
         if known.any():
             times = ms[start:][known]
