@@ -114,6 +114,11 @@ CASES: dict[str, Case] = {
         ["config", "build", "--out", "{tmp}/cfg"],
         setup=lambda tmp: (tmp / "file").write_text("a file where a folder should be"),
     ),
+    "init": Case(
+        ["init", "--dir", "{tmp}/p", "--strategy", "not a class"],
+        ("tradai_strategy.cli.init", "render_strategy"),
+        ["init", "--dir", "{tmp}/p"],
+    ),
     "metrics": Case(["metrics", *_REG], _LC, ["metrics", *_STORE]),
     "metrics show": Case(
         ["metrics", "show", "--identifier", "nope", "--userdir", "{tmp}"],

@@ -133,3 +133,22 @@ def test_status_cli_reports_the_registry(tmp_path: Path) -> None:
     retire(lc, name, 2, reason="decay")
     code, out = cli_stdout(uri, "status", "--model", name, "--json")
     assert list(json.loads(out)["models"][0]["aliases"]) == ["challenger", "fallback"]
+
+
+@pytest.mark.parametrize("width", [60, 80, 160])
+def test_status_table_never_splits_a_name_or_a_metric(width: int) -> None:
+    from rich.console import Console
+
+    from tradai_strategy.cli.status import _table
+
+    long = "tradai-MyLongStrategyName"
+    version = VersionInfo(long, "3", ("production",), {"tradai.validation_status": "passed"}, "",
+                          _ms(2))  # fmt: skip
+    metrics = {"oos_rank_ic": 0.031, "oos_cs_ic": 0.05, "oos_cs_ic_se": 0.02, "sharpe": 1.2}
+    rows = model_status([version], {"3": metrics}, NOW)
+    console = Console(width=width, record=True, color_system=None)
+    console.print(_table(rows, ["tradai-empty-model"], width))
+    text = console.export_text()
+    assert max(len(line) for line in text.splitlines()) <= width
+    for whole in ("tradai-MyLongStrategyName", "csIC 0.050 ± 0.020", "tradai-empty-model"):
+        assert whole in text, text  # it used to wrap one word per line at 80 columns

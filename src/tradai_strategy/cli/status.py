@@ -39,22 +39,52 @@ def _paint(level: str) -> str:
 
 
 def _fmt_metrics(metrics: dict[str, float]) -> str:
-    parts = []
+    """One metric per line (a narrow terminal or a pipe wraps between metrics, never inside
+    one); an s.e. follows its value."""
+    lines: list[str] = []
     for key, value in metrics.items():
         text = f"{int(value)}" if key == "trade_count" else f"{value:.3f}"
-        parts.append(f"{_SHORT.get(key, key)} {text}")
-    return ", ".join(parts) or "-"
+        short = _SHORT.get(key, key)
+        if short == "±" and lines:
+            lines[-1] += f" ± {text}"
+        else:
+            lines.append(f"{short} {text}")
+    return "\n".join(lines) or "-"
 
 
-def _table(rows: list[VersionStatus], empty: list[str]) -> Table:
+#: below this console width the status is one two-column block per version
+WIDE_STATUS = 110
+
+
+def _narrow_table(rows: list[VersionStatus], empty: list[str]) -> Table:
+    """Two columns (a narrow terminal, a pipe): model @alias, then everything else on lines."""
+    table = Table(title="TradAI model status", show_lines=True)
+    table.add_column("model @alias", no_wrap=True)
+    table.add_column("version, age, health; judged on; metrics", overflow="fold")
+    for r in rows:
+        colour = _COLOURS.get(r.performance.level, "dim")
+        age_colour = _COLOURS.get(r.age.level, "dim")
+        state = "[red]retired[/]" if r.retired else f"[dim]{r.validation}[/]"
+        head = f"v{r.version} {state} · [{age_colour}]{r.age_days:.1f} d[/] · {_paint(r.overall)}"
+        judged = f"[{colour}]{r.performance.basis}[/]"
+        table.add_row(f"{r.model}\n@{r.alias}", f"{head}\n{judged}\n{_fmt_metrics(r.metrics)}")
+    for name in empty:
+        table.add_row(name, "no aliased version")
+    return table
+
+
+def _table(rows: list[VersionStatus], empty: list[str], width: int = WIDE_STATUS) -> Table:
+    if width < WIDE_STATUS:
+        return _narrow_table(rows, empty)
     table = Table(title="TradAI model status")
-    table.add_column("model", overflow="fold")
+    longest = max((len(r.model) for r in rows), default=5)
+    table.add_column("model", no_wrap=True, min_width=min(longest, 30))  # never split a name
     table.add_column("alias", no_wrap=True)
     table.add_column("version", no_wrap=True)
     table.add_column("age d", justify="right", no_wrap=True)
     table.add_column("health", no_wrap=True)
     table.add_column("judged on", overflow="fold")
-    table.add_column("metrics", overflow="fold")
+    table.add_column("metrics", no_wrap=True)
     for r in rows:
         colour = _COLOURS.get(r.performance.level, "dim")
         age_colour = _COLOURS.get(r.age.level, "dim")
@@ -110,7 +140,7 @@ def status(
         return
     rows = [r for _, found in per_model.values() for r in found]
     empty = [name for name, (_, found) in per_model.items() if not found]
-    console.print(_table(rows, empty))
+    console.print(_table(rows, empty, console.width))
     if not per_model:
         console.print("no registered models yet: run tradai train")
 
