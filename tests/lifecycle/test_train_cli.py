@@ -169,6 +169,8 @@ def test_train_an_updown_target_registers_a_classifier_bundle(tmp_path: Path, wh
     reg = RegistryClient(uri)
     run = reg.client.get_run(str(reg.version("radcls", 1).run_id))
     assert run.data.params["freqaimodel"] == "TrainingClassifierModel"
+    # its OOS accuracy is on the run: tradai status judges the classifier on it
+    assert 0.3 < run.data.metrics["accuracy"] < 1.0
     loader = RegistryBundleLoader("models:/radcls/1", tmp_path / "cache", uri)
     bundle = loader.fetch(*loader.resolve())
     assert bundle.manifest["task"] == "classification"
@@ -237,6 +239,8 @@ def test_oos_metrics_pooled_rank_ic_and_icir() -> None:
     assert out["oos_rank_ic"] == pytest.approx(0.05)
     assert out["oos_icir"] == pytest.approx(0.2 / 0.02**0.5)
     assert oos_metrics({}) == {}
+    classifier = {"summary": {"&-s_updown": {"metric": "accuracy", "mean": 0.58, "n": 244}}}
+    assert oos_metrics(classifier) == {"accuracy": pytest.approx(0.58)}
 
 
 def test_git_commit_unknown_outside_a_repository(tmp_path: Path) -> None:

@@ -112,11 +112,16 @@ def backtest_metrics(stats: dict[str, Any]) -> dict[str, float]:
 
 
 def oos_metrics(metrics_file: dict[str, Any]) -> dict[str, float]:
-    """Pooled OOS RankIC (n-weighted over pairs) and ICIR over all windows' RankIC."""
+    """Pooled OOS RankIC (n-weighted over pairs) and ICIR over all windows' RankIC; for a
+    classifier the pooled OOS accuracy (``accuracy``, what ``tradai status`` judges it on)."""
     out: dict[str, float] = {}
     for agg in (metrics_file.get("summary") or {}).values():
-        if agg.get("metric") == "rank_ic" and finite_float(agg.get("mean")) is not None:
+        if finite_float(agg.get("mean")) is None:
+            continue
+        if agg.get("metric") == "rank_ic":
             out.setdefault("oos_rank_ic", float(agg["mean"]))
+        elif agg.get("metric") == "accuracy":
+            out.setdefault("accuracy", float(agg["mean"]))
     window_ics = [
         float(w["rank_ic"])
         for payload in (metrics_file.get("pairs") or {}).values()
