@@ -63,6 +63,9 @@ def backtest(
     Example: tradai backtest --offline --config configs/train.json --strategy RadStrategy
     --freqaimodel TrainingPredictionModel --timerange 20250101-20250401
     """
+    from rich.markup import escape
+
+    from tradai_strategy.core.logs import collected_warnings
     from tradai_strategy.core.paths import freqaimodels_path
     from tradai_strategy.data.candle_check import allow_gaps as gap_policy
     from tradai_strategy.data.freqtrade_runner import run_freqtrade
@@ -72,8 +75,17 @@ def backtest(
         argv += ["--cache", "none"]  # a moved @production must run, not a cached result
     if "--freqaimodel-path" not in argv:
         argv += ["--freqaimodel-path", str(freqaimodels_path())]  # TradAI's models by name
-    with gap_policy(allow_gaps):
+    with gap_policy(allow_gaps), collected_warnings() as warned:
         code = run_freqtrade(argv, offline=offline, fresh_models=not reuse_models)
+    if warned:  # e.g. in-sample candles served do_predict = 0: why a backtest has no trades
+        console.print(
+            "[yellow]TradAI warnings during this backtest (they can explain few or no trades):[/]",
+            highlight=False,
+        )
+        for message in warned[:8]:
+            console.print(f"  - {escape(message)}", highlight=False, soft_wrap=True)
+        if len(warned) > 8:
+            console.print(f"  ... and {len(warned) - 8} more in the log above", highlight=False)
     raise typer.Exit(code)
 
 

@@ -5,7 +5,9 @@
 (freqtrade's rich log handler and tables, LightGBM, warnings) into one file, so a long
 command can show a clean progress display on the terminal; :func:`verbose_logging` shows
 every record on the console instead. Inside either, :func:`quiet_logging` hides nothing.
-Each of them turns on :func:`~tradai_strategy.core.redact.redact_log_records`, and the log
+:func:`collected_warnings` keeps TradAI's own warnings of a long run to repeat them at its
+end, where they explain a surprising result. Each of them turns on
+:func:`~tradai_strategy.core.redact.redact_log_records`, and the log
 file and console get credentials masked (:mod:`tradai_strategy.core.redact`);
 :func:`redacted_output` does the same for stdout/stderr around a whole command.
 """
@@ -103,3 +105,31 @@ def redacted_output() -> Iterator[None]:
     out, err = (cast(TextIO, RedactingStream(s)) for s in (sys.stdout, sys.stderr))
     with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
         yield
+
+
+class _Collector(logging.Handler):
+    def __init__(self, seen: list[str]) -> None:
+        super().__init__(logging.WARNING)
+        self.seen = seen
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            message = " ".join(record.getMessage().split())
+        except Exception:  # a malformed record must not break the run
+            return
+        if message not in self.seen:
+            self.seen.append(message)
+
+
+@contextlib.contextmanager
+def collected_warnings(logger: str = "tradai_strategy") -> Iterator[list[str]]:
+    """The distinct WARNING-and-up messages of ``logger`` (and its children), in order."""
+    seen: list[str] = []
+    handler = _Collector(seen)
+    handler.addFilter(RedactFilter())
+    target = logging.getLogger(logger)
+    target.addHandler(handler)
+    try:
+        yield seen
+    finally:
+        target.removeHandler(handler)
