@@ -13,6 +13,8 @@ freqtrade keeps for tests) does not sleep but records what the bot just decided 
 the clock to the next candle. ``Worker.run()`` -- state handling, ``FreqtradeBot.process()``
 with its candle refresh, FreqAI, order management and the trade database -- is freqtrade's.
 The replay ends by raising :class:`ReplayFinished` from that hook after the last candle.
+Before moving the clock the hook lets FreqAI's live training thread catch up
+(:mod:`~tradai_strategy.replay.training`).
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from freqtrade.freqtradebot import FreqtradeBot
 from freqtrade.worker import Worker
 
 from tradai_strategy.core.errors import TradAIError
+from tradai_strategy.replay.training import wait_for_training
 
 __all__ = ["ReplayBotStopped", "ReplayClock", "ReplayFinished", "ReplayWorker"]
 
@@ -124,6 +127,7 @@ class ReplayWorker(Worker):
                 f"{self.replay_clock.step}): the bot log says why"
             )
         self.on_iteration(self.freqtrade, self.replay_clock.step)
+        wait_for_training(self.freqtrade)
         self.iterations += 1
         if not self.replay_clock.advance():
             raise ReplayFinished
