@@ -68,6 +68,7 @@ TRADAI_KEYS: dict[str, str] = {
     "early_stopping_rounds": "training: early stopping on the eval part (0 = off)",
     "eval_position": "training: end or start",
     "seed": "training: estimator seed",
+    "regime": "target regime: class thresholds {lookback, ...} (core.regimes)",
     # data (the candle pre-flight, tradai_strategy.data.candle_check)
     "max_gap_candles": "pre-flight: longest candle gap accepted without --allow-gaps",
     # inference
