@@ -119,6 +119,12 @@ CASES: dict[str, Case] = {
         ("tradai_strategy.cli.init", "render_strategy"),
         ["init", "--dir", "{tmp}/p"],
     ),
+    "replay": Case(
+        ["replay", *FT],
+        ("tradai_strategy.replay.run", "run_replay"),
+        ["replay", "--config", "{tmp}/c.json", "--strategy", "RadStrategy"],
+        setup=lambda tmp: (tmp / "c.json").write_text("{}"),
+    ),
     "metrics": Case(["metrics", *_REG], _LC, ["metrics", *_STORE]),
     "metrics show": Case(
         ["metrics", "show", "--identifier", "nope", "--userdir", "{tmp}"],

@@ -249,6 +249,9 @@ cli_compare.register(app)
 from tradai_strategy.cli import init as cli_init  # noqa: E402
 
 cli_init.register(app)
+from tradai_strategy.cli import replay as cli_replay  # noqa: E402
+
+cli_replay.register(app)
 
 
 def run_cli(argv: Sequence[str], *, standalone_mode: bool = True) -> int:

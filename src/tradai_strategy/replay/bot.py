@@ -12,13 +12,15 @@ backtest of ``START-STOP`` trades on.
 freqtrade keeps for tests) does not sleep but records what the bot just decided and moves
 the clock to the next candle. ``Worker.run()`` -- state handling, ``FreqtradeBot.process()``
 with its candle refresh, FreqAI, order management and the trade database -- is freqtrade's.
-The replay ends by raising :class:`ReplayFinished` from that hook after the last candle.
+The replay ends by raising a private exception from that hook after the last candle, which
+:meth:`ReplayWorker.replay` catches: the worker's loop then returns normally.
 Before moving the clock the hook lets FreqAI's live training thread catch up
 (:mod:`~tradai_strategy.replay.training`).
 """
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
@@ -31,14 +33,15 @@ from freqtrade.worker import Worker
 from tradai_strategy.core.errors import TradAIError
 from tradai_strategy.replay.training import wait_for_training
 
-__all__ = ["ReplayBotStopped", "ReplayClock", "ReplayFinished", "ReplayWorker"]
+__all__ = ["ReplayBotStopped", "ReplayClock", "ReplayWorker"]
 
 #: seconds after a candle boundary at which the bot runs (freqtrade's worker uses 1 s)
 BOUNDARY_OFFSET_SECONDS = 1.0
 
 
-class ReplayFinished(Exception):
-    """Raised from the worker's sleep hook once the last candle has been processed."""
+class _Finished(Exception):
+    """Raised from the worker's sleep hook once the last candle has been processed (control
+    flow: caught by :meth:`ReplayWorker.replay`)."""
 
 
 class ReplayBotStopped(TradAIError):
@@ -130,4 +133,9 @@ class ReplayWorker(Worker):
         wait_for_training(self.freqtrade)
         self.iterations += 1
         if not self.replay_clock.advance():
-            raise ReplayFinished
+            raise _Finished
+
+    def replay(self) -> None:
+        """Run the bot's loop until the last candle has been processed."""
+        with contextlib.suppress(_Finished):
+            self.run()

@@ -28,7 +28,7 @@ import pandas as pd
 from freqtrade.freqtradebot import FreqtradeBot
 
 from tradai_strategy.core.logs import capture_output
-from tradai_strategy.replay.bot import ReplayClock, ReplayFinished, ReplayWorker
+from tradai_strategy.replay.bot import ReplayClock, ReplayWorker
 from tradai_strategy.replay.exchange import ReplayMarketData, replay_exchange
 from tradai_strategy.replay.plan import ReplayPlan, plan_replay
 
@@ -135,9 +135,7 @@ def _run_bot(plan: ReplayPlan, recorder: SignalRecorder) -> tuple[int, dict[str,
         worker: ReplayWorker | None = None
         try:
             worker = ReplayWorker(plan.args, plan.config, clock, recorder)
-            worker.run()
-        except ReplayFinished:
-            pass
+            worker.replay()
         finally:
             if worker is not None:
                 worker.exit()
