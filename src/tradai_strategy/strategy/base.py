@@ -113,8 +113,11 @@ class TradAIStrategy(IStrategy):
     def feature_engineering_standard(
         self, dataframe: pd.DataFrame, metadata: dict, **kwargs: Any
     ) -> pd.DataFrame:
-        dataframe["%-day_of_week"] = dataframe["date"].dt.dayofweek
-        dataframe["%-hour_of_day"] = dataframe["date"].dt.hour
+        # FreqAI's live history can hold the dates as objects (its appended candles carry
+        # another UTC tz object than the loaded ones): parse, as FreqAI's own code does
+        dates = pd.to_datetime(dataframe["date"], utc=True)
+        dataframe["%-day_of_week"] = dates.dt.dayofweek
+        dataframe["%-hour_of_day"] = dates.dt.hour
         return dataframe
 
     # ---- targets -------------------------------------------------------------------
