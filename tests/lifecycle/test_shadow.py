@@ -106,7 +106,10 @@ def test_better_challenger_is_promoted_after_the_shadow_days(
     pol = dataclasses.replace(policy(lc, log), shadow_test_days=7)
     early = check(pol, now=at(5), lc=lc, log=log)  # < 7 days since @challenger moved
     assert early.action == "nothing" and early.challenger == version
-    due = check(pol, now=at(6), lc=lc, log=log)
+    # 7 days after the move, whatever the time of day the test runs (at(6) alone is short
+    # of 7 days when the store was built after 23:00 UTC)
+    moved = pd.Timestamp(lc.audit.events(NAME)[-1].time)
+    due = check(pol, now=max(at(6), moved + pd.Timedelta(days=7, minutes=1)), lc=lc, log=log)
     assert due.action == "shadow" and "in shadow for 7." in due.reason
     out = act(due, lc=lc, log=log)
     assert (out.result, out.exit_code) == ("shadow_promoted", 15)
