@@ -41,7 +41,9 @@ def test_promote_promote_rollback_audited_in_order(uri: str, tmp_path: Path) -> 
     assert [e.reason for e in events] == ["first", "better IC", "live drawdown"]
     assert (tmp_path / AUDIT_DB).is_file()  # beside the MLflow store
     code, out = cli(uri, "audit", "--model", NAME)
-    assert code == 0 and "TradAI audit trail" in out  # (columns fold on a narrow terminal)
+    assert code == 0 and "TradAI audit trail" in out
+    # each change on one unbroken line, even at the runner's 80 columns
+    assert f"{NAME} @production 1 -> 2" in out and f"{NAME} @production 2 -> 1" in out
 
 
 def test_gate_refuses_unvalidated_version_unless_forced(uri: str) -> None:

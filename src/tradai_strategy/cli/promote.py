@@ -158,22 +158,28 @@ def audit(
 
         sys.stdout.write(json.dumps([dataclasses.asdict(e) for e in events], indent=2) + "\n")
         return
-    table = Table(title="TradAI audit trail")
-    for col in ("#", "time", "actor", "action", "model", "alias", "from", "to", "reason"):
-        table.add_column(col, overflow="fold")
+    console.print(_audit_table(events))
+
+
+def _audit_table(events: list[AuditEvent]) -> Table:
+    """Time to the minute (UTC), the change as ``model @alias from -> to`` on one unbroken
+    line; only actor and reason wrap (readable at 80 columns and in a pipe)."""
+    table = Table(title="TradAI audit trail (UTC)")
+    table.add_column("#", justify="right", no_wrap=True)
+    table.add_column("time", no_wrap=True)
+    table.add_column("change", no_wrap=True)
+    table.add_column("actor: reason", overflow="fold")
     for e in events:
+        where = f"@{e.alias}" if e.alias else f"v{e.from_version}"
+        moved = f" {e.from_version or '-'} -> {e.to_version or '-'}" if e.alias else ""
+        forced = " (forced)" if e.details.get("forced") else ""
         table.add_row(
             str(e.id),
-            e.time,
-            e.actor,
-            e.action + (" (forced)" if e.details.get("forced") else ""),
-            e.model,
-            e.alias or "",
-            e.from_version or "",
-            e.to_version or "",
-            e.reason,
+            e.time[:16].replace("T", " "),
+            f"{e.action}{forced}\n{e.model} {where}{moved}",
+            f"{e.actor}: {e.reason}",
         )
-    console.print(table)
+    return table
 
 
 def register(app: typer.Typer) -> None:
