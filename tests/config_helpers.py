@@ -26,3 +26,25 @@ def spot_backtest_config(pairs: list[str], datadir: str | Path, **overrides: Any
     }
     config.update(overrides)
     return config
+
+
+def strategy_load_config(
+    strategy: str, strategy_path: str | Path, userdir: Path, freqai: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    """The least config ``StrategyResolver.load_strategy`` takes for ``strategy``."""
+    config: dict[str, Any] = {
+        "strategy": strategy,
+        "strategy_path": str(strategy_path),
+        "timeframe": "1h",
+        "stake_currency": "USDT",
+        "stake_amount": 100,
+        "dry_run": True,
+        "user_data_dir": userdir,
+        "exchange": {"name": "binance", "pair_whitelist": ["BTC/USDT"]},
+        "pairlists": [{"method": "StaticPairList"}],
+        "entry_pricing": {},
+        "exit_pricing": {},
+    }
+    if freqai is not None:
+        config["freqai"] = freqai
+    return config

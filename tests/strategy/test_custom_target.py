@@ -11,6 +11,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pytest
+from config_helpers import strategy_load_config
 from freqai_helpers import TEST_STRATEGIES, run_training_backtest, timerange
 from freqtrade.resolvers import StrategyResolver
 
@@ -26,21 +27,9 @@ PAIR = {"pair": "BTC/USDT"}
 
 
 def _strategy(tmp_path: Path, name: str, horizon: int = 3) -> Any:
+    freqai = {"enabled": True, "feature_parameters": {"label_period_candles": horizon}}
     return StrategyResolver.load_strategy(
-        {
-            "strategy": name,
-            "strategy_path": str(TEST_STRATEGIES),
-            "timeframe": "1h",
-            "stake_currency": "USDT",
-            "stake_amount": 100,
-            "dry_run": True,
-            "user_data_dir": tmp_path,
-            "exchange": {"name": "binance", "pair_whitelist": ["BTC/USDT"]},
-            "pairlists": [{"method": "StaticPairList"}],
-            "entry_pricing": {},
-            "exit_pricing": {},
-            "freqai": {"enabled": True, "feature_parameters": {"label_period_candles": horizon}},
-        }
+        strategy_load_config(name, TEST_STRATEGIES, tmp_path, freqai)
     )
 
 

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from config_helpers import strategy_load_config
 from freqai_helpers import STRATEGIES
 from freqtrade.resolvers import StrategyResolver
 
@@ -14,22 +15,7 @@ from tradai_strategy.core.errors import TradAIConfigError
 
 
 def _config(tmp_path: Path, freqai: dict[str, object] | None) -> dict[str, object]:
-    cfg: dict[str, object] = {
-        "strategy": "RadStrategy",
-        "strategy_path": str(STRATEGIES),
-        "timeframe": "1h",
-        "stake_currency": "USDT",
-        "stake_amount": 100,
-        "dry_run": True,
-        "user_data_dir": tmp_path,
-        "exchange": {"name": "binance", "pair_whitelist": ["BTC/USDT"]},
-        "pairlists": [{"method": "StaticPairList"}],
-        "entry_pricing": {},
-        "exit_pricing": {},
-    }
-    if freqai is not None:
-        cfg["freqai"] = freqai
-    return cfg
+    return strategy_load_config("RadStrategy", STRATEGIES, tmp_path, freqai)
 
 
 def test_rad_strategy_loads_without_freqai_feature_parameters(tmp_path: Path) -> None:
