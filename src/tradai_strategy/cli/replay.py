@@ -51,6 +51,7 @@ def render_summary(summary: ReplaySummary, out: Console) -> None:
         ("entry signals", str(summary.entry_signals)),
         ("predictions served (do_predict=1)", str(summary.predictions_served)),
         ("model versions served", ", ".join(summary.versions_served) or "-"),
+        ("FreqAI trainings (pairs trained)", str(summary.trainings)),
         ("wall time", f"{summary.seconds:.1f} s"),
         ("trade database", summary.db_url),
         ("bot log", summary.log),

@@ -14,7 +14,8 @@ the clock to the next candle. ``Worker.run()`` -- state handling, ``FreqtradeBot
 with its candle refresh, FreqAI, order management and the trade database -- is freqtrade's.
 The replay ends by raising a private exception from that hook after the last candle, which
 :meth:`ReplayWorker.replay` catches: the worker's loop then returns normally.
-Before moving the clock the hook lets FreqAI's live training thread catch up
+Before moving the clock to the next candle the hook lets FreqAI's live training thread run
+the trainings a live bot's would start before it, each at its own simulated instant
 (:mod:`~tradai_strategy.replay.training`).
 """
 
@@ -31,7 +32,7 @@ from freqtrade.freqtradebot import FreqtradeBot
 from freqtrade.worker import Worker
 
 from tradai_strategy.core.errors import TradAIError
-from tradai_strategy.replay.training import wait_for_training
+from tradai_strategy.replay.training import catch_up_training
 
 __all__ = ["ReplayBotStopped", "ReplayClock", "ReplayWorker"]
 
@@ -94,6 +95,16 @@ class ReplayClock:
             self._traveller.stop()
             self._traveller = self._coordinates = None
 
+    def move_to(self, when: datetime) -> None:
+        """Move the clock within the current candle (a training between two iterations)."""
+        if not self.now <= when < self.time_at(self.step + 1):
+            raise ValueError(f"{when} is not between iteration {self.step} and the next")
+        self._coordinates.move_to(when)
+
+    @property
+    def has_next(self) -> bool:
+        return self.step + 1 < self.candles
+
     def advance(self) -> bool:
         """Move to the next candle; False (and no move) after the last one."""
         if self.step + 1 >= self.candles:
@@ -120,6 +131,7 @@ class ReplayWorker(Worker):
         self.replay_clock = clock
         self.on_iteration = on_iteration
         self.iterations = 0
+        self.trainings = 0
         super().__init__(args, config)
 
     def _sleep(self, sleep_duration: float) -> None:
@@ -129,11 +141,15 @@ class ReplayWorker(Worker):
                 f"the bot stopped at {self.replay_clock.now:%Y-%m-%d %H:%M} (replay step "
                 f"{self.replay_clock.step}): the bot log says why"
             )
-        self.on_iteration(self.freqtrade, self.replay_clock.step)
-        wait_for_training(self.freqtrade)
+        clock = self.replay_clock
+        self.on_iteration(self.freqtrade, clock.step)
         self.iterations += 1
-        if not self.replay_clock.advance():
+        if not clock.has_next:
             raise _Finished
+        self.trainings += catch_up_training(
+            self.freqtrade, clock.now, clock.time_at(clock.step + 1), clock.move_to
+        )
+        clock.advance()
 
     def replay(self) -> None:
         """Run the bot's loop until the last candle has been processed."""

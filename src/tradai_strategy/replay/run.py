@@ -55,6 +55,7 @@ class ReplaySummary:
     entry_signals: int
     predictions_served: int
     versions_served: list[str]
+    trainings: int
     seconds: float
     db_url: str
     log: str
@@ -127,8 +128,8 @@ def _flag_count(df: pd.DataFrame, col: str) -> int:
     return int((pd.to_numeric(df[col], errors="coerce").fillna(0) == 1).sum())
 
 
-def _run_bot(plan: ReplayPlan, recorder: SignalRecorder) -> tuple[int, dict[str, Any]]:
-    """Run the bot over the plan's candles; (iterations, trade summary)."""
+def _run_bot(plan: ReplayPlan, recorder: SignalRecorder) -> tuple[int, int, dict[str, Any]]:
+    """Run the bot over the plan's candles; (iterations, trainings, trade summary)."""
     market = ReplayMarketData(plan.feed, plan.timeframe, plan.pairs)
     clock = ReplayClock(plan.first_signal, plan.candles, plan.tf)
     with replay_exchange(market, plan.pairs), clock:
@@ -140,7 +141,9 @@ def _run_bot(plan: ReplayPlan, recorder: SignalRecorder) -> tuple[int, dict[str,
             if worker is not None:
                 worker.exit()
         iterations = worker.iterations if worker else 0
-        return iterations, _trades_summary(float(plan.config.get("dry_run_wallet") or 0.0))
+        trainings = worker.trainings if worker else 0
+        wallet = float(plan.config.get("dry_run_wallet") or 0.0)
+        return iterations, trainings, _trades_summary(wallet)
 
 
 def run_replay(
@@ -162,7 +165,7 @@ def run_replay(
     recorder = SignalRecorder(plan.timeframe)
     plan.workdir.mkdir(parents=True, exist_ok=True)
     with _root_logging_kept(), capture_output(plan.log_path):
-        iterations, trades = _run_bot(plan, recorder)
+        iterations, trainings, trades = _run_bot(plan, recorder)
     signals = recorder.frame()
     signals_path = plan.workdir / "signals.csv"
     signals.to_csv(signals_path, index=False)
@@ -175,6 +178,7 @@ def run_replay(
         entry_signals=_flag_count(signals, "enter_long") + _flag_count(signals, "enter_short"),
         predictions_served=_flag_count(signals, "do_predict"),
         versions_served=sorted({str(v) for v in served if str(v) not in ("", "nan")}),
+        trainings=trainings,
         seconds=round(time.monotonic() - began, 2),
         db_url=str(plan.config["db_url"]),
         log=str(plan.log_path),
