@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from tradai_strategy.core.errors import TradAIConfigError
-from tradai_strategy.core.labels import TARGETS
+from tradai_strategy.core.labels import CLASSIFIER_TARGETS, TARGETS
 from tradai_strategy.core.settings import ESTIMATORS, not_a_pair
 
 #: Conservative per-estimator presets (small trees, strong regularisation: financial labels
@@ -171,7 +171,7 @@ def _feature_parameters(meta: StrategyMeta) -> dict[str, Any]:
 def build_training_config(meta: StrategyMeta = DEFAULT_META) -> dict[str, Any]:
     """Walk-forward training config for ``TrainingPredictionModel``."""
     cfg = _base(meta)
-    classifier = meta.target != "return"
+    classifier = meta.target in CLASSIFIER_TARGETS
     cfg["freqaimodel"] = "TrainingClassifierModel" if classifier else "TrainingPredictionModel"
     cfg["freqai"] = {
         "enabled": True,

@@ -9,14 +9,20 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
+from tradai_strategy.core.regimes import REGIME_LABEL
+
 FloatArray = npt.NDArray[np.float64]
 
 #: TradAIStrategy's targets (``freqai.tradai.target``)
-TARGETS = ("return", "updown")
+TARGETS = ("return", "updown", "regime")
+#: the targets a classifier learns (``tradai train`` picks TrainingClassifierModel)
+CLASSIFIER_TARGETS = ("updown", "regime")
 #: the regression label: forward mean return over ``label_period_candles``
 RETURN_LABEL = "&-s_close"
 #: the classification label: "up" when that forward mean return is > 0, else "down"
 UPDOWN_LABEL = "&-s_updown"
+#: each built-in target's label column (``regime``: the five classes of core.regimes)
+TARGET_LABELS = {"return": RETURN_LABEL, "updown": UPDOWN_LABEL, "regime": REGIME_LABEL}
 
 
 @overload

@@ -222,6 +222,29 @@ def regime_labels(
     return classify(regime_statistics(close, horizon, settings))
 
 
+def regime_features(
+    close: pd.Series, horizon: int, settings: RegimeSettings | None = None
+) -> pd.DataFrame:
+    """Causal features in the labels' own units: for the backward windows of ``horizon``
+    and of ``horizon // 4`` candles (at least 2), the percentile rank of the window's return
+    and volatility among the ``lookback`` windows that ended at or before the row (columns
+    ``%-regime_ret_rank_<w>``, ``%-regime_vol_rank_<w>``; NaN until ``w + lookback - 1``
+    rows are known). Row ``t`` reads closes up to ``c_t`` only. The ``horizon`` window is
+    the one the regime known at ``t`` (:func:`known_regime`) was labelled on, so a model
+    given these features sees at least what persistence sees; the short window shows a
+    switch sooner.
+    """
+    h = check_horizon(horizon)
+    s = settings or RegimeSettings()
+    out: dict[str, pd.Series] = {}
+    for w in sorted({h, max(MIN_HORIZON, h // 4)}, reverse=True):
+        back = backward_windows(close, w)
+        for name in ("ret", "vol"):
+            roll = back[name].rolling(s.lookback, min_periods=s.lookback)
+            out[f"%-regime_{name}_rank_{w}"] = roll.rank(pct=True)
+    return pd.DataFrame(out, index=close.index)
+
+
 def known_regime(labels: pd.Series, horizon: int) -> pd.Series:
     """The regime known at each row: the label of the row ``horizon`` candles earlier,
     whose forward window has just ended (positional shift; ``None`` for the first rows).
@@ -243,6 +266,7 @@ __all__ = [
     "check_horizon",
     "classify",
     "known_regime",
+    "regime_features",
     "regime_labels",
     "regime_statistics",
 ]

@@ -62,7 +62,7 @@ class TradingMode(StrEnum):
 TRADAI_KEYS: dict[str, str] = {
     # training (TradAISettings, the strategy's target)
     "estimator": "training: lightgbm or catboost",
-    "target": "strategy: return (regression) or updown (classifier)",
+    "target": "strategy: return (regression), updown or regime (classifiers)",
     "purge_candles": "training: rows dropped before the eval part",
     "embargo_candles": "training: rows dropped after a non-final eval part",
     "early_stopping_rounds": "training: early stopping on the eval part (0 = off)",

@@ -21,6 +21,7 @@ from typing import Any
 
 from tradai_strategy.core import tags as tag
 from tradai_strategy.core.errors import TradAIDataError
+from tradai_strategy.core.labels import CLASSIFIER_TARGETS
 from tradai_strategy.core.logs import quiet_logging
 from tradai_strategy.core.paths import run_folder
 from tradai_strategy.core.settings import label_period_candles
@@ -33,15 +34,15 @@ CLASSIFIER_MODEL = "TrainingClassifierModel"
 
 
 def training_model(cfg: dict[str, Any]) -> str:
-    """The FreqAI model that trains the strategy's target: a classifier for ``updown``
-    (``freqai.tradai.target``, else the strategy's own ``target`` attribute)."""
+    """The FreqAI model that trains the strategy's target: a classifier for ``updown`` and
+    ``regime`` (``freqai.tradai.target``, else the strategy's own ``target`` attribute)."""
     import copy
 
     from tradai_strategy.data.features import load_strategy
 
     with quiet_logging():  # the resolver logs every strategy attribute
         kind = getattr(load_strategy(copy.deepcopy(cfg)), "target_kind", "return")
-    return CLASSIFIER_MODEL if kind == "updown" else TRAINING_MODEL
+    return CLASSIFIER_MODEL if kind in CLASSIFIER_TARGETS else TRAINING_MODEL
 
 
 class LeakageFound(TradAIDataError):

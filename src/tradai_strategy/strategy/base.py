@@ -9,7 +9,10 @@ Targets (``target`` attribute, or ``freqai.tradai.target`` in the config):
 * ``"return"`` — ``&-s_close``: mean close over the next ``label_period_candles`` candles
   relative to the current close, minus 1 (regression);
 * ``"updown"`` — ``&-s_updown``: ``"up"`` when that forward mean return is > 0, else
-  ``"down"`` (classification).
+  ``"down"`` (classification);
+* ``"regime"`` — ``&-s_regime``: one of the five market regimes of the forward window
+  (:mod:`tradai_strategy.core.regimes`, settings in ``freqai.tradai.regime``;
+  classification). The long signal is the probability of ``long_regimes``.
 
 Custom targets: a subclass that overrides ``set_freqai_targets`` names its own ``&``-columns
 (``dataframe["&-fwd_logret"] = ...``) and every part of TradAI uses those names: the first
@@ -35,11 +38,19 @@ from freqtrade.strategy import IStrategy
 from tradai_strategy.core.errors import TradAIConfigError
 from tradai_strategy.core.labels import (
     RETURN_LABEL,
+    TARGET_LABELS,
     TARGETS,
     UPDOWN_LABEL,
     forward_mean_return,
     is_discrete_label,
     target_columns,
+)
+from tradai_strategy.core.regimes import (
+    REGIME_LABEL,
+    REGIMES,
+    RegimeSettings,
+    regime_features,
+    regime_labels,
 )
 from tradai_strategy.core.settings import label_period_candles
 from tradai_strategy.strategy.targets import TargetInfo, checked_targets, class_score, found_text
@@ -67,6 +78,8 @@ class TradAIStrategy(IStrategy):
     #: classifier: the class whose probability is the long signal ("True"/"1" for a bool or
     #: 0/1 label, which TradAI turns into text like FreqAI's classifiers need)
     long_class: str = "up"
+    #: ``regime`` target: the regimes whose summed probability is the long signal
+    long_regimes: ClassVar[tuple[str, ...]] = ("bull",)
     #: enter when the prediction is this many training-label std above the training mean
     entry_zscore: float = 0.1
     exit_zscore: float = 0.0
@@ -118,6 +131,11 @@ class TradAIStrategy(IStrategy):
         dates = pd.to_datetime(dataframe["date"], utc=True)
         dataframe["%-day_of_week"] = dates.dt.dayofweek
         dataframe["%-hour_of_day"] = dates.dt.hour
+        if self.target_kind == "regime":  # the label's own statistics, backward only
+            settings = RegimeSettings.from_config(self.config)
+            feats = regime_features(dataframe["close"], self.label_period_candles, settings)
+            for name in feats.columns:
+                dataframe[name] = feats[name]
         return dataframe
 
     # ---- targets -------------------------------------------------------------------
@@ -155,7 +173,7 @@ class TradAIStrategy(IStrategy):
         (nothing recorded yet, e.g. a backtest reusing saved predictions) the ``&``-columns
         of ``columns`` (a prediction frame's, without FreqAI's ``_mean``/``_std``)."""
         if not self.custom_targets:
-            return [RETURN_LABEL if self.target_kind == "return" else UPDOWN_LABEL]
+            return [TARGET_LABELS[self.target_kind]]
         if self.label_columns:
             return list(self.label_columns)
         info: TargetInfo | None = self.__dict__.get("target_info")
@@ -166,6 +184,11 @@ class TradAIStrategy(IStrategy):
     def set_freqai_targets(
         self, dataframe: pd.DataFrame, metadata: dict, **kwargs: Any
     ) -> pd.DataFrame:
+        if self.target_kind == "regime":
+            settings = RegimeSettings.from_config(self.config)
+            h = self.label_period_candles
+            dataframe[REGIME_LABEL] = regime_labels(dataframe["close"], h, settings)
+            return dataframe
         fwd = forward_mean_return(dataframe["close"], self.label_period_candles)
         if self.target_kind == "return":
             dataframe[RETURN_LABEL] = fwd
@@ -187,8 +210,8 @@ class TradAIStrategy(IStrategy):
         """The target the signals read: the built-in one, or the strategy's first target
         (one line naming the columns found when the predictions lack it)."""
         if not self.custom_targets:
-            label = RETURN_LABEL if self.target_kind == "return" else UPDOWN_LABEL
-            if label in df.columns or label == UPDOWN_LABEL:
+            label = TARGET_LABELS[self.target_kind]
+            if label in df.columns or label != RETURN_LABEL:
                 return label
         labels = self.target_labels(df.columns)
         if not labels or labels[0] not in df.columns:
@@ -218,9 +241,12 @@ class TradAIStrategy(IStrategy):
             return ((df[label].astype(float) - mean) / std).fillna(0.0)
         info: TargetInfo | None = self.__dict__.get("target_info")
         classes = (info.classes.get(label) if info is not None else None) or ("down", "up")
+        long: str | tuple[str, ...] = self.long_class
+        if label == REGIME_LABEL and not self.custom_targets:
+            classes, long = REGIMES, tuple(self.long_regimes)
         # a candle without a prediction has every probability at 0: neutral, as a missing
         # regression prediction is, rather than a certain "down" that would signal an exit
-        score = class_score(df, classes, self.long_class)
+        score = class_score(df, classes, long)
         if score is None:
             if self.custom_targets and not self.__dict__.get("long_class_warned"):
                 self.__dict__["long_class_warned"] = True

@@ -124,12 +124,17 @@ def checked_targets(method: Callable[..., pd.DataFrame]) -> Callable[..., pd.Dat
     return wrapper
 
 
-def class_score(df: pd.DataFrame, classes: Sequence[str], long_class: str) -> pd.Series | None:
-    """``P(long_class) - 0.5`` from a classifier's probability columns, 0 where a candle has
-    no prediction (every probability 0); None when there is no ``long_class`` column."""
-    if long_class not in df.columns:
+def class_score(
+    df: pd.DataFrame, classes: Sequence[str], long_class: str | Sequence[str]
+) -> pd.Series | None:
+    """``P(long_class) - 0.5`` from a classifier's probability columns (several long classes:
+    their summed probability), 0 where a candle has no prediction (every probability 0);
+    None when no ``long_class`` column is there."""
+    longs = [long_class] if isinstance(long_class, str) else list(long_class)
+    present = [c for c in longs if c in df.columns]
+    if not present:
         return None
-    prob = pd.Series(df[long_class], index=df.index).astype(float)
-    others = [c for c in classes if c != long_class and c in df.columns]
+    prob = df[present].astype(float).sum(axis=1)
+    others = [c for c in classes if c not in longs and c in df.columns]
     total = prob + sum((pd.Series(df[c], index=df.index).astype(float) for c in others), 0.0)
     return (prob - 0.5).where(np.asarray(total > 0), 0.0)
