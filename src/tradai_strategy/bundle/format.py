@@ -38,6 +38,7 @@ from tradai_strategy.bundle.io import (
     library_versions,
     load_estimator,
     load_pipeline,
+    named,
     replace_folder,
     sha256_file,
     verify_artifacts,
@@ -132,7 +133,7 @@ class PairModel:
             pred = pd.DataFrame({self.labels[0]: best})
             pred[self.classes] = proba
         else:
-            raw = self.estimator.predict(np.asarray(xt, dtype=float))
+            raw = self.estimator.predict(named(self.estimator, np.asarray(xt, dtype=float)))
             raw = np.reshape(np.asarray(raw, dtype=float), (-1, len(self.labels)))
             frame = pd.DataFrame(raw, columns=self.labels)
             pred, _, _ = self.label_pipeline.inverse_transform(frame)

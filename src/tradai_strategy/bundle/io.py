@@ -1,10 +1,11 @@
 """Safe, verifiable files of a model bundle: native estimators, skops pipelines, sha256.
 
 Nothing in a bundle is a pickle. Estimators are stored in their library's own format
-(LightGBM text, CatBoost ``cbm``); FreqAI's datasieve pipelines go through ``skops`` and are
-loaded with an explicit list of trusted types (:data:`TRUSTED_PIPELINE_TYPES`) — a file
-naming any other type is refused. Every artifact's sha256 is recorded in the manifest and
-checked on load.
+(LightGBM text, CatBoost ``cbm``) or, for a scikit-learn random forest, with ``skops`` and
+loaded trusting only :data:`TRUSTED_FOREST_TYPES`; FreqAI's datasieve pipelines go through
+``skops`` and are loaded with an explicit list of trusted types
+(:data:`TRUSTED_PIPELINE_TYPES`) — a file naming any other type is refused. Every
+artifact's sha256 is recorded in the manifest and checked on load.
 """
 
 from __future__ import annotations
@@ -34,7 +35,21 @@ TRUSTED_PIPELINE_TYPES: tuple[str, ...] = (
 )
 #: Pipeline attributes datasieve sets to a pandas Index (not skops-serialisable).
 _INDEX_ATTRS = ("feature_list", "features_in", "label_list")
-MODEL_FILES = {"lightgbm": "model.lgb.txt", "catboost": "model.cbm"}
+MODEL_FILES = {
+    "lightgbm": "model.lgb.txt",
+    "catboost": "model.cbm",
+    "random_forest": "model.skops",
+}
+#: The types a random-forest file may contain beyond those skops trusts by default.
+TRUSTED_FOREST_TYPES: tuple[str, ...] = ("sklearn.tree._tree.Tree",)
+#: The estimator a random-forest file must hold.
+FOREST_CLASSES = ("RandomForestClassifier", "RandomForestRegressor")
+#: The module prefix of each estimator kind.
+_KIND_MODULES = {
+    "lightgbm": "lightgbm",
+    "catboost": "catboost",
+    "random_forest": "sklearn.ensemble",
+}
 
 
 def sha256_file(path: Path) -> str:
@@ -121,21 +136,36 @@ def load_pipeline(path: Path) -> Any:
 # ---- estimators --------------------------------------------------------------------------
 def estimator_kind(model: Any) -> str:
     module = type(model).__module__
-    for kind in MODEL_FILES:
-        if module.startswith(kind):
+    for kind, prefix in _KIND_MODULES.items():
+        if module.startswith(prefix):
             return kind
     raise TradAIDataError(
-        f"estimator {type(model).__name__} has no native format TradAI can bundle: "
-        "use LightGBM or CatBoost"
+        f"estimator {type(model).__name__} has no format TradAI can bundle: "
+        "use LightGBM, CatBoost or random_forest"
     )
+
+
+def load_forest(path: Path) -> Any:
+    """A skops random forest, trusting only skops' defaults and :data:`TRUSTED_FOREST_TYPES`
+    (any other type is refused before anything is built); it must be a random forest."""
+    import skops.io as sio
+
+    model = sio.load(path, trusted=list(TRUSTED_FOREST_TYPES))
+    if type(model).__name__ not in FOREST_CLASSES:
+        raise TypeError(f"holds a {type(model).__name__}, not a random forest")
+    return model
 
 
 def load_estimator(kind: str, path: Path, task: str) -> Any:
     """Load a native model file (LightGBM text, CatBoost ``cbm``: parsed, never unpickled);
     returns an object with ``predict(X)``. An unreadable file is a :class:`TradAIDataError`."""
     if kind not in MODEL_FILES:
-        raise TradAIDataError(f"{path}: unknown estimator kind {kind!r} (lightgbm or catboost)")
+        raise TradAIDataError(
+            f"{path}: unknown estimator kind {kind!r} (lightgbm, catboost or random_forest)"
+        )
     try:
+        if kind == "random_forest":
+            return load_forest(path)
         if kind == "lightgbm":
             import lightgbm as lgb
 
@@ -156,8 +186,8 @@ def class_probabilities(kind: str, estimator: Any, x: Any, n_classes: int) -> np
     """``(rows, classes)`` probabilities of a native classifier, columns in the order of the
     trained estimator's ``classes_`` (which the bundle records at build time)."""
     values = x.to_numpy(dtype=float) if isinstance(x, pd.DataFrame) else np.asarray(x, float)
-    if kind == "catboost":
-        proba = np.asarray(estimator.predict_proba(values), dtype=float)
+    if kind in ("catboost", "random_forest"):
+        proba = np.asarray(estimator.predict_proba(named(estimator, values)), dtype=float)
     else:
         proba = np.asarray(estimator.predict(values), dtype=float)
     if proba.ndim == 1:  # LightGBM binary: P(second class)
@@ -170,6 +200,15 @@ def class_probabilities(kind: str, estimator: Any, x: Any, n_classes: int) -> np
     return proba
 
 
+def named(estimator: Any, values: np.ndarray) -> Any:
+    """``values`` as a frame with the feature names a scikit-learn estimator was fitted with
+    (it warns on a bare array); unchanged for any other estimator."""
+    names = getattr(estimator, "feature_names_in_", None)
+    if names is None or type(estimator).__module__.startswith("catboost"):
+        return values
+    return pd.DataFrame(values, columns=list(names))
+
+
 def library_versions() -> dict[str, str]:
     """Versions of the libraries a bundle's predictions depend on."""
     import platform
@@ -180,7 +219,7 @@ def library_versions() -> dict[str, str]:
         "freqtrade",
         "lightgbm",
         "catboost",
-        "scikit-learn",
+        "scikit-learn",  # also the random forest's library
         "datasieve",
         "skops",
         "numpy",

@@ -27,7 +27,11 @@ from tradai_strategy.bundle.io import (
 from tradai_strategy.core.errors import TradAIDataError
 
 _FOLDER_RE = re.compile(r"^sub-train-(?P<coin>.+)_(?P<ts>\d+)$")
-_NATIVE_SUFFIX = {"lightgbm": "_model.lgb.txt", "catboost": "_model.cbm"}
+_NATIVE_SUFFIX = {
+    "lightgbm": "_model.lgb.txt",
+    "catboost": "_model.cbm",
+    "random_forest": "_model.skops",
+}
 QUANTILES = (0.01, 0.05, 0.25, 0.5, 0.75, 0.95, 0.99)
 
 

@@ -37,6 +37,12 @@ ESTIMATOR_PARAMETERS: dict[str, dict[str, Any]] = {
         "subsample": 0.8,
         "bootstrap_type": "Bernoulli",
     },
+    "random_forest": {
+        "n_estimators": 300,
+        "max_depth": 8,
+        "min_samples_leaf": 50,
+        "max_features": 0.5,
+    },
 }
 
 
@@ -78,7 +84,7 @@ class StrategyMeta:
 
     def __post_init__(self) -> None:
         if not self.identifier:
-            short = {"lightgbm": "lgbm"}.get(self.estimator, self.estimator)
+            short = {"lightgbm": "lgbm", "random_forest": "rf"}.get(self.estimator, self.estimator)
             stem = self.strategy.removesuffix("Strategy").lower() or self.strategy.lower()
             self.identifier = f"{stem}-{short}-v1"
         bad = [why for why in map(not_a_pair, self.pairs) if why]

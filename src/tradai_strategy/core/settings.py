@@ -61,7 +61,7 @@ class TradingMode(StrEnum):
 #: such as ``estimater`` would otherwise be ignored and the default used silently).
 TRADAI_KEYS: dict[str, str] = {
     # training (TradAISettings, the strategy's target)
-    "estimator": "training: lightgbm or catboost",
+    "estimator": "training: lightgbm, catboost or random_forest",
     "target": "strategy: return (regression), updown or regime (classifiers)",
     "purge_candles": "training: rows dropped before the eval part",
     "embargo_candles": "training: rows dropped after a non-final eval part",
@@ -106,8 +106,8 @@ def tradai_block(config: dict[str, Any]) -> dict[str, Any]:
     return block
 
 
-Estimator = Literal["lightgbm", "catboost"]
-ESTIMATORS: tuple[Estimator, ...] = ("lightgbm", "catboost")
+Estimator = Literal["lightgbm", "catboost", "random_forest"]
+ESTIMATORS: tuple[Estimator, ...] = ("lightgbm", "catboost", "random_forest")
 
 
 def label_period_candles(config: dict[str, Any]) -> int:

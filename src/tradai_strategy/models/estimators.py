@@ -1,8 +1,10 @@
-"""Gradient-boosting estimators for TradAI's FreqAI models, fitted with early stopping.
+"""Estimators for TradAI's FreqAI models: gradient boosting fitted with early stopping, and a
+random forest.
 
-LightGBM and CatBoost are wrapped behind one function so a FreqAI model class stays a few
-lines: it picks the estimator from ``freqai.tradai.estimator`` and passes FreqAI's
-``model_training_parameters`` through unchanged.
+LightGBM, CatBoost and scikit-learn's random forest are wrapped behind one function so a
+FreqAI model class stays a few lines: it picks the estimator from
+``freqai.tradai.estimator`` and passes FreqAI's ``model_training_parameters`` through
+unchanged.
 """
 
 from __future__ import annotations
@@ -60,7 +62,24 @@ def build_estimator(
                 "CatBoost's names (iterations, depth, l2_leaf_reg, rsm, ...); "
                 "`tradai config build --estimator catboost` writes a CatBoost config"
             ) from None
-    raise ValueError(f"unknown estimator {estimator!r}: use lightgbm or catboost")
+    if estimator == "random_forest":
+        from sklearn.ensemble import RandomForestClassifier, RandomForestRegressor
+
+        p.setdefault("random_state", seed)
+        if threads:
+            p.setdefault("n_jobs", threads)
+        fcls = RandomForestRegressor if task == "regression" else RandomForestClassifier
+        try:
+            return fcls(**p)
+        except TypeError as err:  # e.g. LightGBM's num_leaves left in the config
+            from tradai_strategy.core.errors import TradAIConfigError
+
+            raise TradAIConfigError(
+                f"freqai.model_training_parameters: the random forest refuses them ({err}): "
+                "use scikit-learn's names (n_estimators, max_depth, min_samples_leaf, "
+                "max_features, ...)"
+            ) from None
+    raise ValueError(f"unknown estimator {estimator!r}: use lightgbm, catboost or random_forest")
 
 
 def fit_estimator(
@@ -116,8 +135,9 @@ def fit_estimator(
 def save_native_model(model: Any, directory: Path, stem: str) -> Path | None:
     """Write the fitted estimator in its library's own format (no pickle).
 
-    LightGBM: text model (``<stem>_model.lgb.txt``); CatBoost: ``<stem>_model.cbm``.
-    Returns the path written, or None for an estimator without a native format.
+    LightGBM: text model (``<stem>_model.lgb.txt``); CatBoost: ``<stem>_model.cbm``; a
+    scikit-learn random forest: skops (``<stem>_model.skops``, loaded with an explicit list
+    of trusted types). Returns the path written, or None for an estimator without one.
     """
     directory.mkdir(parents=True, exist_ok=True)
     module = type(model).__module__
@@ -128,5 +148,11 @@ def save_native_model(model: Any, directory: Path, stem: str) -> Path | None:
     if module.startswith("catboost"):
         path = directory / f"{stem}_model.cbm"
         model.save_model(str(path), format="cbm")
+        return path
+    if module.startswith("sklearn.ensemble"):
+        import skops.io as sio
+
+        path = directory / f"{stem}_model.skops"
+        sio.dump(model, path)
         return path
     return None
