@@ -42,7 +42,6 @@ Parameters come from ``freqai.tradai.regime`` (:meth:`RegimeSettings.from_config
 
 from __future__ import annotations
 
-import difflib
 from dataclasses import dataclass, fields
 from typing import Any
 
@@ -50,7 +49,7 @@ import numpy as np
 import pandas as pd
 
 from tradai_strategy.core.errors import TradAIConfigError, TradAIDataError
-from tradai_strategy.core.settings import tradai_block
+from tradai_strategy.core.settings import refuse_unknown_keys, tradai_block
 
 #: the five regime classes, in the order of their definitions above
 REGIMES = ("bull", "bear", "high_vol", "low_vol", "crisis")
@@ -120,14 +119,7 @@ class RegimeSettings:
                 f"freqai.tradai.regime must be an object, got {type(block).__name__}: "
                 'e.g. {"lookback": 720}'
             )
-        valid = cls.keys()
-        for key in block:
-            if key not in valid:
-                close = difflib.get_close_matches(str(key), valid, n=1)
-                hint = f"did you mean {close[0]}? " if close else ""
-                raise TradAIConfigError(
-                    f"freqai.tradai.regime.{key} is unknown: {hint}valid keys: {', '.join(valid)}"
-                )
+        refuse_unknown_keys(block, cls.keys(), "freqai.tradai.regime")
         return cls(**block)
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import difflib
 import re
+from collections.abc import Collection
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any, Literal, cast
@@ -96,14 +97,20 @@ def tradai_block(config: dict[str, Any]) -> dict[str, Any]:
             f"freqai.tradai must be an object of settings, got {type(block).__name__}: "
             'e.g. {"estimator": "lightgbm"}'
         )
+    refuse_unknown_keys(block, TRADAI_KEYS, "freqai.tradai")
+    return block
+
+
+def refuse_unknown_keys(block: dict[str, Any], valid: Collection[str], where: str) -> None:
+    """A :class:`TradAIConfigError` for the first key of ``block`` not in ``valid``, naming
+    the closest valid key ("did you mean") and all of them."""
     for key in block:
-        if key not in TRADAI_KEYS:
-            close = difflib.get_close_matches(str(key), TRADAI_KEYS, n=1)
+        if key not in valid:
+            close = difflib.get_close_matches(str(key), list(valid), n=1)
             hint = f"did you mean {close[0]}? " if close else ""
             raise TradAIConfigError(
-                f"freqai.tradai.{key} is unknown: {hint}valid keys: {', '.join(TRADAI_KEYS)}"
+                f"{where}.{key} is unknown: {hint}valid keys: {', '.join(valid)}"
             )
-    return block
 
 
 Estimator = Literal["lightgbm", "catboost", "random_forest"]
