@@ -129,11 +129,11 @@ def config_build(
     pairs: Annotated[str, typer.Option(help="Comma-separated pairs.")] = "BTC/USDT,ETH/USDT",
     timeframe: Annotated[str, typer.Option(help="Candle timeframe.")] = "1h",
     estimator: Annotated[
-        str, typer.Option(help="lightgbm or catboost (its own parameter preset).")
+        str, typer.Option(help="lightgbm, catboost or random_forest (its own parameter preset).")
     ] = "lightgbm",
-    target: Annotated[str, typer.Option(help="return (regression) or updown (classifier).")] = (
-        "return"
-    ),
+    target: Annotated[
+        str, typer.Option(help="return (regression), updown or regime (classifiers).")
+    ] = ("return"),
     label_period_candles: Annotated[
         int, typer.Option(help="Label horizon in candles (purge follows it at run time).")
     ] = 12,
@@ -148,23 +148,18 @@ def config_build(
     ] = None,
 ) -> None:
     """Write train.json and inference.json for a strategy (no options: the shipped configs/)."""
-    from tradai_strategy.cli.config_builder import StrategyMeta, write_configs
+    from tradai_strategy.cli.config_builder import meta_from_options, write_configs
 
-    try:
-        meta = StrategyMeta(
-            strategy=strategy,
-            pairs=[p.strip() for p in pairs.split(",") if p.strip()],
-            timeframe=timeframe,
-            estimator=estimator,
-            target=target,
-            label_period_candles=label_period_candles,
-            model_name=model_name,
-            identifier=identifier or "",
-        )
-    except ValueError as err:
-        import re
-
-        fail(re.sub(r"StrategyMeta\.(\w+)", lambda m: "--" + m[1].replace("_", "-"), str(err)))
+    meta = meta_from_options(
+        pairs,
+        strategy=strategy,
+        timeframe=timeframe,
+        estimator=estimator,
+        target=target,
+        label_period_candles=label_period_candles,
+        model_name=model_name,
+        identifier=identifier or "",
+    )
     for p in write_configs(out, meta):
         console.print(f"wrote {p}")
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import copy
 import json
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -110,6 +111,16 @@ class StrategyMeta:
 
 
 DEFAULT_META = StrategyMeta()
+
+
+def meta_from_options(pairs: str, **fields: Any) -> StrategyMeta:
+    """:class:`StrategyMeta` from command options (``pairs`` comma-separated); a bad value is
+    a :class:`TradAIConfigError` naming the ``--option``."""
+    try:
+        return StrategyMeta(pairs=[p.strip() for p in pairs.split(",") if p.strip()], **fields)
+    except ValueError as err:
+        named = re.sub(r"StrategyMeta\.(\w+)", lambda m: "--" + m[1].replace("_", "-"), str(err))
+        raise TradAIConfigError(named) from None
 
 
 def _base(meta: StrategyMeta) -> dict[str, Any]:

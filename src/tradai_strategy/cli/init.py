@@ -116,10 +116,12 @@ def init(
         Path | None, typer.Option(help="freqtrade user directory (default: <dir>/user_data).")
     ] = None,
     strategy: Annotated[str, typer.Option(help="Strategy class name.")] = "MyStrategy",
-    estimator: Annotated[str, typer.Option(help="lightgbm or catboost.")] = "lightgbm",
-    target: Annotated[str, typer.Option(help="return (regression) or updown (classifier).")] = (
-        "return"
-    ),
+    estimator: Annotated[
+        str, typer.Option(help="lightgbm, catboost or random_forest.")
+    ] = "lightgbm",
+    target: Annotated[
+        str, typer.Option(help="return (regression), updown or regime (classifiers).")
+    ] = ("return"),
     pairs: Annotated[str, typer.Option(help="Comma-separated pairs.")] = "BTC/USDT,ETH/USDT",
     timeframe: Annotated[str, typer.Option(help="Candle timeframe.")] = "1h",
     exchange: Annotated[str, typer.Option(help="Exchange name (freqtrade's).")] = "binance",
@@ -133,9 +135,9 @@ def init(
     from freqtrade.configuration.directory_operations import create_userdata_dir
 
     from tradai_strategy.cli.config_builder import (
-        StrategyMeta,
         build_inference_config,
         build_training_config,
+        meta_from_options,
     )
 
     if not strategy.isidentifier() or not strategy[0].isupper():
@@ -145,18 +147,15 @@ def init(
     # paths in the configs: relative to the project folder when inside it (commands run there)
     user_ref = _shown(user, root)
     datadir = f"{user_ref}/data/{exchange}"
-    try:
-        meta = StrategyMeta(
-            strategy=strategy,
-            pairs=[p.strip() for p in pairs.split(",") if p.strip()],
-            timeframe=timeframe,
-            exchange=exchange,
-            estimator=estimator,
-            target=target,
-            datadir=datadir,
-        )
-    except ValueError as err:
-        fail(re.sub(r"StrategyMeta\.(\w+)", lambda m: "--" + m[1].replace("_", "-"), str(err)))
+    meta = meta_from_options(
+        pairs,
+        strategy=strategy,
+        timeframe=timeframe,
+        exchange=exchange,
+        estimator=estimator,
+        target=target,
+        datadir=datadir,
+    )
     try:
         create_userdata_dir(str(user), create_dir=True)
     except Exception as err:
