@@ -57,6 +57,8 @@ def render_summary(summary: ReplaySummary, out: Console) -> None:
         ("bot log", summary.log),
         ("signals per candle", summary.signals),
     ]
+    for event in summary.extra.get("events", []):
+        rows.append((f"event {event['at'][:16]} {event['do']}", event["result"]))
     for name, value in rows:
         table.add_row(name, value)
     out.print(table)
@@ -79,6 +81,13 @@ def replay(
     max_candles: Annotated[
         int | None,
         typer.Option(help="Stop after this many candles (default: the whole --timerange)."),
+    ] = None,
+    events: Annotated[
+        Path | None,
+        typer.Option(
+            help="Scripted lifecycle events (JSON/TOML: at, do = promote | rollback | "
+            "registry_down | registry_up), applied at their simulated time."
+        ),
     ] = None,
     db_url: Annotated[
         str | None,
@@ -113,6 +122,7 @@ def replay(
             timerange=timerange,
             max_candles=max_candles,
             db_url=db_url,
+            events=events,
         )
     render_summary(summary, console)
 

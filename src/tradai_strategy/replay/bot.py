@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Callable
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import time_machine
@@ -119,6 +119,8 @@ class ReplayWorker(Worker):
 
     ``on_iteration(bot, step)`` runs after each ``process()`` of the bot, before the clock
     moves: the place to record what the bot saw and decided on that candle.
+    ``between(now, next_iteration, move_clock)`` runs after FreqAI's trainings of the gap:
+    scripted events (:mod:`~tradai_strategy.replay.scripted`).
     """
 
     def __init__(
@@ -127,9 +129,11 @@ class ReplayWorker(Worker):
         config: dict[str, Any],
         clock: ReplayClock,
         on_iteration: Callable[[FreqtradeBot, int], None],
+        between: Callable[[datetime, datetime, Callable[[datetime], None]], None] | None = None,
     ) -> None:
         self.replay_clock = clock
         self.on_iteration = on_iteration
+        self.between = between
         self.iterations = 0
         self.trainings = 0
         super().__init__(args, config)
@@ -146,10 +150,16 @@ class ReplayWorker(Worker):
         self.iterations += 1
         if not clock.has_next:
             raise _Finished
-        self.trainings += catch_up_training(
-            self.freqtrade, clock.now, clock.time_at(clock.step + 1), clock.move_to
-        )
+        upcoming = clock.time_at(clock.step + 1)
+        self.trainings += catch_up_training(self.freqtrade, clock.now, upcoming, clock.move_to)
+        if self.between is not None:
+            self.between(self.current_time(), upcoming, clock.move_to)
         clock.advance()
+
+    @staticmethod
+    def current_time() -> datetime:
+        """The simulated wall-clock time now (it may have moved within the candle)."""
+        return datetime.now(UTC)
 
     def replay(self) -> None:
         """Run the bot's loop until the last candle has been processed."""

@@ -20,7 +20,7 @@ import logging
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -29,8 +29,10 @@ from freqtrade.freqtradebot import FreqtradeBot
 
 from tradai_strategy.core.logs import capture_output
 from tradai_strategy.replay.bot import ReplayClock, ReplayWorker
+from tradai_strategy.replay.events import load_events
 from tradai_strategy.replay.exchange import ReplayMarketData, replay_exchange
 from tradai_strategy.replay.plan import ReplayPlan, plan_replay
+from tradai_strategy.replay.scripted import EventScript
 
 logger = logging.getLogger(__name__)
 
@@ -128,14 +130,21 @@ def _flag_count(df: pd.DataFrame, col: str) -> int:
     return int((pd.to_numeric(df[col], errors="coerce").fillna(0) == 1).sum())
 
 
-def _run_bot(plan: ReplayPlan, recorder: SignalRecorder) -> tuple[int, int, dict[str, Any]]:
+def _clock(plan: ReplayPlan) -> ReplayClock:
+    return ReplayClock(plan.first_signal, plan.candles, plan.tf)
+
+
+def _run_bot(
+    plan: ReplayPlan, recorder: SignalRecorder, script: EventScript | None
+) -> tuple[int, int, dict[str, Any]]:
     """Run the bot over the plan's candles; (iterations, trainings, trade summary)."""
     market = ReplayMarketData(plan.feed, plan.timeframe, plan.pairs)
-    clock = ReplayClock(plan.first_signal, plan.candles, plan.tf)
+    clock = _clock(plan)
+    between = script.run_due if script is not None else None
     with replay_exchange(market, plan.pairs), clock:
         worker: ReplayWorker | None = None
         try:
-            worker = ReplayWorker(plan.args, plan.config, clock, recorder)
+            worker = ReplayWorker(plan.args, plan.config, clock, recorder, between)
             worker.replay()
         finally:
             if worker is not None:
@@ -155,17 +164,30 @@ def run_replay(
 
     ``options`` are :func:`~tradai_strategy.replay.plan.plan_replay`'s (``freqaimodel``,
     ``userdir``, ``datadir``, ``strategy_path``, ``freqaimodel_path``, ``timerange``,
-    ``max_candles``, ``db_url``). Bad input raises a
+    ``max_candles``, ``db_url``) and ``events`` (a scripted events file,
+    :mod:`~tradai_strategy.replay.events`). Bad input raises a
     :class:`~tradai_strategy.core.errors.TradAIError` before the bot starts; a bot that
     stops itself raises :class:`~tradai_strategy.replay.bot.ReplayBotStopped`.
     """
     began = time.monotonic()
+    events_file: Path | None = options.pop("events", None)
     with _root_logging_kept():
         plan = plan_replay(config_files, strategy, **options)
+    script: EventScript | None = None
+    if events_file is not None:
+        clock = _clock(plan)
+        events = load_events(events_file, clock.time_at(0), clock.time_at(plan.candles - 1))
+        script = EventScript(events, plan.config, plan.workdir)
     recorder = SignalRecorder(plan.timeframe)
     plan.workdir.mkdir(parents=True, exist_ok=True)
-    with _root_logging_kept(), capture_output(plan.log_path):
-        iterations, trainings, trades = _run_bot(plan, recorder)
+    try:
+        if script is not None:
+            plan = replace(plan, config=script.bot_config(plan.config))
+        with _root_logging_kept(), capture_output(plan.log_path):
+            iterations, trainings, trades = _run_bot(plan, recorder, script)
+    finally:
+        if script is not None:
+            script.close()
     signals = recorder.frame()
     signals_path = plan.workdir / "signals.csv"
     signals.to_csv(signals_path, index=False)
@@ -184,6 +206,7 @@ def run_replay(
         log=str(plan.log_path),
         signals=str(signals_path),
         **trades,
+        extra={"events": script.applied} if script is not None else {},
     )
     (plan.workdir / "summary.json").write_text(json.dumps(asdict(summary), indent=2) + "\n")
     return summary
