@@ -9,14 +9,11 @@ import json
 
 import pandas as pd
 import pytest
-from inference_helpers import inference_config, registered_small_bundle
 from replay_helpers import replay_options
 
 from tradai_strategy.core.errors import TradAIConfigError
-from tradai_strategy.data.synthetic import write_synthetic_data
 from tradai_strategy.lifecycle.promotion import Lifecycle
 from tradai_strategy.monitoring.prediction_log import PredictionLog
-from tradai_strategy.registry.bundle_registry import register_bundle
 from tradai_strategy.replay.run import run_replay
 
 pytestmark = pytest.mark.e2e
@@ -32,21 +29,9 @@ EVENTS = [
 CANDLES = 17
 
 
-@pytest.fixture(scope="module")
-def reg(tmp_path_factory: pytest.TempPathFactory) -> dict:
-    tmp = tmp_path_factory.mktemp("replay-events")
-    data = tmp / "data"
-    write_synthetic_data(["BTC/USDT", "ETH/USDT"], "1h", 60, seed=5, signal="planted", datadir=data)
-    bundle, uri = registered_small_bundle(tmp, data, "replay-ev")
-    assert register_bundle(bundle, "Rad", tracking_uri=uri) == "2"
-    cfg = inference_config(
-        tmp, data, {"type": "mlflow", "model_uri": "models:/Rad@production"},
-        identifier="replay-events", freqaimodel="TradAIMLflowModel",
-    )  # fmt: skip
-    cfg["freqai"]["tradai"]["tracking_uri"] = uri
-    path = tmp / "mlflow.json"
-    path.write_text(json.dumps(cfg))
-    return {"tmp": tmp, "data": data, "config": path, "uri": uri}
+@pytest.fixture
+def reg(two_versions: dict, tmp_path) -> dict:
+    return {**two_versions, "tmp": tmp_path}
 
 
 def _events_file(reg: dict, events: list[dict], name: str = "events.json"):
@@ -67,6 +52,7 @@ def test_events_move_the_served_version_at_their_time(reg: dict) -> None:
     assert not [r for r in results if r.startswith("failed")], results
 
     log = PredictionLog(tmp / "user_data" / "tradai_predictions.sqlite").frame()
+    log = log[log["model"] == "Rad"]
     # the first prediction covers the bot's whole window (version 1): keep the replayed span
     log = log[(log["role"] == "champion") & (log["time"] >= pd.Timestamp(DAY, tz="UTC"))]
     served = log.groupby(log["time"].dt.hour)["version"].agg(lambda v: ",".join(sorted(set(v))))

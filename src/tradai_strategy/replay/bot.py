@@ -120,7 +120,8 @@ class ReplayWorker(Worker):
     ``on_iteration(bot, step)`` runs after each ``process()`` of the bot, before the clock
     moves: the place to record what the bot saw and decided on that candle.
     ``between(now, next_iteration, move_clock)`` runs after FreqAI's trainings of the gap:
-    scripted events (:mod:`~tradai_strategy.replay.scripted`).
+    scripted events (:mod:`~tradai_strategy.replay.scripted`). ``on_done(step)`` runs last,
+    once nothing of that step is left to do (the resume point).
     """
 
     def __init__(
@@ -130,10 +131,12 @@ class ReplayWorker(Worker):
         clock: ReplayClock,
         on_iteration: Callable[[FreqtradeBot, int], None],
         between: Callable[[datetime, datetime, Callable[[datetime], None]], None] | None = None,
+        on_done: Callable[[int], None] | None = None,
     ) -> None:
         self.replay_clock = clock
         self.on_iteration = on_iteration
         self.between = between
+        self.on_done = on_done
         self.iterations = 0
         self.trainings = 0
         super().__init__(args, config)
@@ -148,13 +151,15 @@ class ReplayWorker(Worker):
         clock = self.replay_clock
         self.on_iteration(self.freqtrade, clock.step)
         self.iterations += 1
-        if not clock.has_next:
+        if clock.has_next:
+            upcoming = clock.time_at(clock.step + 1)
+            self.trainings += catch_up_training(self.freqtrade, clock.now, upcoming, clock.move_to)
+            if self.between is not None:
+                self.between(self.current_time(), upcoming, clock.move_to)
+        if self.on_done is not None:
+            self.on_done(clock.step)  # everything up to the next iteration is done
+        if not clock.advance():
             raise _Finished
-        upcoming = clock.time_at(clock.step + 1)
-        self.trainings += catch_up_training(self.freqtrade, clock.now, upcoming, clock.move_to)
-        if self.between is not None:
-            self.between(self.current_time(), upcoming, clock.move_to)
-        clock.advance()
 
     @staticmethod
     def current_time() -> datetime:

@@ -3,6 +3,9 @@
 Bad input ends here, in one line, before freqtrade builds a bot: a config freqtrade refuses,
 a whitelisted pair without candles, a timerange outside the candles.
 
+An interrupted replay of the same database, identifier and span resumes where it stopped
+(:mod:`~tradai_strategy.replay.resume`).
+
 The bot gets its **own** data folder (``<userdir>/replay/data``) holding only the candles
 that closed before the replay starts, as a live bot's datadir would: freqtrade's dry-run
 start-up (FreqAI's ``download_all_data_for_training``) writes into the datadir, and the
@@ -28,6 +31,7 @@ from tradai_strategy.core.errors import TradAIConfigError, TradAIDataError
 from tradai_strategy.core.logs import quiet_logging
 from tradai_strategy.data.freqtrade_runner import ensure_userdir
 from tradai_strategy.replay.feed import CandleFeed
+from tradai_strategy.replay.resume import ReplayState, identity, load_state
 
 __all__ = ["DEFAULT_DB_NAME", "ReplayPlan", "plan_replay"]
 
@@ -36,7 +40,8 @@ DEFAULT_DB_NAME = "tradesv3.replay.sqlite"
 
 @dataclass(frozen=True)
 class ReplayPlan:
-    """A checked replay: the bot's config and the span of candles it acts on."""
+    """A checked replay: the bot's config and the candles it acts on -- the span's, or
+    those left of it when an interrupted run of the same replay resumes (``done`` > 0)."""
 
     args: dict[str, Any]
     config: dict[str, Any]
@@ -46,6 +51,8 @@ class ReplayPlan:
     first_signal: datetime
     candles: int
     workdir: Path
+    span: ReplayState
+    done: int = 0
 
     @property
     def log_path(self) -> Path:
@@ -199,5 +206,12 @@ def plan_replay(
     first_signal, candles = _check_span(feed, pairs, timeframe, timerange, max_candles or 0)
     workdir = Path(resolved["user_data_dir"]) / "replay"
     config = _bot_config(resolved, workdir, db_url)
-    write_history(feed, config, pairs, first_signal)
-    return ReplayPlan(args, config, feed, pairs, timeframe, first_signal, candles, workdir)
+    span = identity(config, first_signal, candles)
+    found = load_state(workdir)
+    done = found.done if found is not None and found.resumes(span) else 0
+    tf = timedelta(seconds=timeframe_to_seconds(timeframe))
+    start = first_signal + done * tf
+    write_history(feed, config, pairs, start)
+    return ReplayPlan(
+        args, config, feed, pairs, timeframe, start, candles - done, workdir, span, done
+    )

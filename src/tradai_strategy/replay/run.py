@@ -10,7 +10,9 @@ The bot is freqtrade's (``Worker``/``FreqtradeBot``, in-process) with a replay e
 * ``signals.csv``: per (pair, candle) what the strategy decided (``enter_long``, ...,
   ``do_predict``, the predictions, the model version served): the table a backtest of the
   same span is compared with;
-* ``summary.json``: :class:`ReplaySummary`.
+* ``summary.json``: :class:`ReplaySummary` (``candles``: processed by this run; a resumed
+  run also reports ``extra.resumed_at_candle``; the signals cover the whole span).
+* ``state.json``: how far the span got (:mod:`~tradai_strategy.replay.resume`).
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ from tradai_strategy.replay.bot import ReplayClock, ReplayWorker
 from tradai_strategy.replay.events import load_events
 from tradai_strategy.replay.exchange import ReplayMarketData, replay_exchange
 from tradai_strategy.replay.plan import ReplayPlan, plan_replay
+from tradai_strategy.replay.resume import save_state
 from tradai_strategy.replay.scripted import EventScript
 
 logger = logging.getLogger(__name__)
@@ -73,29 +76,58 @@ def _served_version(bot: FreqtradeBot) -> str:
 
 
 class SignalRecorder:
-    """After each bot iteration: the newest analyzed candle of every pair, as decided."""
+    """After each bot iteration: the newest analyzed candle of every pair, as decided.
 
-    def __init__(self, timeframe: str) -> None:
+    Rows go to a journal (``signals.jsonl``, one line per row, flushed each iteration), so a
+    killed replay keeps what it recorded; a resumed one drops the rows of steps at or after
+    its resume point (an iteration the killed run had not finished) and appends.
+    """
+
+    def __init__(self, timeframe: str, journal: Path, first_step: int = 0) -> None:
         self.timeframe = timeframe
-        self.rows: list[dict[str, Any]] = []
+        self.journal = journal
+        self.first_step = first_step
+        kept: list[str] = []
+        if first_step and journal.exists():
+            kept = [ln for ln in journal.read_text().splitlines() if ln.strip()]
+            kept = [ln for ln in kept if json.loads(ln)["step"] < first_step]
+        journal.write_text("".join(f"{ln}\n" for ln in kept))
 
     def __call__(self, bot: FreqtradeBot, step: int) -> None:
         version = _served_version(bot)
+        lines = []
         for pair in bot.active_pair_whitelist:
             df, _ = bot.dataprovider.get_analyzed_dataframe(pair, self.timeframe)
             if df.empty:
                 continue
             last = df.iloc[-1]
-            row: dict[str, Any] = {"step": step, "date": last["date"], "pair": pair}
+            row: dict[str, Any] = {"step": self.first_step + step, "date": str(last["date"])}
+            row["pair"] = pair
             for col in (*SIGNAL_COLUMNS, "do_predict"):
                 if col in df.columns:
-                    row[col] = last[col]
-            row.update({c: last[c] for c in df.columns if str(c).startswith("&-")})
+                    row[col] = _plain(last[col])
+            row.update({c: _plain(last[c]) for c in df.columns if str(c).startswith("&-")})
             row["version"] = version
-            self.rows.append(row)
+            lines.append(json.dumps(row) + "\n")
+        with self.journal.open("a") as fh:
+            fh.writelines(lines)
 
     def frame(self) -> pd.DataFrame:
-        return pd.DataFrame(self.rows)
+        lines = [ln for ln in self.journal.read_text().splitlines() if ln.strip()]
+        df = pd.DataFrame([json.loads(ln) for ln in lines])
+        if not df.empty:
+            df["date"] = pd.to_datetime(df["date"], utc=True)
+        return df
+
+
+def _plain(value: Any) -> Any:
+    """A JSON-able scalar (numpy numbers, None/NaN, text)."""
+    if value is None or isinstance(value, str):
+        return value
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return str(value)
 
 
 @contextmanager
@@ -141,10 +173,14 @@ def _run_bot(
     market = ReplayMarketData(plan.feed, plan.timeframe, plan.pairs)
     clock = _clock(plan)
     between = script.run_due if script is not None else None
+
+    def done(step: int) -> None:
+        save_state(plan.workdir, replace(plan.span, done=plan.done + step + 1))
+
     with replay_exchange(market, plan.pairs), clock:
         worker: ReplayWorker | None = None
         try:
-            worker = ReplayWorker(plan.args, plan.config, clock, recorder, between)
+            worker = ReplayWorker(plan.args, plan.config, clock, recorder, between, done)
             worker.replay()
         finally:
             if worker is not None:
@@ -175,11 +211,16 @@ def run_replay(
         plan = plan_replay(config_files, strategy, **options)
     script: EventScript | None = None
     if events_file is not None:
-        clock = _clock(plan)
-        events = load_events(events_file, clock.time_at(0), clock.time_at(plan.candles - 1))
+        span = ReplayClock(plan.first_signal - plan.done * plan.tf, plan.span.candles, plan.tf)
+        events = load_events(events_file, span.time_at(0), span.time_at(span.candles - 1))
+        # a resumed replay: the events up to its first iteration were applied before the kill
+        events = [ev for ev in events if ev.at > span.time_at(plan.done)]
         script = EventScript(events, plan.config, plan.workdir)
-    recorder = SignalRecorder(plan.timeframe)
     plan.workdir.mkdir(parents=True, exist_ok=True)
+    if plan.done:
+        logger.info("replay: resuming at candle %d of %d", plan.done + 1, plan.span.candles)
+    save_state(plan.workdir, replace(plan.span, done=plan.done))
+    recorder = SignalRecorder(plan.timeframe, plan.workdir / "signals.jsonl", plan.done)
     try:
         if script is not None:
             plan = replace(plan, config=script.bot_config(plan.config))
@@ -192,9 +233,13 @@ def run_replay(
     signals_path = plan.workdir / "signals.csv"
     signals.to_csv(signals_path, index=False)
     served = signals["version"] if "version" in signals.columns else pd.Series(dtype=str)
+    extra: dict[str, Any] = {"resumed_at_candle": plan.done} if plan.done else {}
+    if script is not None:
+        extra["events"] = script.applied
+    first = plan.first_signal - plan.done * plan.tf
     summary = ReplaySummary(
         candles=iterations,
-        first_candle=f"{plan.first_signal:%Y-%m-%d %H:%M}",
+        first_candle=f"{first:%Y-%m-%d %H:%M}",
         last_candle=f"{plan.first_signal + (max(iterations, 1) - 1) * plan.tf:%Y-%m-%d %H:%M}",
         pairs=plan.pairs,
         entry_signals=_flag_count(signals, "enter_long") + _flag_count(signals, "enter_short"),
@@ -206,7 +251,7 @@ def run_replay(
         log=str(plan.log_path),
         signals=str(signals_path),
         **trades,
-        extra={"events": script.applied} if script is not None else {},
+        extra=extra,
     )
     (plan.workdir / "summary.json").write_text(json.dumps(asdict(summary), indent=2) + "\n")
     return summary
