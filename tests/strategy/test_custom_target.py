@@ -231,3 +231,17 @@ def test_a_target_the_model_cannot_use_stops_the_backtest_with_one_line(
         _backtest(tmp_path, data, strategy, model, target)
     assert line in str(err.value) and "\n" not in str(err.value)
     assert "Unknown label type" not in str(err.value)
+
+
+def test_class_score_is_positive_exactly_when_the_long_side_is_most_probable() -> None:
+    from tradai_strategy.strategy.targets import class_score
+
+    rng = np.random.default_rng(3)
+    regimes = ["bull", "bear", "high_vol", "low_vol", "crisis"]
+    probs = pd.DataFrame(rng.dirichlet(np.ones(5), 500), columns=regimes)
+    score = class_score(probs, regimes, ("bull",))
+    assert score is not None
+    assert ((score > 0) == (probs.idxmax(axis=1) == "bull")).all()  # was P(bull) - 0.5
+    binary = pd.DataFrame({"up": probs["bull"]}).assign(down=1 - probs["bull"])
+    same = class_score(binary, ["down", "up"], "up")
+    assert same is not None and np.allclose(same, binary["up"] - 0.5)  # unchanged for 2

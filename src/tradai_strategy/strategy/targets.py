@@ -127,14 +127,18 @@ def checked_targets(method: Callable[..., pd.DataFrame]) -> Callable[..., pd.Dat
 def class_score(
     df: pd.DataFrame, classes: Sequence[str], long_class: str | Sequence[str]
 ) -> pd.Series | None:
-    """``P(long_class) - 0.5`` from a classifier's probability columns (several long classes:
-    their summed probability), 0 where a candle has no prediction (every probability 0);
-    None when no ``long_class`` column is there."""
+    """``(P(long) - max P(other class)) / 2`` from a classifier's probability columns
+    (several long classes: their summed probability): positive exactly when the long side is
+    the most probable, and for two classes the familiar ``P(long) - 0.5``. With five regimes
+    ``P(bull) - 0.5`` would almost never be positive. 0 where a candle has no prediction
+    (every probability 0); None when no ``long_class`` column is there."""
     longs = [long_class] if isinstance(long_class, str) else list(long_class)
     present = [c for c in longs if c in df.columns]
     if not present:
         return None
     prob = df[present].astype(float).sum(axis=1)
     others = [c for c in classes if c not in longs and c in df.columns]
-    total = prob + sum((pd.Series(df[c], index=df.index).astype(float) for c in others), 0.0)
-    return (prob - 0.5).where(np.asarray(total > 0), 0.0)
+    other = df[others].astype(float) if others else pd.DataFrame(index=df.index)
+    total = prob + other.sum(axis=1)
+    best_other = other.max(axis=1) if others else 0.0
+    return ((prob - best_other) / 2).where(np.asarray(total > 0), 0.0)
