@@ -70,6 +70,7 @@ TRADAI_KEYS: dict[str, str] = {
     "eval_position": "training: end or start",
     "seed": "training: estimator seed",
     "regime": "target regime: class thresholds {lookback, ...} (core.regimes)",
+    "executor": "training: {backend: serial|local|dask, workers, address} (parallel-training.md)",
     # data (the candle pre-flight, tradai_strategy.data.candle_check)
     "max_gap_candles": "pre-flight: longest candle gap accepted without --allow-gaps",
     # inference
@@ -220,3 +221,51 @@ class TradAISettings:
                 f"{self.label_period_candles} unlabelled last rows only {left} remain: "
                 "raise train_period_days"
             )
+
+
+#: the keys of ``freqai.tradai.executor``
+EXECUTOR_KEYS = ("backend", "workers", "address")
+Backend = Literal["serial", "local", "dask"]
+BACKENDS: tuple[Backend, ...] = ("serial", "local", "dask")
+
+
+@dataclass(frozen=True)
+class ExecutorSettings:
+    """Where a backtest's (pair, window) fits run (``freqai.tradai.executor``): ``serial``
+    (FreqAI's own loop, the default), ``local`` (a process pool of ``workers``, default the
+    usable cores) or ``dask`` (the scheduler at ``address``, or a local cluster of
+    ``workers`` processes on 127.0.0.1 when there is none)."""
+
+    backend: Backend = "serial"
+    workers: int | None = None
+    address: str | None = None
+
+    @classmethod
+    def from_config(cls, config: dict[str, Any]) -> ExecutorSettings:
+        block = tradai_block(config).get("executor") or {}
+        if not isinstance(block, dict):
+            raise TradAIConfigError(
+                f"freqai.tradai.executor must be an object, got {type(block).__name__}: "
+                'e.g. {"backend": "local", "workers": 2}'
+            )
+        refuse_unknown_keys(block, EXECUTOR_KEYS, "freqai.tradai.executor")
+        backend = str(block.get("backend", "serial")).lower()
+        if backend not in BACKENDS:
+            raise TradAIConfigError(
+                f"freqai.tradai.executor.backend {block.get('backend')!r} is unknown: use one "
+                f"of {', '.join(BACKENDS)}"
+            )
+        workers = block.get("workers")
+        if workers is not None and (
+            not isinstance(workers, int) or isinstance(workers, bool) or workers < 1
+        ):
+            raise TradAIConfigError(
+                f"freqai.tradai.executor.workers must be a positive integer, got {workers!r}"
+            )
+        address = block.get("address")
+        if address is not None and (backend != "dask" or not isinstance(address, str)):
+            raise TradAIConfigError(
+                f"freqai.tradai.executor.address {address!r} needs backend dask and a "
+                "scheduler address such as tcp://10.0.0.5:8786"
+            )
+        return cls(cast(Backend, backend), workers, address or None)

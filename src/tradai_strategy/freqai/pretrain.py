@@ -1,0 +1,334 @@
+"""The pre-training pass: every (pair, window) fit of a backtest, up front, on an executor.
+
+:class:`PretrainMixin` goes in front of :class:`~tradai_strategy.freqai.purged_training.
+PurgedTrainingMixin`. With ``freqai.tradai.executor.backend`` other than ``serial``, the first
+pair's ``start_backtesting`` builds every pair's features with FreqAI's data kitchen, cuts
+FreqAI's own windows as its loop does, runs the fits on the executor
+(:func:`~tradai_strategy.freqai.pretrain_worker.fit_window`) and writes, in FreqAI's order,
+the files its loop writes for a trained window. The loop then finds every window's
+prediction file valid and only reads it (docs/parallel-training.md).
+"""
+
+from __future__ import annotations
+
+import copy
+import logging
+import shutil
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from freqtrade.freqai.data_kitchen import FreqaiDataKitchen
+
+from tradai_strategy.core.errors import TradAIConfigError
+from tradai_strategy.core.settings import ExecutorSettings
+from tradai_strategy.freqai.pretrain_worker import (
+    ClassificationFit,
+    RegressionFit,
+    WindowResult,
+    WindowTask,
+    fit_window,
+)
+from tradai_strategy.models.estimators import save_native_model
+from tradai_strategy.models.executor import connect, run_tasks, usable_cores
+
+logger = logging.getLogger(__name__)
+
+#: the methods the workers run from the package's classes: a subclass overriding one of
+#: them would train differently in a worker than serially
+WORKER_METHODS = ("train", "fit", "predict", "define_data_pipeline", "define_label_pipeline")
+
+#: a factory for a progress display: called with the number of fits, returns the callback
+#: ``(done, total)`` and a function to close the display (set by the ``tradai`` command)
+#: columns freqtrade 2026.9's backtest adds to every pair's candles before the strategy runs
+PRECISION_COLUMNS = frozenset({"open_count", "high_count", "low_count", "close_count", "max_count"})
+
+ProgressFactory = Callable[[int], tuple[Callable[[int, int], None], Callable[[], None]]]
+progress_factory: list[ProgressFactory] = []
+
+
+def check_parallel_model(model: Any) -> None:
+    """Refuse, in one line, a configuration whose windows cannot train in parallel."""
+    if model.config.get("freqai", {}).get("continual_learning"):
+        raise TradAIConfigError(
+            "freqai.continual_learning trains each window from the previous window's model, "
+            "so windows cannot train in parallel: remove freqai.tradai.executor (or set its "
+            "backend to serial) or continual_learning"
+        )
+    base = ClassificationFit if model.task == "classification" else RegressionFit
+    for name in WORKER_METHODS:
+        if getattr(type(model), name) is not getattr(base, name):
+            raise TradAIConfigError(
+                f"{type(model).__name__} overrides {name}(): parallel training runs the "
+                "package's training code in its workers; set freqai.tradai.executor.backend "
+                "to serial for this model"
+            )
+
+
+def worker_config(config: dict[str, Any]) -> dict[str, Any]:
+    """What a worker's model and data kitchen read: the ``freqai`` block (without
+    ``freqai.tradai``: credentials stay here), ``timeframe`` and ``timerange``."""
+    freqai = {k: v for k, v in config["freqai"].items() if k != "tradai"}
+    return copy.deepcopy(
+        {"freqai": freqai, "timeframe": config["timeframe"], "timerange": config.get("timerange")}
+    )
+
+
+def fingerprint(frame: pd.DataFrame) -> tuple[tuple[str, ...], np.ndarray]:
+    """The columns and a per-row hash of ``frame`` (index included)."""
+    return tuple(map(str, frame.columns)), pd.util.hash_pandas_object(frame).to_numpy()
+
+
+def same_frame(
+    a: tuple[tuple[str, ...], np.ndarray], b: tuple[tuple[str, ...], np.ndarray]
+) -> bool:
+    return a[0] == b[0] and a[1].shape == b[1].shape and bool((a[1] == b[1]).all())
+
+
+def pair_candles(strategy: Any, pair: str, timeframe: str, precision: bool) -> pd.DataFrame:
+    """``pair``'s candles as freqtrade's backtest hands them to FreqAI: the data provider's
+    (the same cache the backtest loaded), with the price precision columns freqtrade's
+    backtest adds to its frames (``get_tick_size_over_time``) when it added them to the
+    first pair's."""
+    frame = strategy.dp.get_pair_dataframe(pair, timeframe)
+    if precision and not frame.empty:
+        from freqtrade.data.btanalysis import get_tick_size_over_time
+
+        get_tick_size_over_time(frame)  # adds the columns to ``frame``, as in the backtest
+    return frame
+
+
+def backtest_pairs(config: dict[str, Any], strategy: Any) -> list[str]:
+    """The pairs freqtrade backtests (the data provider's whitelist, else the config's)."""
+    try:
+        pairs = list(strategy.dp.current_whitelist())
+    except Exception:  # no pairlist attached to the data provider
+        pairs = []
+    return pairs or list(config["exchange"]["pair_whitelist"])
+
+
+@dataclass
+class Pretrained:
+    """What the pass did: per pair, the candles it used and the files it wrote."""
+
+    frames: dict[str, tuple[tuple[str, ...], np.ndarray]] = field(default_factory=dict)
+    written: dict[str, list[Path]] = field(default_factory=dict)
+
+    def check_pair(self, pair: str, dataframe: pd.DataFrame) -> None:
+        """Drop ``pair``'s pre-trained files when FreqAI was given other candles than the
+        pass used, so FreqAI's loop trains that pair itself."""
+        used = self.frames.pop(pair, None)
+        if used is None or same_frame(used, fingerprint(dataframe)):
+            return
+        logger.warning(
+            "TradAI: %s reached FreqAI with other candles than the parallel training used; "
+            "its windows are trained again serially",
+            pair,
+        )
+        for path in self.written.pop(pair, []):
+            if path.is_dir():
+                shutil.rmtree(path, ignore_errors=True)
+            else:
+                path.unlink(missing_ok=True)
+
+
+class PretrainMixin:
+    """Run the pre-training pass on the first ``start_backtesting`` call when
+    ``freqai.tradai.executor`` asks for it (docs/parallel-training.md)."""
+
+    config: dict[str, Any]
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.executor = ExecutorSettings.from_config(self.config)
+        self.pretrained: Pretrained | None = None
+        if self.executor.backend != "serial":
+            check_parallel_model(self)
+
+    def start_backtesting(
+        self, dataframe: pd.DataFrame, metadata: dict, dk: FreqaiDataKitchen, strategy: Any
+    ) -> FreqaiDataKitchen:
+        if self.executor.backend != "serial":
+            if self.pretrained is None:
+                self.pretrained = pretrain_backtest(self, dataframe, metadata["pair"], strategy)
+            else:
+                self.pretrained.check_pair(metadata["pair"], dataframe)
+        return super().start_backtesting(dataframe, metadata, dk, strategy)  # type: ignore[misc]
+
+
+def pretrain_backtest(
+    model: Any, dataframe: pd.DataFrame, first_pair: str, strategy: Any
+) -> Pretrained:
+    """Train every window of every pair on the executor and write FreqAI's files."""
+    settings: ExecutorSettings = model.executor
+    client = connect(settings.address) if settings.address else None  # before any training
+    try:
+        done = Pretrained()
+        timeframe = model.config["timeframe"]
+        precision = set(dataframe.columns) >= PRECISION_COLUMNS
+        if not same_frame(
+            fingerprint(pair_candles(strategy, first_pair, timeframe, precision)),
+            fingerprint(dataframe),
+        ):
+            logger.warning(
+                "TradAI: the strategy hands FreqAI other candles than the data provider holds "
+                "(columns added before freqai.start?): parallel training skipped, FreqAI "
+                "trains serially"
+            )
+            return done
+        started = time.perf_counter()
+        tasks: list[WindowTask] = []
+        for pair in backtest_pairs(model.config, strategy):
+            frame = (
+                dataframe
+                if pair == first_pair
+                else pair_candles(strategy, pair, timeframe, precision)
+            )
+            if frame.empty:
+                continue
+            model.dd.get_pair_dict_info(pair)
+            done.frames[pair] = fingerprint(frame)
+            tasks += window_tasks(model, pair, frame, strategy)
+        prepared = time.perf_counter() - started
+        on_done, close = progress(len(tasks))
+        try:
+            results = run_tasks(
+                fit_window,
+                tasks,
+                settings,
+                label=WindowTask.label,
+                on_done=on_done,
+                client=client,
+                preload=(fit_window.__module__,),
+            )
+        finally:
+            close()
+        carried: dict[str, dict[str, Any]] = {}
+        for task, result in zip(tasks, results, strict=True):
+            written = write_window(model, task, result, carried.get(task.pair, {}))
+            done.written.setdefault(task.pair, []).extend(written)
+            carried[task.pair] = result.dk.data
+        workers = settings.workers or usable_cores()
+        logger.info(
+            "TradAI: %d fits of %d pairs trained on %s (%s) in %.1f s (features and windows "
+            "%.1f s, fits %.1f s of worker time)",
+            len(tasks),
+            len(done.frames),
+            settings.backend,
+            settings.address or f"{workers} workers",
+            time.perf_counter() - started,
+            prepared,
+            sum(r.seconds for r in results),
+        )
+        return done
+    finally:
+        if client is not None:
+            client.close()
+
+
+def progress(total: int) -> tuple[Callable[[int, int], None], Callable[[], None]]:
+    """The ``on_done`` callback of the fits and its closer: the registered display (the
+    ``tradai`` command's progress bar), else a log line per tenth of the fits."""
+    if progress_factory:
+        return progress_factory[-1](total)
+    started = time.perf_counter()
+    step = max(1, total // 10)
+
+    def log(done: int, total: int) -> None:
+        if done % step == 0 or done == total:
+            spent = time.perf_counter() - started
+            logger.info(
+                "TradAI: %d/%d fits done, %.0f s, about %.0f s left",
+                done,
+                total,
+                spent,
+                spent / done * (total - done),
+            )
+
+    return log, lambda: None
+
+
+def window_tasks(model: Any, pair: str, frame: pd.DataFrame, strategy: Any) -> list[WindowTask]:
+    """The fits FreqAI's loop would run for ``pair``, with the inputs it would give them."""
+    config = model.config
+    shipped = worker_config(config)
+    dk = FreqaiDataKitchen(config, False, pair)  # accumulates the classes as the loop's does
+    metadata = {"pair": pair}
+    features: pd.DataFrame | None = None
+    tasks = []
+    windows = zip(dk.training_timeranges, dk.backtesting_timeranges, strict=False)
+    for it, (tr_train, tr_backtest) in enumerate(windows, start=1):
+        ts = int(tr_train.stopts)
+        in_window = (frame["date"] >= tr_backtest.startdt) & (frame["date"] < tr_backtest.stopdt)
+        dk.set_paths(pair, ts)
+        dk.set_new_model_names(pair, ts)
+        if dk.check_if_backtest_prediction_is_valid(int(in_window.sum())) or model.model_exists(dk):
+            continue  # a reused identifier: FreqAI's loop reuses this window
+        if features is None:
+            features = dk.use_strategy_to_populate_indicators(
+                strategy, prediction_dataframe=frame, pair=pair
+            )
+        base_train = strategy.set_freqai_targets(
+            features.loc[features["date"] < tr_train.stopdt, :], metadata=metadata
+        )
+        base_backtest = strategy.set_freqai_targets(
+            features.loc[features["date"] < tr_backtest.stopdt, :], metadata=metadata
+        )
+        train_range = tr_train.timerange_str
+        buffered = dk.buffer_timerange(tr_train.copy())
+        train_df = dk.remove_special_chars_from_feature_names(
+            dk.slice_dataframe(buffered, base_train)
+        )
+        backtest_df = dk.remove_special_chars_from_feature_names(
+            dk.slice_dataframe(tr_backtest, base_backtest)
+        )
+        dk.get_unique_classes_from_labels(train_df)
+        wdk = FreqaiDataKitchen(config, False, pair)
+        wdk.set_paths(pair, ts)
+        wdk.set_new_model_names(pair, ts)
+        wdk.backtesting_results_path = dk.backtesting_results_path
+        wdk.unique_classes = dict(dk.unique_classes)
+        wdk.unique_class_list = list(dk.unique_class_list)
+        wdk.find_features(train_df)
+        wdk.find_labels(train_df)
+        wdk.config = shipped
+        wdk.freqai_config = shipped["freqai"]
+        tasks.append(
+            WindowTask(
+                pair, it, train_range, model.task, model.tradai, shipped, wdk, train_df, backtest_df
+            )
+        )
+    return tasks
+
+
+def write_window(
+    model: Any, task: WindowTask, result: WindowResult, carried: dict[str, Any]
+) -> list[Path]:
+    """Write what FreqAI's loop writes after training ``task``'s window; the paths written.
+
+    FreqAI keeps one data kitchen per pair across its windows, so a window's metadata also
+    holds what the previous window's prediction left in ``dk.data`` (``carried``, e.g.
+    ``filter_drop_index_prediction``): the same dict is rebuilt here, in the same key order.
+    """
+    dk = result.dk
+    dk.config = model.config
+    dk.freqai_config = model.config["freqai"]
+    dk.data = {**carried, **result.train_data}
+    pair = task.pair
+    model.dd.pair_dict[pair]["trained_timestamp"] = int(Path(dk.data_path).name.rsplit("_", 1)[1])
+    if model.plot_features:
+        from freqtrade.freqai.utils import plot_feature_importance
+
+        plot_feature_importance(result.model, pair, dk, model.plot_features)
+    if model.save_backtest_models:
+        save_native_model(result.model, Path(dk.data_path), dk.model_filename)
+        model.dd.save_data(result.model, pair, dk)
+    else:
+        model.dd.save_metadata(dk)
+    dk.save_backtesting_prediction(result.append_df)
+    dk.data.update(result.predict_data)
+    return [Path(dk.data_path), Path(dk.backtesting_results_path)]

@@ -1,0 +1,107 @@
+"""freqai.tradai.executor: parsing, refusals, and the executor's failure lines (no FreqAI run)."""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+import pytest
+
+from tradai_strategy.core.errors import TradAIConfigError, TradAIDataError
+from tradai_strategy.core.settings import ExecutorSettings
+from tradai_strategy.freqai.pretrain import check_parallel_model, worker_config
+from tradai_strategy.freqai.pretrain_worker import RegressionFit
+from tradai_strategy.models.executor import FitFailedError, run_tasks
+
+
+def cfg(executor: Any = None, **freqai: Any) -> dict[str, Any]:
+    tradai: dict[str, Any] = {} if executor is None else {"executor": executor}
+    return {"freqai": {"tradai": tradai, **freqai}, "timeframe": "1h"}
+
+
+def test_default_is_serial_and_values_are_read() -> None:
+    assert ExecutorSettings.from_config(cfg()) == ExecutorSettings("serial", None, None)
+    got = ExecutorSettings.from_config(cfg({"backend": "dask", "address": "tcp://h:8786"}))
+    assert got == ExecutorSettings("dask", None, "tcp://h:8786")
+    assert ExecutorSettings.from_config(cfg({"backend": "LOCAL", "workers": 3})).workers == 3
+
+
+@pytest.mark.parametrize(
+    ("executor", "says"),
+    [
+        ({"backend": "ray"}, "backend 'ray' is unknown: use one of serial, local, dask"),
+        ({"backend": "local", "worker": 2}, "executor.worker is unknown: did you mean workers?"),
+        ({"backend": "local", "workers": 0}, "workers must be a positive integer"),
+        ({"backend": "local", "address": "tcp://h:1"}, "needs backend dask"),
+        ("local", "must be an object"),
+    ],
+)
+def test_bad_executor_settings_are_one_line(executor: Any, says: str) -> None:
+    with pytest.raises(TradAIConfigError, match=None) as err:
+        ExecutorSettings.from_config(cfg(executor))
+    assert says in str(err.value) and "\n" not in str(err.value)
+
+
+class FakeModel:
+    task = "regression"
+    train = RegressionFit.train
+    fit = RegressionFit.fit
+    predict = RegressionFit.predict
+    define_data_pipeline = RegressionFit.define_data_pipeline
+    define_label_pipeline = RegressionFit.define_label_pipeline
+
+    def __init__(self, **freqai: Any) -> None:
+        self.config = cfg(**freqai)
+
+
+def test_continual_learning_and_overridden_fit_are_refused() -> None:
+    check_parallel_model(FakeModel())
+    with pytest.raises(TradAIConfigError, match="continual_learning trains each window"):
+        check_parallel_model(FakeModel(continual_learning=True))
+
+    class OwnFit(FakeModel):
+        def fit(self, *a: Any, **k: Any) -> None: ...
+
+    with pytest.raises(TradAIConfigError, match=r"OwnFit overrides fit\(\)"):
+        check_parallel_model(OwnFit())
+
+
+def test_workers_get_no_tradai_block() -> None:
+    config = cfg({"backend": "local"}, identifier="x")
+    config["exchange"] = {"key": "secret"}
+    shipped = worker_config(config)
+    assert shipped["freqai"] == {"identifier": "x"} and "exchange" not in shipped
+
+
+def flaky(task: tuple[str, int]) -> int:
+    name, n = task
+    if name == "data":
+        raise TradAIDataError("BTC/USDT: feature x is all NaN")
+    if name == "crash":
+        raise RuntimeError("boom\nsecond line")
+    return n * 2
+
+
+def test_failures_name_the_task_in_one_line() -> None:
+    serial = ExecutorSettings()
+    assert run_tasks(flaky, [("ok", 1), ("ok", 2)], serial) == [2, 4]
+    label = lambda t: f"{t[0]} window {t[1]}"  # noqa: E731
+    with pytest.raises(FitFailedError) as err:
+        run_tasks(flaky, [("ok", 1), ("crash", 2)], serial, label=label)
+    assert str(err.value).startswith("crash window 2 failed twice (RuntimeError: boom)")
+    with pytest.raises(FitFailedError, match=r"^data window 3: BTC/USDT: feature x is all NaN$"):
+        run_tasks(flaky, [("data", 3)], serial, label=label)
+
+
+def die_once(marker: str) -> int:
+    """Kill the worker process the first time (a worker dying mid-run), then succeed."""
+    if not os.path.exists(marker):
+        open(marker, "w").close()
+        os._exit(1)
+    return 7
+
+
+def test_local_pool_restarts_once_after_a_dead_worker(tmp_path: Any) -> None:
+    marker = str(tmp_path / "died")
+    settings = ExecutorSettings("local", 1)
+    assert run_tasks(die_once, [marker], settings) == [7]
