@@ -4,6 +4,7 @@ trades (issue 19): serial vs a local process pool vs a Dask cluster on 127.0.0.1
 from __future__ import annotations
 
 import json
+import socket
 from pathlib import Path
 from typing import Any
 
@@ -27,14 +28,22 @@ def candles(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return d
 
 
-def run(tmp: Path, candles: Path, executor: dict[str, Any] | None) -> tuple[Any, Path]:
+def run(
+    tmp: Path, candles: Path, executor: dict[str, Any] | None, classifier: bool = False
+) -> tuple[Any, Path]:
     def edit(cfg: dict[str, Any]) -> None:
         cfg["freqai"]["save_backtest_models"] = True  # models, pipelines, native copies too
         if executor is not None:
             cfg["freqai"]["tradai"]["executor"] = executor
 
     result, _, model_dir = run_training_backtest(
-        tmp, candles, identifier=IDENT, tr=timerange(40, 100), config_edit=edit
+        tmp,
+        candles,
+        identifier=IDENT,
+        tr=timerange(40, 100),
+        config_edit=edit,
+        freqaimodel="TrainingClassifierModel" if classifier else "TrainingPredictionModel",
+        meta_overrides={"target": "updown"} if classifier else None,
     )
     return result, model_dir
 
@@ -96,3 +105,49 @@ def test_local_pool_gives_the_serial_run(
     (line,) = pretrained(caplog)
     assert line.startswith("TradAI: 6 fits of 2 pairs trained on local (2 workers)")
     assert_same_run(serial, local)
+
+
+def test_classifier_local_pool_gives_the_serial_run(tmp_path: Path, candles: Path) -> None:
+    (tmp_path / "serial").mkdir()
+    (tmp_path / "local").mkdir()
+    serial = run(tmp_path / "serial", candles, None, classifier=True)
+    local = run(tmp_path / "local", candles, {"backend": "local", "workers": 2}, classifier=True)
+    assert_same_run(serial, local)
+
+
+@pytest.fixture
+def dask_cluster() -> Any:
+    """A real Dask scheduler and 2 worker processes on 127.0.0.1, closed after the test."""
+    distributed = pytest.importorskip("distributed")
+    cluster = distributed.LocalCluster(
+        n_workers=2,
+        threads_per_worker=1,
+        processes=True,
+        host="127.0.0.1",
+        dashboard_address=None,
+    )
+    try:
+        yield cluster.scheduler_address
+    finally:
+        cluster.close(timeout=30)
+
+
+def test_dask_cluster_gives_the_serial_run(
+    tmp_path: Path, candles: Path, serial: Any, dask_cluster: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    on_dask = run(tmp_path, candles, {"backend": "dask", "address": dask_cluster})
+    (line,) = pretrained(caplog)
+    assert line.startswith(f"TradAI: 6 fits of 2 pairs trained on dask ({dask_cluster})")
+    assert_same_run(serial, on_dask)
+
+
+def test_unreachable_cluster_is_one_line_before_training(
+    tmp_path: Path, candles: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    with socket.socket() as s:  # a port nothing listens on
+        s.bind(("127.0.0.1", 0))
+        address = f"tcp://127.0.0.1:{s.getsockname()[1]}"
+    with pytest.raises(Exception, match="no Dask scheduler answered") as err:
+        run(tmp_path, candles, {"backend": "dask", "address": address})
+    assert address in str(err.value)
+    assert not any("Starting training" in r.getMessage() for r in caplog.records)

@@ -218,7 +218,7 @@ def run_dask(
             index[fut.key] = i
             futures.append(fut)
         results: dict[int, R] = {}
-        pending = as_completed(futures)
+        pending = as_completed(futures, loop=client.loop)
         for fut in pending:
             i = index[fut.key]
             try:
