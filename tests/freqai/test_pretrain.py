@@ -4,6 +4,7 @@ trades (issue 19): serial vs a local process pool vs a Dask cluster on 127.0.0.1
 from __future__ import annotations
 
 import json
+import os
 import socket
 from pathlib import Path
 from typing import Any
@@ -11,7 +12,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pytest
-from freqai_helpers import run_training_backtest, timerange
+from freqai_helpers import STRATEGIES, run_training_backtest, small_training_config, timerange
 
 from tradai_strategy.data.synthetic import write_synthetic_data
 
@@ -151,3 +152,27 @@ def test_unreachable_cluster_is_one_line_before_training(
         run(tmp_path, candles, {"backend": "dask", "address": address})
     assert address in str(err.value)
     assert not any("Starting training" in r.getMessage() for r in caplog.records)
+
+
+def test_tradai_backtest_train_workers(
+    tmp_path: Path, candles: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    from freqtrade.configuration.directory_operations import create_userdata_dir
+    from typer.testing import CliRunner
+
+    from tradai_strategy.cli.app import app
+
+    cfg = small_training_config(candles, "pretrain-cli")
+    (tmp_path / "c.json").write_text(json.dumps(cfg))
+    create_userdata_dir(str(tmp_path / "ud"), create_dir=True)
+    args = ["backtest", "--offline", "--config", str(tmp_path / "c.json")]
+    args += ["--strategy", "RadStrategy", "--strategy-path", str(STRATEGIES)]
+    args += ["--freqaimodel", "TrainingPredictionModel", "--datadir", str(candles)]
+    args += ["--userdir", str(tmp_path / "ud"), "--timerange", timerange(40, 100)]
+    res = CliRunner().invoke(app, [*args, "--train-workers", "2"])
+    assert res.exit_code == 0, res.output
+    (line,) = pretrained(caplog)
+    assert line.startswith("TradAI: 6 fits of 2 pairs trained on local (2 workers)")
+    preds = tmp_path / "ud" / "models" / "pretrain-cli" / "backtesting_predictions"
+    assert len(list(preds.glob("*.feather"))) == 6
+    assert not [k for k in os.environ if k.startswith("FREQTRADE__FREQAI__TRADAI")]

@@ -105,3 +105,18 @@ def test_local_pool_restarts_once_after_a_dead_worker(tmp_path: Any) -> None:
     marker = str(tmp_path / "died")
     settings = ExecutorSettings("local", 1)
     assert run_tasks(die_once, [marker], settings) == [7]
+
+
+def test_cli_options_become_config_overrides(monkeypatch: pytest.MonkeyPatch) -> None:
+    from freqtrade.configuration.environment_vars import environment_vars_to_dict
+
+    from tradai_strategy.models.executor_options import executor_options, overrides
+
+    assert overrides(None, None) == {}
+    with executor_options(2, None):
+        got = environment_vars_to_dict()["freqai"]["tradai"]
+    assert ExecutorSettings.from_config(cfg(got["executor"])) == ExecutorSettings("local", 2)
+    with executor_options(None, "tcp://127.0.0.1:8786"):
+        got = environment_vars_to_dict()["freqai"]["tradai"]
+    assert got["executor"] == {"backend": "dask", "address": "tcp://127.0.0.1:8786"}
+    assert "freqai" not in environment_vars_to_dict()

@@ -52,6 +52,23 @@ def backtest(
         ),
     ] = False,
     allow_gaps: AllowGapsOpt = False,
+    train_workers: Annotated[
+        int | None,
+        typer.Option(
+            "--train-workers",
+            min=1,
+            help="Train the (pair, window) models of TrainingPredictionModel/"
+            "TrainingClassifierModel first, in N processes (same results as serial; "
+            "docs/parallel-training.md).",
+        ),
+    ] = None,
+    cluster: Annotated[
+        str | None,
+        typer.Option(
+            "--cluster",
+            help="Train them on the Dask scheduler at this address, e.g. tcp://10.0.0.5:8786.",
+        ),
+    ] = None,
 ) -> None:
     """Run `freqtrade backtesting` in-process; any other argument goes to freqtrade unchanged.
 
@@ -69,13 +86,18 @@ def backtest(
     from tradai_strategy.core.paths import freqaimodels_path
     from tradai_strategy.data.candle_check import allow_gaps as gap_policy
     from tradai_strategy.data.freqtrade_runner import run_freqtrade
+    from tradai_strategy.models.executor_options import executor_options
 
     argv = ["backtesting", *ctx.args]
     if "--cache" not in argv:
         argv += ["--cache", "none"]  # a moved @production must run, not a cached result
     if "--freqaimodel-path" not in argv:
         argv += ["--freqaimodel-path", str(freqaimodels_path())]  # TradAI's models by name
-    with gap_policy(allow_gaps), collected_warnings() as warned:
+    with (
+        gap_policy(allow_gaps),
+        executor_options(train_workers, cluster),
+        collected_warnings() as warned,
+    ):
         code = run_freqtrade(argv, offline=offline, fresh_models=not reuse_models)
     if warned:  # e.g. in-sample candles served do_predict = 0: why a backtest has no trades
         console.print(

@@ -34,7 +34,7 @@ from tradai_strategy.freqai.pretrain_worker import (
     fit_window,
 )
 from tradai_strategy.models.estimators import save_native_model
-from tradai_strategy.models.executor import connect, run_tasks, usable_cores
+from tradai_strategy.models.executor import connect, progress_displays, run_tasks, usable_cores
 
 logger = logging.getLogger(__name__)
 
@@ -42,13 +42,8 @@ logger = logging.getLogger(__name__)
 #: them would train differently in a worker than serially
 WORKER_METHODS = ("train", "fit", "predict", "define_data_pipeline", "define_label_pipeline")
 
-#: a factory for a progress display: called with the number of fits, returns the callback
-#: ``(done, total)`` and a function to close the display (set by the ``tradai`` command)
 #: columns freqtrade 2026.9's backtest adds to every pair's candles before the strategy runs
 PRECISION_COLUMNS = frozenset({"open_count", "high_count", "low_count", "close_count", "max_count"})
-
-ProgressFactory = Callable[[int], tuple[Callable[[int, int], None], Callable[[], None]]]
-progress_factory: list[ProgressFactory] = []
 
 
 def check_parallel_model(model: Any) -> None:
@@ -233,8 +228,8 @@ def pretrain_backtest(
 def progress(total: int) -> tuple[Callable[[int, int], None], Callable[[], None]]:
     """The ``on_done`` callback of the fits and its closer: the registered display (the
     ``tradai`` command's progress bar), else a log line per tenth of the fits."""
-    if progress_factory:
-        return progress_factory[-1](total)
+    if progress_displays:
+        return progress_displays[-1](total)
     started = time.perf_counter()
     step = max(1, total // 10)
 

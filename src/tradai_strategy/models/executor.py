@@ -34,6 +34,13 @@ CONNECT_TIMEOUT_S = 10.0
 ATTEMPTS = 2
 
 
+#: a progress display for :func:`run_tasks` callers: called with the number of tasks, returns
+#: the ``on_done(done, total)`` callback and a function that closes the display. The
+#: ``tradai`` command registers its progress bar here (:mod:`.executor_options`).
+ProgressFactory = Callable[[int], tuple[Callable[[int, int], None], Callable[[], None]]]
+progress_displays: list[ProgressFactory] = []
+
+
 class FitFailedError(TradAIError):
     """A task failed (twice, unless its cause was a TradAIError); the message names it."""
 
