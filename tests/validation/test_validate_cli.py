@@ -183,6 +183,19 @@ def test_nan_label_inside_the_series_is_an_error() -> None:
     )
     ok = prepare_pair(frame, "BTC/USDT", 12, "1h")  # the last 12 rows have no future: dropped
     assert len(ok.X) == n - 12 and ok.dropped_rows == 12
+    # a warm-up without labels at the start (the regimes' trailing quantiles need history)
+    frame.loc[:29, "&-s_close"] = np.nan
+    warm = prepare_pair(frame, "BTC/USDT", 12, "1h")
+    assert len(warm.X) == n - 42 and warm.dates.iloc[0] == frame["date"].iloc[30]
     frame.loc[50, "&-s_close"] = np.nan
     with pytest.raises(TradAIDataError, match=r"1 NaN label\(s\) in &-s_close before the last 12"):
         prepare_pair(frame, "BTC/USDT", 12, "1h")
+
+
+@pytest.mark.parametrize("estimator", ["lightgbm", "catboost", "random_forest"])
+def test_a_validation_worker_imports_every_estimators_library(estimator: str) -> None:
+    import os
+
+    from tradai_strategy.models.fitting import worker_ready
+
+    assert worker_ready(estimator) == os.getpid()  # random_forest is not a module name

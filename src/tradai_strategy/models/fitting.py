@@ -75,7 +75,15 @@ def fit_one(
     return FitResult(task, test_pred, train_pred, seconds, test_class)
 
 
+#: the library each estimator name needs (imported once per worker)
+ESTIMATOR_MODULES = {
+    "lightgbm": "lightgbm",
+    "catboost": "catboost",
+    "random_forest": "sklearn.ensemble",
+}
+
+
 def worker_ready(estimator: str) -> int:
     """Import the estimator library in a worker (pool warm-up); returns the worker's pid."""
-    importlib.import_module(estimator)
+    importlib.import_module(ESTIMATOR_MODULES.get(estimator, estimator))
     return os.getpid()

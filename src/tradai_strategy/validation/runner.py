@@ -145,8 +145,8 @@ def prepare_pair(
     ``label``: the target to validate (default: the first ``&``-column). A discrete label
     (:func:`~tradai_strategy.core.labels.is_discrete_label`) is a classification task.
     Rows with a missing feature are dropped (FreqAI does not predict on them either); a
-    missing label is only allowed in the last ``horizon`` rows (no future there), anywhere
-    else it is an error.
+    missing label is only allowed in the first rows (a warm-up) and the last ``horizon`` rows
+    (no future there), anywhere else it is an error.
     """
     features = [c for c in frame.columns if c.startswith("%")]
     labels = target_columns(frame.columns)
@@ -167,9 +167,12 @@ def prepare_pair(
     fwd[:-horizon] = close[horizon:] / close[:-horizon] - 1.0
     y_all = frame[label]
     missing_label = y_all.isna().to_numpy()
-    inner = missing_label[: max(len(frame) - horizon, 0)]
+    # leading rows without a label are a warm-up (a label that needs history, e.g. the
+    # regimes' trailing quantiles): dropped like rows without features
+    start = int(np.argmin(missing_label)) if not missing_label.all() else len(frame)
+    inner = missing_label[start : max(len(frame) - horizon, start)]
     if inner.any():
-        first = frame["date"].iloc[int(np.argmax(inner))]
+        first = frame["date"].iloc[start + int(np.argmax(inner))]
         raise TradAIDataError(
             f"{pair}: {int(inner.sum())} NaN label(s) in {label} before the last {horizon} "
             f"rows (first at {first}): fix set_freqai_targets or the candle gaps there"
