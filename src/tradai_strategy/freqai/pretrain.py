@@ -22,10 +22,11 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from freqtrade.enums import RunMode
 from freqtrade.freqai.data_kitchen import FreqaiDataKitchen
 
 from tradai_strategy.core.errors import TradAIConfigError
-from tradai_strategy.core.settings import ExecutorSettings
+from tradai_strategy.core.settings import ExecutorSettings, TradAISettings
 from tradai_strategy.freqai.pretrain_worker import (
     ClassificationFit,
     RegressionFit,
@@ -34,7 +35,13 @@ from tradai_strategy.freqai.pretrain_worker import (
     fit_window,
 )
 from tradai_strategy.models.estimators import save_native_model
-from tradai_strategy.models.executor import connect, progress_displays, run_tasks, usable_cores
+from tradai_strategy.models.executor import (
+    connect,
+    progress_displays,
+    run_tasks,
+    usable_cores,
+    warm_up,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -62,6 +69,12 @@ def check_parallel_model(model: Any) -> None:
                 "package's training code in its workers; set freqai.tradai.executor.backend "
                 "to serial for this model"
             )
+
+
+def worker_modules(estimator: str) -> tuple[str, ...]:
+    """What a worker imports before its first fit: the fit code and the estimator library."""
+    library = {"lightgbm": "lightgbm", "catboost": "catboost"}.get(estimator, "sklearn.ensemble")
+    return (fit_window.__module__, library)
 
 
 def worker_config(config: dict[str, Any]) -> dict[str, Any]:
@@ -136,6 +149,7 @@ class PretrainMixin:
     ``freqai.tradai.executor`` asks for it (docs/parallel-training.md)."""
 
     config: dict[str, Any]
+    tradai: TradAISettings  # set by PurgedTrainingMixin
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
@@ -143,6 +157,10 @@ class PretrainMixin:
         self.pretrained: Pretrained | None = None
         if self.executor.backend != "serial":
             check_parallel_model(self)
+        backtest = self.config.get("runmode") in (RunMode.BACKTEST, RunMode.HYPEROPT)
+        if self.executor.backend == "local" and backtest:
+            # the workers' imports overlap with freqtrade loading the candles
+            warm_up(worker_modules(self.tradai.estimator))
 
     def start_backtesting(
         self, dataframe: pd.DataFrame, metadata: dict, dk: FreqaiDataKitchen, strategy: Any
@@ -198,7 +216,7 @@ def pretrain_backtest(
                 label=WindowTask.label,
                 on_done=on_done,
                 client=client,
-                preload=(fit_window.__module__,),
+                preload=worker_modules(model.tradai.estimator),
             )
         finally:
             close()

@@ -76,6 +76,15 @@ def failure(label: str, err: BaseException, attempts: int) -> FitFailedError:
     )
 
 
+def warm_up(preload: Sequence[str]) -> None:
+    """Start the local pool's fork server now, importing ``preload`` in the background, so
+    the first fits do not wait for those imports (seconds for freqtrade and the estimators)."""
+    from multiprocessing import forkserver
+
+    multiprocessing.get_context("forkserver").set_forkserver_preload(list(preload))
+    forkserver.ensure_running()
+
+
 def connect(address: str, timeout: float = CONNECT_TIMEOUT_S) -> Any:
     """A :class:`distributed.Client` on ``address``; one line when nothing answers."""
     from distributed import Client
