@@ -112,7 +112,8 @@ class CandleFeed:
         elif limit:
             end = min(end, start + limit)
         dates, values = data.dates_ms[start:end], data.values[start:end]
-        rows = [[float(t), *v] for t, v in zip(dates, values, strict=True)]
+        # one C-level conversion (a Python loop over 1000 rows was ~2 % of a replay)
+        rows: list[list[float]] = np.column_stack([dates.astype(np.float64), values]).tolist()
         if rows and int(rows[-1][0]) == forming:
             first = rows[-1][1]
             rows[-1] = [float(forming), first, first, first, first, 0.0]

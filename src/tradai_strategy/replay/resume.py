@@ -1,7 +1,8 @@
 """Where a replay got to, so that a restarted one resumes there (kill -9 included).
 
-After every bot iteration the replay records, in ``<userdir>/replay/state.json`` (written
-atomically: a crash leaves the previous state or the new one, never half of one), how many
+After every bot iteration the replay records, in ``<userdir>/replay/state.json`` (replaced
+atomically: a killed process leaves the previous state or the new one, never half of one;
+not fsynced, so a power cut may lose the last few), how many
 candles of its span are done, with what identifies the run: the trade database, FreqAI's
 ``identifier``, the span's first candle and length. A replay started again with the same
 database, identifier and ``--timerange`` whose state says it stopped early resumes at the
@@ -61,8 +62,7 @@ def load_state(workdir: Path) -> ReplayState | None:
 def save_state(workdir: Path, state: ReplayState) -> None:
     path = workdir / STATE_NAME
     tmp = path.with_suffix(".tmp")
-    with tmp.open("w") as fh:
-        fh.write(json.dumps(asdict(state)))
-        fh.flush()
-        os.fsync(fh.fileno())
+    # no fsync (8 ms an iteration): a killed process leaves its writes to the OS, and
+    # os.replace makes the new state appear whole or not at all
+    tmp.write_text(json.dumps(asdict(state)))
     os.replace(tmp, path)
