@@ -15,7 +15,7 @@ import copy
 import logging
 import shutil
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -194,7 +194,7 @@ def pretrain_backtest(
             )
             return done
         started = time.perf_counter()
-        tasks: list[WindowTask] = []
+        plans: dict[str, tuple[pd.DataFrame, list[tuple[int, Any, Any]]]] = {}
         for pair in backtest_pairs(model.config, strategy):
             frame = (
                 dataframe
@@ -205,36 +205,40 @@ def pretrain_backtest(
                 continue
             model.dd.get_pair_dict_info(pair)
             done.frames[pair] = fingerprint(frame)
-            tasks += window_tasks(model, pair, frame, strategy)
-        prepared = time.perf_counter() - started
-        on_done, close = progress(len(tasks))
+            plans[pair] = (frame, plan_windows(model, pair, frame))
+        tasks = (
+            task
+            for pair, (frame, plan) in plans.items()
+            for task in window_tasks(model, pair, frame, strategy, plan)
+        )
+        total = sum(len(plan) for _, plan in plans.values())
+        on_done, close = progress(total)
         try:
             results = run_tasks(
                 fit_window,
                 tasks,
                 settings,
                 label=WindowTask.label,
-                on_done=on_done,
+                on_done=lambda done, _submitted: on_done(done, total),
                 client=client,
                 preload=worker_modules(model.tradai.estimator),
             )
         finally:
             close()
         carried: dict[str, dict[str, Any]] = {}
-        for task, result in zip(tasks, results, strict=True):
-            written = write_window(model, task, result, carried.get(task.pair, {}))
-            done.written.setdefault(task.pair, []).extend(written)
-            carried[task.pair] = result.dk.data
+        for result in results:
+            written = write_window(model, result, carried.get(result.pair, {}))
+            done.written.setdefault(result.pair, []).extend(written)
+            carried[result.pair] = result.dk.data
         workers = settings.workers or usable_cores()
         logger.info(
-            "TradAI: %d fits of %d pairs trained on %s (%s) in %.1f s (features and windows "
-            "%.1f s, fits %.1f s of worker time)",
-            len(tasks),
+            "TradAI: %d fits of %d pairs trained on %s (%s) in %.1f s (fits: %.1f s of worker "
+            "time)",
+            len(results),
             len(done.frames),
             settings.backend,
             settings.address or f"{workers} workers",
             time.perf_counter() - started,
-            prepared,
             sum(r.seconds for r in results),
         )
         return done
@@ -265,14 +269,12 @@ def progress(total: int) -> tuple[Callable[[int, int], None], Callable[[], None]
     return log, lambda: None
 
 
-def window_tasks(model: Any, pair: str, frame: pd.DataFrame, strategy: Any) -> list[WindowTask]:
-    """The fits FreqAI's loop would run for ``pair``, with the inputs it would give them."""
-    config = model.config
-    shipped = worker_config(config)
-    dk = FreqaiDataKitchen(config, False, pair)  # accumulates the classes as the loop's does
-    metadata = {"pair": pair}
-    features: pd.DataFrame | None = None
-    tasks = []
+def plan_windows(model: Any, pair: str, frame: pd.DataFrame) -> list[tuple[int, Any, Any]]:
+    """FreqAI's windows of ``pair`` that its loop would train: (number, training range,
+    backtest range); a window whose prediction or model file exists (a reused identifier)
+    is left to the loop, which reuses it."""
+    dk = FreqaiDataKitchen(model.config, False, pair)
+    plan = []
     windows = zip(dk.training_timeranges, dk.backtesting_timeranges, strict=False)
     for it, (tr_train, tr_backtest) in enumerate(windows, start=1):
         ts = int(tr_train.stopts)
@@ -280,18 +282,33 @@ def window_tasks(model: Any, pair: str, frame: pd.DataFrame, strategy: Any) -> l
         dk.set_paths(pair, ts)
         dk.set_new_model_names(pair, ts)
         if dk.check_if_backtest_prediction_is_valid(int(in_window.sum())) or model.model_exists(dk):
-            continue  # a reused identifier: FreqAI's loop reuses this window
-        if features is None:
-            features = dk.use_strategy_to_populate_indicators(
-                strategy, prediction_dataframe=frame, pair=pair
-            )
+            continue
+        plan.append((it, tr_train, tr_backtest))
+    return plan
+
+
+def window_tasks(
+    model: Any, pair: str, frame: pd.DataFrame, strategy: Any, plan: list[tuple[int, Any, Any]]
+) -> Iterator[WindowTask]:
+    """The fits of ``plan`` with the inputs FreqAI's loop would give them; the pair's
+    features are built once, with FreqAI's data kitchen."""
+    if not plan:
+        return
+    config = model.config
+    shipped = worker_config(config)
+    dk = FreqaiDataKitchen(config, False, pair)  # accumulates the classes as the loop's does
+    metadata = {"pair": pair}
+    features = dk.use_strategy_to_populate_indicators(
+        strategy, prediction_dataframe=frame, pair=pair
+    )
+    for it, tr_train, tr_backtest in plan:
+        ts = int(tr_train.stopts)
         base_train = strategy.set_freqai_targets(
             features.loc[features["date"] < tr_train.stopdt, :], metadata=metadata
         )
         base_backtest = strategy.set_freqai_targets(
             features.loc[features["date"] < tr_backtest.stopdt, :], metadata=metadata
         )
-        train_range = tr_train.timerange_str
         buffered = dk.buffer_timerange(tr_train.copy())
         train_df = dk.remove_special_chars_from_feature_names(
             dk.slice_dataframe(buffered, base_train)
@@ -303,25 +320,28 @@ def window_tasks(model: Any, pair: str, frame: pd.DataFrame, strategy: Any) -> l
         wdk = FreqaiDataKitchen(config, False, pair)
         wdk.set_paths(pair, ts)
         wdk.set_new_model_names(pair, ts)
-        wdk.backtesting_results_path = dk.backtesting_results_path
+        wdk.check_if_backtest_prediction_is_valid(len(backtest_df))  # sets the file's path
         wdk.unique_classes = dict(dk.unique_classes)
         wdk.unique_class_list = list(dk.unique_class_list)
         wdk.find_features(train_df)
         wdk.find_labels(train_df)
         wdk.config = shipped
         wdk.freqai_config = shipped["freqai"]
-        tasks.append(
-            WindowTask(
-                pair, it, train_range, model.task, model.tradai, shipped, wdk, train_df, backtest_df
-            )
+        yield WindowTask(
+            pair,
+            it,
+            tr_train.timerange_str,
+            model.task,
+            model.tradai,
+            shipped,
+            wdk,
+            train_df,
+            backtest_df,
         )
-    return tasks
 
 
-def write_window(
-    model: Any, task: WindowTask, result: WindowResult, carried: dict[str, Any]
-) -> list[Path]:
-    """Write what FreqAI's loop writes after training ``task``'s window; the paths written.
+def write_window(model: Any, result: WindowResult, carried: dict[str, Any]) -> list[Path]:
+    """Write what FreqAI's loop writes after training ``result``'s window; the paths written.
 
     FreqAI keeps one data kitchen per pair across its windows, so a window's metadata also
     holds what the previous window's prediction left in ``dk.data`` (``carried``, e.g.
@@ -331,7 +351,7 @@ def write_window(
     dk.config = model.config
     dk.freqai_config = model.config["freqai"]
     dk.data = {**carried, **result.train_data}
-    pair = task.pair
+    pair = result.pair
     model.dd.pair_dict[pair]["trained_timestamp"] = int(Path(dk.data_path).name.rsplit("_", 1)[1])
     if model.plot_features:
         from freqtrade.freqai.utils import plot_feature_importance

@@ -17,7 +17,7 @@ from __future__ import annotations
 import multiprocessing
 import os
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
 from typing import Any, TypeVar
@@ -101,7 +101,7 @@ def connect(address: str, timeout: float = CONNECT_TIMEOUT_S) -> Any:
 
 def run_tasks(
     fn: Callable[[T], R],
-    tasks: Sequence[T],
+    tasks: Iterable[T],
     settings: ExecutorSettings,
     *,
     label: Callable[[T], str] = str,
@@ -111,13 +111,14 @@ def run_tasks(
 ) -> list[R]:
     """``[fn(t) for t in tasks]`` on the configured backend, in task order.
 
+    ``tasks`` may be a generator: each task is submitted as soon as it is produced, so the
+    workers start while the caller still prepares the next ones.
+
     :param label: how a failure names a task, e.g. ``"BTC/USDT window 3 (20250101-20250401)"``.
-    :param on_done: called with (tasks done, total) after each finished task.
+    :param on_done: called with (tasks done, tasks submitted so far) after each finished task.
     :param client: a connected Dask client to use (``dask`` only; otherwise one is made).
     :param preload: modules the local pool's fork server imports once (``fn``'s module).
     """
-    if not tasks:
-        return []
     if settings.backend == "serial":
         return run_serial(fn, tasks, label, on_done)
     if settings.backend == "local":
@@ -128,7 +129,7 @@ def run_tasks(
 
 def run_serial(
     fn: Callable[[T], R],
-    tasks: Sequence[T],
+    tasks: Iterable[T],
     label: Callable[[T], str],
     on_done: Callable[[int, int], None] | None,
 ) -> list[R]:
@@ -142,52 +143,78 @@ def run_serial(
                 if isinstance(err, TradAIError) or attempt == ATTEMPTS:
                     raise failure(label(task), err, attempt) from err
         if on_done:
-            on_done(i + 1, len(tasks))
+            on_done(i + 1, i + 1)
     return results
+
+
+class LocalRun:
+    """The bookkeeping of one local run: tasks seen, attempts, results, live futures."""
+
+    def __init__(self, fn: Callable[[T], R], label: Callable[[T], str], on_done: Any) -> None:
+        self.fn, self.label, self.on_done = fn, label, on_done
+        self.seen: list[Any] = []
+        self.attempts: dict[int, int] = {}
+        self.results: dict[int, Any] = {}
+        self.futures: dict[Future[Any], int] = {}
+
+    def submit(self, pool: ProcessPoolExecutor, i: int) -> None:
+        self.attempts[i] = self.attempts.get(i, 0) + 1
+        self.futures[pool.submit(self.fn, self.seen[i])] = i
+
+    def collect(self, pool: ProcessPoolExecutor, block: bool) -> None:
+        """Take the finished futures (waiting for one when ``block``); resubmit a failed
+        task once; raise :class:`FitFailedError` when it cannot be retried."""
+        if not self.futures:
+            return
+        finished, _ = wait(self.futures, timeout=None if block else 0, return_when=FIRST_COMPLETED)
+        for fut in finished:
+            i = self.futures.pop(fut)
+            try:
+                self.results[i] = fut.result()
+            except BrokenProcessPool:
+                self.futures[fut] = i
+                raise
+            except Exception as err:
+                if isinstance(err, TradAIError) or self.attempts[i] >= ATTEMPTS:
+                    raise failure(self.label(self.seen[i]), err, self.attempts[i]) from err
+                self.submit(pool, i)
+                continue
+            if self.on_done:
+                self.on_done(len(self.results), len(self.seen))
 
 
 def run_local(
     fn: Callable[[T], R],
-    tasks: Sequence[T],
+    tasks: Iterable[T],
     workers: int,
     label: Callable[[T], str],
     on_done: Callable[[int, int], None] | None,
     preload: Sequence[str] = (),
 ) -> list[R]:
-    results: dict[int, R] = {}
-    attempts = dict.fromkeys(range(len(tasks)), 0)
+    run = LocalRun(fn, label, on_done)
+    source = iter(tasks)
     broken = 0
     ctx = multiprocessing.get_context("forkserver")
     if preload:
         ctx.set_forkserver_preload(list(preload))  # no effect once the server runs
-    while len(results) < len(tasks):
-        todo = [i for i in range(len(tasks)) if i not in results]
-        pool = ProcessPoolExecutor(max_workers=min(workers, len(todo)), mp_context=ctx)
+    while True:
+        pool = ProcessPoolExecutor(max_workers=workers, mp_context=ctx)
         try:
-            futures: dict[Future[R], int] = {}
-            for i in todo:
-                attempts[i] += 1
-                futures[pool.submit(fn, tasks[i])] = i
-            while futures:
-                finished, _ = wait(futures, return_when=FIRST_COMPLETED)
-                for fut in finished:
-                    i = futures.pop(fut)
-                    try:
-                        results[i] = fut.result()
-                    except BrokenProcessPool:
-                        raise
-                    except Exception as err:
-                        if isinstance(err, TradAIError) or attempts[i] >= ATTEMPTS:
-                            raise failure(label(tasks[i]), err, attempts[i]) from err
-                        attempts[i] += 1
-                        futures[pool.submit(fn, tasks[i])] = i
-                        continue
-                    if on_done:
-                        on_done(len(results), len(tasks))
+            run.futures = {}
+            for i in range(len(run.seen)):
+                if i not in run.results:
+                    run.submit(pool, i)
+            for task in source:
+                run.seen.append(task)
+                run.submit(pool, len(run.seen) - 1)
+                run.collect(pool, block=False)
+            while run.futures:
+                run.collect(pool, block=True)
+            return [run.results[i] for i in range(len(run.seen))]
         except BrokenProcessPool as err:
             broken += 1
-            running = [label(tasks[i]) for f, i in futures.items() if f.running()]
             if broken >= ATTEMPTS:
+                running = [run.label(run.seen[i]) for f, i in run.futures.items() if f.running()]
                 named = ", ".join(running[:3]) or "a fit"
                 raise FitFailedError(
                     f"a training worker process died twice (while running {named}): "
@@ -195,12 +222,11 @@ def run_local(
                 ) from err
         finally:
             pool.shutdown(wait=True, cancel_futures=True)
-    return [results[i] for i in range(len(tasks))]
 
 
 def run_dask(
     fn: Callable[[T], R],
-    tasks: Sequence[T],
+    tasks: Iterable[T],
     settings: ExecutorSettings,
     label: Callable[[T], str],
     on_done: Callable[[int, int], None] | None,
@@ -226,10 +252,13 @@ def run_dask(
             client = connect(cluster.scheduler_address)
     try:
         run_id = uuid.uuid4().hex[:8]
-        attempts = dict.fromkeys(range(len(tasks)), 1)
+        seen: list[T] = []
+        attempts: dict[int, int] = {}
         index: dict[str, int] = {}
         futures = []
         for i, task in enumerate(tasks):
+            seen.append(task)
+            attempts[i] = 1
             fut = client.submit(fn, task, key=f"tradai-fit-{run_id}-{i}-1", pure=False)
             index[fut.key] = i
             futures.append(fut)
@@ -241,10 +270,10 @@ def run_dask(
                 results[i] = fut.result()
             except Exception as err:
                 if isinstance(err, TradAIError) or attempts[i] >= ATTEMPTS:
-                    raise failure(label(tasks[i]), err, attempts[i]) from err
+                    raise failure(label(seen[i]), err, attempts[i]) from err
                 attempts[i] += 1
                 retry = client.submit(
-                    fn, tasks[i], key=f"tradai-fit-{run_id}-{i}-{attempts[i]}", pure=False
+                    fn, seen[i], key=f"tradai-fit-{run_id}-{i}-{attempts[i]}", pure=False
                 )
                 index[retry.key] = i
                 pending.add(retry)
@@ -252,8 +281,8 @@ def run_dask(
             finally:
                 fut.release()
             if on_done:
-                on_done(len(results), len(tasks))
-        return [results[i] for i in range(len(tasks))]
+                on_done(len(results), len(seen))
+        return [results[i] for i in range(len(seen))]
     finally:
         if own_client:
             client.close()
