@@ -120,3 +120,17 @@ def test_cli_options_become_config_overrides(monkeypatch: pytest.MonkeyPatch) ->
         got = environment_vars_to_dict()["freqai"]["tradai"]
     assert got["executor"] == {"backend": "dask", "address": "tcp://127.0.0.1:8786"}
     assert "freqai" not in environment_vars_to_dict()
+
+
+def test_more_threads_than_cores_is_warned(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    from tradai_strategy.freqai import pretrain
+
+    monkeypatch.setattr(pretrain, "usable_cores", lambda: 2)
+    pretrain.warn_oversubscribed(cfg(data_kitchen_thread_count=1), 2)
+    assert not caplog.records
+    pretrain.warn_oversubscribed(cfg(), 2)  # unset: every fit uses every core
+    (record,) = caplog.records
+    assert "2 training workers x 2 estimator threads on 2 cores" in record.getMessage()
+    assert "data_kitchen_thread_count to 1" in record.getMessage()
