@@ -176,3 +176,23 @@ def test_tradai_backtest_train_workers(
     preds = tmp_path / "ud" / "models" / "pretrain-cli" / "backtesting_predictions"
     assert len(list(preds.glob("*.feather"))) == 6
     assert not [k for k in os.environ if k.startswith("FREQTRADE__FREQAI__TRADAI")]
+
+
+def test_a_failing_fit_is_one_line_naming_pair_and_window(tmp_path: Path, candles: Path) -> None:
+    def classifier_on_returns(cfg: dict[str, Any]) -> None:
+        cfg["freqai"]["tradai"]["executor"] = {"backend": "local", "workers": 2}
+
+    with pytest.raises(
+        Exception, match="TrainingClassifierModel is a classifier but &-s_close"
+    ) as err:
+        run_training_backtest(
+            tmp_path,
+            candles,
+            identifier="pretrain-fail",
+            freqaimodel="TrainingClassifierModel",
+            tr=timerange(40, 100),
+            config_edit=classifier_on_returns,
+        )
+    message = str(err.value)
+    assert "USDT window " in message and "(training 2024" in message
+    assert "\n" not in message.strip()

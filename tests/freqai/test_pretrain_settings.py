@@ -134,3 +134,15 @@ def test_more_threads_than_cores_is_warned(
     (record,) = caplog.records
     assert "2 training workers x 2 estimator threads on 2 cores" in record.getMessage()
     assert "data_kitchen_thread_count to 1" in record.getMessage()
+
+
+def test_dask_retries_once_then_names_the_task() -> None:
+    distributed = pytest.importorskip("distributed")
+    with distributed.LocalCluster(
+        n_workers=1, threads_per_worker=1, processes=True, host="127.0.0.1", dashboard_address=None
+    ) as cluster:
+        settings = ExecutorSettings("dask", None, cluster.scheduler_address)
+        assert run_tasks(flaky, [("ok", 1), ("ok", 2)], settings) == [2, 4]
+        label = lambda t: f"{t[0]} window {t[1]}"  # noqa: E731
+        with pytest.raises(FitFailedError, match=r"^crash window 2 failed twice \(RuntimeError"):
+            run_tasks(flaky, [("ok", 1), ("crash", 2)], settings, label=label)

@@ -349,6 +349,7 @@ def window_tasks(
             it,
             tr_train.timerange_str,
             model.task,
+            type(model).__name__,
             model.tradai,
             shipped,
             wdk,

@@ -44,6 +44,7 @@ class WindowTask:
     window: int
     train_range: str
     task: Task
+    model_name: str
     settings: TradAISettings
     config: dict[str, Any]
     dk: FreqaiDataKitchen
@@ -70,11 +71,15 @@ class WindowResult:
     seconds: float
 
 
-def training_model(task: Task, config: dict[str, Any], settings: TradAISettings) -> Any:
+def training_model(
+    task: Task, config: dict[str, Any], settings: TradAISettings, name: str = ""
+) -> Any:
     """A training model with the attributes ``train``/``fit``/``predict`` read, set from
-    ``config`` as ``IFreqaiModel.__init__`` sets them; backtest mode, nothing saved."""
-    cls = RegressionFit if task == "regression" else ClassificationFit
-    model: Any = cls.__new__(cls)
+    ``config`` as ``IFreqaiModel.__init__`` sets them; backtest mode, nothing saved. ``name``:
+    the class name its messages use (the user's model class, not the worker's)."""
+    base: type[Any] = RegressionFit if task == "regression" else ClassificationFit
+    cls: type[Any] = type(name, (base,), {}) if name else base
+    model: Any = object.__new__(cls)
     freqai = config["freqai"]
     model.config = config
     model.freqai_info = freqai
@@ -93,7 +98,7 @@ def training_model(task: Task, config: dict[str, Any], settings: TradAISettings)
 def fit_window(task: WindowTask) -> WindowResult:
     """Train the window's model and predict its backtest rows, as FreqAI's loop does."""
     started = time.perf_counter()
-    model = training_model(task.task, task.config, task.settings)
+    model = training_model(task.task, task.config, task.settings, task.model_name)
     dk = task.dk
     try:
         fitted = model.train(task.train_df, task.pair, dk)
