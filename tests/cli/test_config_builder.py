@@ -105,6 +105,10 @@ def test_lightgbm_parameters_under_catboost_are_one_line() -> None:
     params = build_training_config(DEFAULT_META)["freqai"]["model_training_parameters"]
     with pytest.raises(TradAIConfigError, match=r"CatBoost refuses them .*subsample_freq"):
         build_estimator("catboost", "regression", params, seed=1)
+    with pytest.raises(
+        TradAIConfigError, match=r"random forest refuses them .*estimator random_forest"
+    ):
+        build_estimator("random_forest", "regression", params, seed=1)
 
 
 def test_derived_values_are_not_pinned_and_names_match_tradai_train() -> None:

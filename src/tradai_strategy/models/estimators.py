@@ -24,6 +24,21 @@ def _as_1d(y: Any) -> np.ndarray:
     return arr[:, 0] if arr.ndim == 2 else arr
 
 
+def _construct(cls: Any, params: dict[str, Any], estimator: str, library: str, names: str) -> Any:
+    """``cls(**params)``; a parameter the library refuses (another library's name left in the
+    config) is one line naming the library's own names and the config that has them."""
+    try:
+        return cls(**params)
+    except TypeError as err:
+        from tradai_strategy.core.errors import TradAIConfigError
+
+        raise TradAIConfigError(
+            f"freqai.model_training_parameters: {library} refuses them ({err}): use its "
+            f"names ({names}, ...); `tradai config build --estimator {estimator}` writes a "
+            "config with its preset"
+        ) from None
+
+
 def build_estimator(
     estimator: str, task: Task, params: dict[str, Any], seed: int, threads: int | None = None
 ) -> Any:
@@ -52,16 +67,8 @@ def build_estimator(
         p.setdefault("allow_writing_files", False)
         p.setdefault("verbose", 0)
         ccls = cb.CatBoostRegressor if task == "regression" else cb.CatBoostClassifier
-        try:
-            return ccls(**p)
-        except TypeError as err:  # e.g. LightGBM's subsample_freq left in the config
-            from tradai_strategy.core.errors import TradAIConfigError
-
-            raise TradAIConfigError(
-                f"freqai.model_training_parameters: CatBoost refuses them ({err}): use "
-                "CatBoost's names (iterations, depth, l2_leaf_reg, rsm, ...); "
-                "`tradai config build --estimator catboost` writes a CatBoost config"
-            ) from None
+        # e.g. LightGBM's subsample_freq left in the config
+        return _construct(ccls, p, estimator, "CatBoost", "iterations, depth, l2_leaf_reg, rsm")
     if estimator == "random_forest":
         from sklearn.ensemble import RandomForestClassifier, RandomForestRegressor
 
@@ -69,16 +76,8 @@ def build_estimator(
         if threads:
             p.setdefault("n_jobs", threads)
         fcls = RandomForestRegressor if task == "regression" else RandomForestClassifier
-        try:
-            return fcls(**p)
-        except TypeError as err:  # e.g. LightGBM's num_leaves left in the config
-            from tradai_strategy.core.errors import TradAIConfigError
-
-            raise TradAIConfigError(
-                f"freqai.model_training_parameters: the random forest refuses them ({err}): "
-                "use scikit-learn's names (n_estimators, max_depth, min_samples_leaf, "
-                "max_features, ...)"
-            ) from None
+        names = "n_estimators, max_depth, min_samples_leaf, max_features"
+        return _construct(fcls, p, estimator, "The random forest", names)
     raise ValueError(f"unknown estimator {estimator!r}: use lightgbm, catboost or random_forest")
 
 
