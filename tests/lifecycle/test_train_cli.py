@@ -266,3 +266,25 @@ def test_an_unreachable_registry_stops_before_training(tmp_path: Path) -> None:
     assert time.monotonic() - started < 20
     assert "unreachable" in res.output and "Traceback" not in res.output
     assert not (tmp_path / "user_data" / "models").exists()  # nothing trained
+
+
+@pytest.mark.e2e
+def test_train_with_train_workers_registers_the_same_predictions(tmp_path: Path) -> None:
+    """`tradai train --train-workers 2` trains the windows in a process pool first and
+    registers a version whose out-of-sample predictions are the serial run's."""
+    cfg, data, uri = _setup(tmp_path, "train-par")
+    base = _args(cfg, data, tmp_path, uri, "RadStrategy")
+    for name, extra in (("serial", []), ("pooled", ["--train-workers", "2"])):
+        res = runner.invoke(app, [*base, "--model-name", name, "--skip-leakage-check", *extra])
+        assert res.exit_code == 0, res.output
+    reg = RegistryClient(uri)
+    tables = []
+    for name in ("serial", "pooled"):
+        v = reg.version(name, 1)
+        folder = reg.client.download_artifacts(str(v.run_id), "oos")
+        tables.append(pd.read_parquet(Path(folder) / "predictions.parquet"))
+    serial, pooled = tables
+    assert len(serial) > 100 and list(serial.columns) == list(pooled.columns)
+    assert np.allclose(serial["prediction"], pooled["prediction"], atol=1e-9, equal_nan=True)
+    logs = sorted((tmp_path / "user_data" / "tradai_runs").glob("train-par-*/train.log"))
+    assert any("fits of 2 pairs trained on local" in p.read_text() for p in logs), logs

@@ -14,7 +14,13 @@ import typer
 from rich.console import Console
 
 from tradai_strategy.cli import status as cli_status
-from tradai_strategy.cli.common import AllowGapsOpt, TradAIGroup, fail
+from tradai_strategy.cli.common import (
+    AllowGapsOpt,
+    ClusterOpt,
+    TradAIGroup,
+    TrainWorkersOpt,
+    fail,
+)
 
 app = typer.Typer(
     help="TradAI: honest walk-forward training and an ML model lifecycle for Freqtrade/FreqAI.",
@@ -52,23 +58,8 @@ def backtest(
         ),
     ] = False,
     allow_gaps: AllowGapsOpt = False,
-    train_workers: Annotated[
-        int | None,
-        typer.Option(
-            "--train-workers",
-            min=1,
-            help="Train the (pair, window) models of TrainingPredictionModel/"
-            "TrainingClassifierModel first, in N processes (same results as serial; "
-            "docs/parallel-training.md).",
-        ),
-    ] = None,
-    cluster: Annotated[
-        str | None,
-        typer.Option(
-            "--cluster",
-            help="Train them on the Dask scheduler at this address, e.g. tcp://10.0.0.5:8786.",
-        ),
-    ] = None,
+    train_workers: TrainWorkersOpt = None,
+    cluster: ClusterOpt = None,
 ) -> None:
     """Run `freqtrade backtesting` in-process; any other argument goes to freqtrade unchanged.
 

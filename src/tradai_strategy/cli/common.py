@@ -160,3 +160,20 @@ AllowGapsOpt = Annotated[
         "always refused.",
     ),
 ]
+TrainWorkersOpt = Annotated[
+    int | None,
+    typer.Option(
+        "--train-workers",
+        min=1,
+        help="Train the (pair, window) models of TrainingPredictionModel/"
+        "TrainingClassifierModel first, in N processes (same results as serial; "
+        "docs/parallel-training.md).",
+    ),
+]
+ClusterOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--cluster",
+        help="Train them on the Dask scheduler at this address, e.g. tcp://10.0.0.5:8786.",
+    ),
+]

@@ -18,12 +18,14 @@ from rich.table import Table
 
 from tradai_strategy.cli.common import (
     AllowGapsOpt,
+    ClusterOpt,
     ConfigOpt,
     DatadirOpt,
     StrategyOpt,
     StrategyPathOpt,
     TimerangeOpt,
     TrackingUriOpt,
+    TrainWorkersOpt,
     UserdirOpt,
     console,
     fail,
@@ -152,6 +154,8 @@ def train(
         ),
     ] = False,
     allow_gaps: AllowGapsOpt = False,
+    train_workers: TrainWorkersOpt = None,
+    cluster: ClusterOpt = None,
     freqaimodel_path: Annotated[
         Path | None,
         typer.Option(
@@ -174,6 +178,7 @@ def train(
     from tradai_strategy.data.candle_check import allow_gaps as gap_policy
     from tradai_strategy.data.freqtrade_runner import FreqtradeRunError
     from tradai_strategy.lifecycle.train import LeakageFound, train_and_register
+    from tradai_strategy.models.executor_options import executor_options
     from tradai_strategy.registry.client import RegistryError
 
     args = freqtrade_args(
@@ -197,7 +202,7 @@ def train(
     log: Path | None = None if verbose else stamped.with_name(f"{stamped.name}-{os.getpid()}.log")
     where = f" (full log: {log})" if log else ""
     try:
-        with gap_policy(allow_gaps):
+        with gap_policy(allow_gaps), executor_options(train_workers, cluster):
             if log is None:
                 result = _run_verbose(train_and_register, **kwargs)
             else:
