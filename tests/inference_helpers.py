@@ -13,6 +13,7 @@ from freqtrade.enums import RunMode
 from freqtrade.resolvers import StrategyResolver
 
 from tradai_strategy.cli.config_builder import StrategyMeta, build_inference_config
+from tradai_strategy.replay.registry_server import RegistryServer
 
 PAIRS = ["BTC/USDT", "ETH/USDT"]
 
@@ -108,66 +109,19 @@ def freqai_pickled_predict(window: Path, x: pd.DataFrame, label: str = "&-s_clos
     return np.asarray(pred, dtype=float)[:, 0]
 
 
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-class MlflowServer:
-    """A real ``mlflow server`` on 127.0.0.1 (sqlite + local artifacts), started and stopped
-    by the test; every wait is bounded."""
+class MlflowServer(RegistryServer):
+    """A real ``mlflow server`` on 127.0.0.1 (sqlite + served artifacts under ``root``),
+    started here and stopped by the test; every wait is bounded (the replay's launcher)."""
 
     def __init__(self, root: Path) -> None:
-        import subprocess
-        import sys
-
-        self.port = free_port()
-        self.uri = f"http://127.0.0.1:{self.port}"
         root.mkdir(parents=True, exist_ok=True)
-        self.log = (root / "server.log").open("w")
-        exe = Path(sys.executable).parent / "mlflow"
-        args = ["server", "--host", "127.0.0.1", "--port", str(self.port), "--workers", "1"]
-        args += ["--backend-store-uri", f"sqlite:///{root / 'server.db'}"]
-        args += ["--artifacts-destination", str(root / "artifacts")]
-        self.proc = subprocess.Popen(
-            [str(exe), *args],
-            stdout=self.log,
-            stderr=self.log,
-            cwd=root,
+        super().__init__(
+            f"sqlite:///{root / 'server.db'}",
+            root / "artifacts",
+            root / "server.log",
+            serve_artifacts=True,
         )
-        self._wait_up(90.0)
-
-    def _wait_up(self, limit: float) -> None:
-        import time
-        import urllib.request
-
-        deadline = time.monotonic() + limit
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError(
-                    f"mlflow server exited ({self.proc.returncode}), see {self.log.name}"
-                )
-            try:
-                with urllib.request.urlopen(f"{self.uri}/health", timeout=2) as resp:
-                    if resp.status == 200:
-                        return
-            except OSError:
-                time.sleep(0.3)
-        self.stop()
-        raise RuntimeError(f"mlflow server not up within {limit:.0f} s, see {self.log.name}")
-
-    def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=20)
-            except Exception:
-                self.proc.kill()
-                self.proc.wait(timeout=10)
-        self.log.close()
+        self.start(90.0)
 
 
 TINY_LGBM = {"n_estimators": 30, "learning_rate": 0.1, "num_leaves": 7, "min_child_samples": 40}

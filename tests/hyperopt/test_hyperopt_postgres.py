@@ -9,7 +9,6 @@ from __future__ import annotations
 import glob
 import os
 import shutil
-import socket
 import subprocess
 import tempfile
 from collections.abc import Iterator
@@ -20,6 +19,7 @@ import pytest
 from tradai_strategy.hyperopt.data import HyperoptData
 from tradai_strategy.hyperopt.space import Space
 from tradai_strategy.hyperopt.study import HyperoptSettings, run_study
+from tradai_strategy.replay.registry_server import free_port
 
 pytestmark = pytest.mark.xdist_group("hyperopt")
 
@@ -27,12 +27,6 @@ pytestmark = pytest.mark.xdist_group("hyperopt")
 def _bin(name: str) -> str | None:
     found = shutil.which(name) or sorted(glob.glob(f"/usr/lib/postgresql/*/bin/{name}"))
     return found if isinstance(found, str) else (found[-1] if found else None)
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @pytest.fixture(scope="module")
@@ -51,7 +45,7 @@ def postgres_url() -> Iterator[str]:
             pytest.skip("running as root without runuser: cannot start PostgreSQL as 'postgres'")
         shutil.chown(root, "postgres")
         prefix = ["runuser", "-u", "postgres", "--"]
-    data, port = root / "data", _free_port()
+    data, port = root / "data", free_port()
     opts = f"-p {port} -k {root} -c listen_addresses=127.0.0.1 -F"
     run = {"check": True, "capture_output": True, "timeout": 120}
     subprocess.run([*prefix, initdb, "-D", str(data), "-A", "trust", "-U", "tradai"], **run)

@@ -6,11 +6,11 @@ import time
 from pathlib import Path
 
 import pytest
-from inference_helpers import free_port
 from registry_helpers import cli, make_store, runner
 
 from tradai_strategy.cli.app import app
 from tradai_strategy.lifecycle.promotion import Lifecycle, promote, retire
+from tradai_strategy.replay.registry_server import free_port
 
 NAME = "tradai-err"
 

@@ -51,10 +51,19 @@ class RegistryServer:
     """``mlflow server`` for the store at ``backend_uri``, on 127.0.0.1 (module doc)."""
 
     def __init__(
-        self, backend_uri: str, artifact_root: Path, log_path: Path, port: int | None = None
+        self,
+        backend_uri: str,
+        artifact_root: Path,
+        log_path: Path,
+        port: int | None = None,
+        *,
+        serve_artifacts: bool = False,
     ) -> None:
+        """:param serve_artifacts: the server stores and serves artifacts under
+        ``artifact_root`` (clients upload through it); else clients write them there."""
         self.backend_uri = backend_uri
         self.artifact_root = artifact_root  # only for runs created through the server
+        self.serve_artifacts = serve_artifacts
         self.log_path = log_path
         self.port = port or free_port()
         self.uri = f"http://127.0.0.1:{self.port}"
@@ -71,8 +80,12 @@ class RegistryServer:
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         argv = [sys.executable, "-m", "mlflow", "server", "--host", "127.0.0.1"]
         argv += ["--port", str(self.port), "--workers", "1"]
-        argv += ["--backend-store-uri", self.backend_uri, "--no-serve-artifacts"]
-        argv += ["--default-artifact-root", self.artifact_root.resolve().as_uri()]
+        argv += ["--backend-store-uri", self.backend_uri]
+        if self.serve_artifacts:
+            argv += ["--artifacts-destination", str(self.artifact_root.resolve())]
+        else:
+            argv += ["--no-serve-artifacts"]
+            argv += ["--default-artifact-root", self.artifact_root.resolve().as_uri()]
         with self.log_path.open("ab") as log:
             self._proc = subprocess.Popen(
                 argv, stdout=log, stderr=log, stdin=subprocess.DEVNULL, start_new_session=True
