@@ -34,7 +34,7 @@ from tradai_strategy.bundle.predict import (
 from tradai_strategy.data.prediction_table import DATE
 from tradai_strategy.freqai.inference_base import InferenceOnlyModel
 from tradai_strategy.registry.client import bound_registry_calls
-from tradai_strategy.serving.compat import check_trained_for
+from tradai_strategy.serving.compat import check_classes, check_trained_for, strategy_classes
 from tradai_strategy.serving.loader import RegistryBundleLoader
 from tradai_strategy.serving.prediction_source import (
     attach_predictions,
@@ -67,6 +67,7 @@ class TradAIMLflowModel(InferenceOnlyModel):
         )
         self._columns: dict[str, list[str]] = {}  # pair -> last computed feature columns
         self._history: dict[str, pd.DataFrame] = {}  # pair -> predictions served (live)
+        self._classes: tuple[str, tuple[str, ...]] | None = None  # the strategy's target
         self.plog: Any = None  # LivePredictionLogger in dry-run/live
         self.shadow: ModelWatcher | None = None
         if self.config.get("runmode") in (RunMode.DRY_RUN, RunMode.LIVE):
@@ -99,6 +100,7 @@ class TradAIMLflowModel(InferenceOnlyModel):
         self, dataframe: pd.DataFrame, metadata: dict, dk: FreqaiDataKitchen, strategy: Any
     ) -> FreqaiDataKitchen:
         pair = metadata["pair"]
+        self._classes = strategy_classes(strategy)
         model = self.watcher.require().model(pair)
         frame = strategy_features(dk, strategy, dataframe, pair)
         model.check_features(list(frame.columns))
@@ -123,6 +125,7 @@ class TradAIMLflowModel(InferenceOnlyModel):
         self, dataframe: pd.DataFrame, metadata: dict, strategy: Any, dk: FreqaiDataKitchen
     ) -> FreqaiDataKitchen:
         pair = metadata["pair"]
+        self._classes = strategy_classes(strategy)
         self.watcher.tick(pd.Timestamp(dataframe[DATE].iloc[-1]))
         served = self.watcher.current
         if served is None:
@@ -198,9 +201,11 @@ class TradAIMLflowModel(InferenceOnlyModel):
         self.plog.realised(pair, candles)
 
     def _accept(self, bundle: ModelBundle) -> None:
-        """Refuse a version trained for another timeframe or horizon, or one the running
-        strategy cannot feed (raises)."""
-        check_trained_for(bundle.manifest, self.config, f"{self.serving.model_uri} ({bundle.path})")
+        """Refuse a version trained for another timeframe, horizon or class list, or one the
+        running strategy cannot feed (raises)."""
+        what = f"{self.serving.model_uri} ({bundle.path})"
+        check_trained_for(bundle.manifest, self.config, what)
+        check_classes(bundle.manifest, self._classes, what)
         for pair, columns in self._columns.items():
             bundle.model(pair).check_features(columns)
 

@@ -6,6 +6,11 @@ or timeframe its numbers still look like predictions, but the strategy's thresho
 prediction log's realised targets and every IC computed from them mean something else. Such a
 version is refused: a backtest stops with one line, a live bot keeps ``do_predict = 0`` (or
 the version it served) and logs why (:class:`IncompatibleVersionError`).
+
+A classifier's version must also predict the classes the strategy reads
+(:func:`check_classes`): a regime strategy fed an up/down model (or a regime model trained
+where one regime never occurred, so it has no probability column for it) would read missing
+columns as "no signal" and never say so.
 """
 
 from __future__ import annotations
@@ -13,8 +18,17 @@ from __future__ import annotations
 from typing import Any
 
 from tradai_strategy.core.errors import TradAIDataError
+from tradai_strategy.core.labels import RETURN_LABEL, UPDOWN_LABEL
+from tradai_strategy.core.regimes import REGIME_LABEL, REGIMES
 
-__all__ = ["IncompatibleVersionError", "check_trained_for"]
+__all__ = ["IncompatibleVersionError", "check_classes", "check_trained_for", "strategy_classes"]
+
+#: the classes of TradAIStrategy's built-in targets (empty: a regression target)
+BUILTIN_CLASSES: dict[str, tuple[str, tuple[str, ...]]] = {
+    "return": (RETURN_LABEL, ()),
+    "updown": (UPDOWN_LABEL, ("down", "up")),
+    "regime": (REGIME_LABEL, REGIMES),
+}
 
 
 class IncompatibleVersionError(TradAIDataError):
@@ -40,4 +54,43 @@ def check_trained_for(manifest: dict[str, Any], config: dict[str, Any], what: st
             "something else here; serve a version trained for this config, or set the "
             "config's timeframe / freqai.feature_parameters.label_period_candles to the "
             "version's"
+        )
+
+
+def strategy_classes(strategy: Any) -> tuple[str, tuple[str, ...]] | None:
+    """``(label, classes)`` the strategy's signals read (classes empty for a regression
+    target), or None when unknown (a custom target not built yet, a foreign strategy).
+
+    TradAIStrategy's built-in targets are known from ``target_kind``; a custom target from
+    what its last ``set_freqai_targets`` call recorded (``target_info``).
+    """
+    if getattr(strategy, "custom_targets", None) is False:
+        return BUILTIN_CLASSES.get(str(getattr(strategy, "target_kind", "")))
+    info = getattr(strategy, "__dict__", {}).get("target_info")
+    if info is None:
+        return None
+    label = info.primary
+    return label, tuple(info.classes.get(label, ()))
+
+
+def check_classes(
+    manifest: dict[str, Any], expected: tuple[str, tuple[str, ...]] | None, what: str
+) -> None:
+    """Raise :class:`IncompatibleVersionError` when a pair's model predicts other classes
+    than the strategy's target has (as sets: the probability columns are named by class),
+    or is a classifier where the target is a regression or the reverse. ``expected`` None:
+    nothing is compared."""
+    if expected is None:
+        return
+    label, classes = expected
+    for pair, meta in (manifest.get("pairs") or {}).items():
+        have = tuple(meta.get("classes") or ())
+        if set(have) == set(classes):
+            continue
+        got = f"the classes {', '.join(have)}" if have else "a regression"
+        want = f"the classes {', '.join(classes)}" if classes else "a regression"
+        raise IncompatibleVersionError(
+            f"{what}: its {pair} model predicts {got}, the strategy's target {label} is "
+            f"{want}: serve a version trained on this target (with every class present in "
+            "its training window), or set freqai.tradai.target to the version's"
         )

@@ -17,7 +17,7 @@ from tradai_strategy.bundle.predict import (
     strategy_features,
 )
 from tradai_strategy.registry.client import bound_registry_calls
-from tradai_strategy.serving.compat import check_trained_for
+from tradai_strategy.serving.compat import check_classes, check_trained_for, strategy_classes
 from tradai_strategy.serving.loader import RegistryBundleLoader
 
 
@@ -37,7 +37,9 @@ class MlflowPredictionSource:
         version, sha = loader.resolve()  # fail before the backtest on a bad URI or bundle
         self.version = version
         self.bundle = loader.fetch(version, sha)
-        check_trained_for(self.bundle.manifest, config, loader.ref.versioned(version))
+        self.what = loader.ref.versioned(version)
+        check_trained_for(self.bundle.manifest, config, self.what)
+        self._classes_checked = False  # against the strategy's target, on the first call
         timerange = config.get("timerange")
         self.start = TimeRange.parse_timerange(timerange).startdt if timerange else None
 
@@ -45,6 +47,9 @@ class MlflowPredictionSource:
         self, pair: str, dataframe: pd.DataFrame, dk: FreqaiDataKitchen, strategy: Any
     ) -> pd.DataFrame:
         """Rows for every candle of ``dataframe`` (features computed unless already there)."""
+        if not self._classes_checked:
+            check_classes(self.bundle.manifest, strategy_classes(strategy), self.what)
+            self._classes_checked = True
         model = self.bundle.model(pair)
         has_features = any(str(c).startswith("%") for c in dataframe.columns)
         frame = dataframe if has_features else strategy_features(dk, strategy, dataframe, pair)

@@ -171,7 +171,7 @@ class ModelWatcher:
             except OperationalException as err:
                 self._rejected = served.version
                 self.last_error = str(err)
-                logger.error("TradAI: version %s rejected (%s)", served.version, err)
+                logger.error("TradAI ALERT: version %s rejected (%s)", served.version, err)
                 if self.current is not None and self.loader.retired(self.current.version):
                     self._stop_serving(f"version {self.current.version} is retired")
                 return
