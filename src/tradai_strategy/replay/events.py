@@ -6,6 +6,8 @@ The file (JSON: a list, or ``{"events": [...]}``; TOML: ``[[events]]`` tables) l
     {"at": "2024-03-05T14:00Z", "do": "rollback"}            # optional "to": "1"
     {"at": "2024-03-05T16:00Z", "do": "registry_down"}
     {"at": "2024-03-05T20:00Z", "do": "registry_up"}
+    {"at": "2024-03-06T00:00Z", "do": "retrain", "policy": "configs/lifecycle.toml"}
+    {"at": "2024-03-07T00:00Z", "do": "retrain_check"}      # policy: configs/lifecycle.toml
 
 ``at`` is UTC (ISO 8601; no offset means UTC). An event at ``T`` is applied before the
 first bot iteration at or after ``T``, with the simulated clock at ``T`` (so the audit trail
@@ -15,7 +17,10 @@ bot would. ``promote``/``rollback`` go through :mod:`tradai_strategy.lifecycle.p
 the served model (``freqai.tradai.model_uri``), alias = the served alias unless ``alias``
 is given. ``registry_down``/``registry_up`` stop/start the replay's own registry server
 make the registry refuse / accept connections
-(:mod:`~tradai_strategy.replay.registry_server`). A malformed file, an unknown action or an
+(:mod:`~tradai_strategy.replay.registry_server`). ``retrain`` / ``retrain_check`` run the
+retraining policy ``policy`` (default ``configs/lifecycle.toml``) on the served model at
+their time: a scripted retrain, or ``tradai retrain --check``'s decision
+(:mod:`~tradai_strategy.replay.retrain_job`). A malformed file, an unknown action or an
 event outside the replayed span is one line before the bot starts.
 """
 
@@ -36,8 +41,10 @@ logger = logging.getLogger(__name__)
 
 __all__ = ["ACTIONS", "ReplayEvent", "apply_event", "load_events"]
 
-ACTIONS = ("promote", "rollback", "registry_down", "registry_up")
-_KEYS = {"at", "do", "version", "to", "alias", "reason", "force"}
+ACTIONS = ("promote", "rollback", "registry_down", "registry_up", "retrain", "retrain_check")
+_KEYS = {"at", "do", "version", "to", "alias", "reason", "force", "policy"}
+#: the policy a retrain event runs when it names none (``tradai retrain --check``'s default)
+DEFAULT_POLICY = "configs/lifecycle.toml"
 
 
 @dataclass(frozen=True)
@@ -48,6 +55,7 @@ class ReplayEvent:
     alias: str | None = None
     reason: str = ""
     force: bool = False
+    policy: str | None = None
 
     def describe(self) -> str:
         what = f"{self.do} {self.version}" if self.version else self.do
@@ -92,6 +100,7 @@ def _event(raw: Any, where: str) -> ReplayEvent:
         alias=raw.get("alias"),
         reason=reason,
         force=force,
+        policy=str(raw.get("policy") or DEFAULT_POLICY) if do.startswith("retrain") else None,
     )
 
 
@@ -132,6 +141,8 @@ def apply_event(
     if event.do == "registry_up":
         ev.set_registry(up=True)
         return "registry reachable again"
+    if event.policy is not None:
+        return ev.retrain(event.do, event.policy, event.at)
     from tradai_strategy.lifecycle.promotion import Lifecycle, promote, rollback
 
     lc = Lifecycle.open(ev.store_uri, model=ev.model)
@@ -153,3 +164,5 @@ class EventTarget:
     model: str
     alias: str
     set_registry: Callable[..., None]
+    #: ``retrain(action, policy_file, at)`` -> one-line result
+    retrain: Callable[[str, str, datetime], str]

@@ -215,7 +215,7 @@ def run_replay(
         events = load_events(events_file, span.time_at(0), span.time_at(span.candles - 1))
         # a resumed replay: the events up to its first iteration were applied before the kill
         events = [ev for ev in events if ev.at > span.time_at(plan.done)]
-        script = EventScript(events, plan.config, plan.workdir)
+        script = EventScript(events, plan.config, plan.workdir, plan.feed.datadir)
     plan.workdir.mkdir(parents=True, exist_ok=True)
     if plan.done:
         logger.info("replay: resuming at candle %d of %d", plan.done + 1, plan.span.candles)

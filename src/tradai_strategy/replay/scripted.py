@@ -23,6 +23,8 @@ from tradai_strategy.registry.audit import local_store_dir
 from tradai_strategy.registry.store import tracking_uri as default_tracking_uri
 from tradai_strategy.replay.events import EventTarget, ReplayEvent, apply_event
 from tradai_strategy.replay.registry_server import Gate, RegistryServer
+from tradai_strategy.replay.retrain_job import RetrainJob
+from tradai_strategy.serving.live_log import LogSettings
 from tradai_strategy.serving.loader import ModelRef
 
 logger = logging.getLogger(__name__)
@@ -33,7 +35,13 @@ __all__ = ["EventScript"]
 class EventScript:
     """Events of one replay, the model they act on and (for outages) the registry server."""
 
-    def __init__(self, events: list[ReplayEvent], config: dict[str, Any], workdir: Path) -> None:
+    def __init__(
+        self,
+        events: list[ReplayEvent],
+        config: dict[str, Any],
+        workdir: Path,
+        datadir: Path | None = None,
+    ) -> None:
         self.events = list(events)
         self.applied: list[dict[str, str]] = []
         try:
@@ -62,7 +70,25 @@ class EventScript:
                 store, workdir / "registry_artifacts", workdir / "registry_server.log"
             )
             self.gate = Gate(self.server.port)
-        self.target = EventTarget(store, ref.name, ref.alias, self._set_registry)
+        # every retrain policy is checked now: a wrong one is one line before the bot starts
+        self.jobs = {
+            ev.policy: RetrainJob(
+                Path(ev.policy),
+                ref.name,
+                store,
+                LogSettings.from_config(config).path,
+                datadir or Path(config["datadir"]),
+                workdir,
+            )
+            for ev in self.events
+            if ev.policy is not None
+        }
+        for job in self.jobs.values():
+            job.check()
+        self.target = EventTarget(store, ref.name, ref.alias, self._set_registry, self._retrain)
+
+    def _retrain(self, action: str, policy: str, at: datetime) -> str:
+        return self.jobs[policy].run(action, at)
 
     def bot_config(self, config: dict[str, Any]) -> dict[str, Any]:
         """``config`` with the bot pointed at the registry server (started here), if any."""

@@ -1,0 +1,135 @@
+"""The whole loop in one replay: the bot serves v1, a scripted retrain at simulated time T
+trains v2 on the candles before T's day, validates it through the policy's gate, promotes
+it, and the bot's next candle is predicted by v2 (hot swap) -- all offline, with a real
+sqlite MLflow registry and freqtrade's real dry-run bot."""
+
+from __future__ import annotations
+
+import json
+
+import pandas as pd
+import pytest
+from freqai_helpers import STRATEGIES, small_training_config
+from inference_helpers import inference_config, registered_small_bundle
+from replay_helpers import replay_options
+
+from tradai_strategy.core import tags as tag
+from tradai_strategy.core.errors import TradAIConfigError
+from tradai_strategy.data.synthetic import write_synthetic_data
+from tradai_strategy.lifecycle.promotion import Lifecycle
+from tradai_strategy.monitoring.prediction_log import PredictionLog
+from tradai_strategy.replay.run import run_replay
+
+pytestmark = pytest.mark.e2e
+DAY = "2024-02-22"  # day 52: after v1's training data (up to day 50)
+CANDLES = 8
+RETRAIN_LGBM = {
+    "n_estimators": 40,
+    "learning_rate": 0.05,
+    "num_leaves": 4,
+    "min_child_samples": 100,
+}
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory: pytest.TempPathFactory) -> dict:
+    tmp = tmp_path_factory.mktemp("replay-retrain")
+    data = tmp / "data"
+    write_synthetic_data(
+        ["BTC/USDT", "ETH/USDT"], "1h", 60, seed=5, signal="planted", strength=0.15, datadir=data
+    )
+    _, uri = registered_small_bundle(tmp, data, "replay-rt")
+    cfg = inference_config(
+        tmp, data, {"type": "mlflow", "model_uri": "models:/Rad@production"},
+        identifier="replay-retrain", freqaimodel="TradAIMLflowModel",
+    )  # fmt: skip
+    cfg["freqai"]["tradai"]["tracking_uri"] = uri
+    serve = tmp / "serve.json"
+    serve.write_text(json.dumps(cfg))
+    train_cfg = small_training_config(
+        data, "replay-retrain-train", train_period_days=20, backtest_period_days=10
+    )
+    # a small, regularised model: the gate's overfitting check passes on 30 days
+    train_cfg["freqai"]["model_training_parameters"] = RETRAIN_LGBM
+    train = tmp / "train.json"
+    train.write_text(json.dumps(train_cfg))
+    return {"tmp": tmp, "data": data, "serve": serve, "train": train, "uri": uri}
+
+
+def _policy(world: dict, name: str = "Rad", **extra: str) -> str:
+    lines = [
+        "[model]",
+        f'model_name = "{name}"',
+        "[retrain]",
+        "auto_promote = true",
+        "[train]",
+        f'train_config = ["{world["train"]}"]',
+        f'strategy_path = "{STRATEGIES}"',
+        f'userdir = "{world["tmp"] / "retrain_user_data"}"',
+        "train_days = 30",
+        "skip_leakage_check = true",
+        "[validation]",
+        'validation_cv = "walkforward"',
+        "validation_seeds = 1",
+        "validation_n_groups = 4",
+        "validation_jobs = 1",
+    ]
+    lines += [f"{k} = {v}" for k, v in extra.items()]
+    path = world["tmp"] / f"policy-{name}.toml"
+    path.write_text("\n".join(lines) + "\n")
+    return str(path)
+
+
+def _events(world: dict, events: list[dict], name: str) -> object:
+    path = world["tmp"] / name
+    path.write_text(json.dumps(events))
+    return path
+
+
+def test_scripted_retrain_promotes_and_the_bot_swaps_next_candle(world: dict) -> None:
+    tmp = world["tmp"]
+    policy = _policy(world)
+    events = [
+        {"at": f"{DAY}T04:00Z", "do": "retrain", "policy": policy},
+        # the policy's own decision two hours later: v2 is new, no IC history yet
+        {"at": f"{DAY}T06:00Z", "do": "retrain_check", "policy": policy},
+    ]
+    opts = replay_options(
+        tmp, world["data"], timerange=DAY.replace("-", "") + "-", max_candles=CANDLES,
+        freqaimodel="TradAIMLflowModel", events=_events(world, events, "retrain.json"),
+    )  # fmt: skip
+    summary = run_replay([world["serve"]], "RadStrategy", **opts)
+    retrain, check = (e["result"] for e in summary.extra["events"])
+    assert retrain.startswith("retrain (replay event") and "-> @production" in retrain, retrain
+    assert check.startswith("nothing ("), check
+    assert summary.versions_served == ["1", "2"]
+
+    lc = Lifecycle.open(world["uri"], model="Rad")
+    v2 = lc.registry.version("Rad", "2")
+    assert v2.tags[tag.VALIDATION_STATUS] == "passed"
+    # trained on the 30 days before the event's day, registered at simulated time
+    assert v2.tags[tag.DATA_RANGE] == "20240123-20240222"
+    assert pd.Timestamp(v2.created_ms, unit="ms", tz="UTC").strftime("%Y-%m-%d") == DAY
+    move = lc.audit.events("Rad")[-1]
+    assert (move.action, move.from_version, move.to_version) == ("promote", "1", "2")
+    assert move.time.startswith(f"{DAY}T04:00")
+
+    log = PredictionLog(tmp / "user_data" / "tradai_predictions.sqlite").frame()
+    log = log[(log["role"] == "champion") & (log["time"] >= pd.Timestamp(DAY, tz="UTC"))]
+    served = log.groupby(log["time"].dt.hour)["version"].agg(lambda v: ",".join(sorted(set(v))))
+    # the bot waking up right after 04:00 predicts the candle that closed at 04:00 (03:00)
+    expected = {h: "1" if h < 3 else "2" for h in range(CANDLES)}
+    assert served.to_dict() == expected
+
+
+def test_a_policy_for_another_model_is_one_line_before_the_bot_starts(world: dict) -> None:
+    userdir = world["tmp"] / "bad-policy"
+    events = [{"at": f"{DAY}T04:00Z", "do": "retrain_check", "policy": _policy(world, "Other")}]
+    opts = replay_options(
+        world["tmp"], world["data"], timerange=DAY.replace("-", "") + "-", max_candles=5,
+        freqaimodel="TradAIMLflowModel", events=_events(world, events, "bad.json"),
+        userdir=userdir,
+    )  # fmt: skip
+    with pytest.raises(TradAIConfigError, match="watches 'Other' but the replay serves 'Rad'"):
+        run_replay([world["serve"]], "RadStrategy", **opts)
+    assert not (userdir / "replay" / "replay.log").exists()
