@@ -11,10 +11,19 @@ strategy's own label (forward mean return over ``label_period_candles``), only f
 whose horizon has passed. ``TradAIMLflowModel``'s logger
 (:mod:`tradai_strategy.serving.live_log`) does the same on every new live candle through
 the array methods :meth:`PredictionLog.insert` and :meth:`PredictionLog.set_realised`.
+
+A classifier's rows also carry its predicted class (``label``), every class probability
+(``probabilities``, a JSON object), the label horizon (``horizon``) and, once the forward
+window has passed, the realised class (``realised_label``): :meth:`PredictionLog.insert_classes`,
+:meth:`PredictionLog.set_realised_labels`, read back by :meth:`PredictionLog.class_frame`.
+Their numeric ``prediction`` is the model's score where it has one (``P(up)`` of an up/down
+model) and empty otherwise (a regime model). A log written before these columns existed is
+given them when opened.
 """
 
 from __future__ import annotations
 
+import json
 import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -44,6 +53,13 @@ CREATE TABLE IF NOT EXISTS predictions (
 CREATE INDEX IF NOT EXISTS predictions_model_time ON predictions (model, time_ms);
 CREATE INDEX IF NOT EXISTS predictions_pair_time ON predictions (pair, time_ms);
 """
+#: a classifier's columns (added to a log written before them)
+_CLASS_COLUMNS = {
+    "label": "TEXT",
+    "probabilities": "TEXT",
+    "realised_label": "TEXT",
+    "horizon": "INTEGER",
+}
 
 
 def default_prediction_log_path(userdir: str | Path) -> Path:
@@ -80,6 +96,10 @@ class PredictionLog:
         with self._connect() as con:
             con.execute("PRAGMA journal_mode=WAL")
             con.executescript(_SCHEMA)
+            have = {row[1] for row in con.execute("PRAGMA table_info(predictions)")}
+            for name, kind in _CLASS_COLUMNS.items():
+                if name not in have:
+                    con.execute(f"ALTER TABLE predictions ADD COLUMN {name} {kind}")
 
     @contextmanager
     def _connect(self) -> Iterator[sqlite3.Connection]:
@@ -150,6 +170,113 @@ class PredictionLog:
             )
         return n
 
+    def insert_classes(
+        self,
+        time_ms: np.ndarray,
+        pair: str,
+        model: str,
+        version: str,
+        role: str,
+        labels: np.ndarray,
+        proba: np.ndarray,
+        classes: list[str],
+        horizon: int,
+        score: np.ndarray | None = None,
+    ) -> int:
+        """A classifier's predictions: the predicted class of each row, its probability of
+        every class (``proba``: rows x ``classes``), the label horizon and the numeric score
+        (None: no score, ``prediction`` stays empty)."""
+        if role not in ROLES:
+            raise MonitoringError(f"role {role!r} is not one of {', '.join(ROLES)}")
+        n = len(time_ms)
+        prob = np.asarray(proba, float).reshape(n, len(classes))
+        names = [str(c) for c in classes]
+        docs = [json.dumps(dict(zip(names, row, strict=True))) for row in prob.tolist()]
+        values = (
+            [None] * n
+            if score is None
+            else [None if np.isnan(x) else float(x) for x in np.asarray(score, float)]
+        )
+        text = [None if v is None or v != v else str(v) for v in list(labels)]
+        with self._connect() as con:
+            con.executemany(
+                "INSERT INTO predictions (time_ms, pair, model, version, role, prediction, "
+                "label, probabilities, horizon) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) "
+                "ON CONFLICT (model, version, role, pair, time_ms) DO UPDATE SET "
+                "prediction = excluded.prediction, label = excluded.label, "
+                "probabilities = excluded.probabilities, horizon = excluded.horizon",
+                (
+                    (t, pair, model, version, role, v, lab, doc, int(horizon))
+                    for t, v, lab, doc in zip(
+                        np.asarray(time_ms, np.int64).tolist(), values, text, docs, strict=True
+                    )
+                ),
+            )
+        return n
+
+    def set_realised_labels(self, time_ms: np.ndarray, pair: str, labels: np.ndarray) -> int:
+        """Set ``realised_label`` (the class that happened) on every logged row of ``pair``
+        at those times; missing labels (None/NaN) are skipped."""
+        rows = [
+            (str(lab), pair, t)
+            for t, lab in zip(np.asarray(time_ms, np.int64).tolist(), list(labels), strict=True)
+            if lab is not None and lab == lab
+        ]
+        if not rows:
+            return 0
+        with self._connect() as con:
+            cur = con.executemany(
+                "UPDATE predictions SET realised_label = ? WHERE pair = ? AND time_ms = ? "
+                "AND label IS NOT NULL",
+                rows,
+            )
+            return int(cur.rowcount)
+
+    def class_frame(
+        self,
+        model: str | None = None,
+        since: pd.Timestamp | None = None,
+        *,
+        role: str | None = None,
+    ) -> pd.DataFrame:
+        """A classifier's logged rows sorted by time: time, pair, model, version, role,
+        horizon, predicted, realised (the class, None until known) and one probability
+        column per class (columns sorted by name)."""
+        where, params = self._where(model, since, role)
+        sql = (
+            "SELECT time_ms, pair, model, version, role, horizon, label, realised_label, "
+            "probabilities FROM predictions WHERE label IS NOT NULL"
+        )
+        if where:
+            sql += " AND " + " AND ".join(where)
+        sql += " ORDER BY time_ms, pair, model, version, role"
+        with self._connect() as con:
+            out = pd.read_sql_query(sql, con, params=params)
+        out.insert(0, "time", pd.to_datetime(out.pop("time_ms"), unit="ms", utc=True))
+        out = out.rename(columns={"label": "predicted", "realised_label": "realised"})
+        proba = pd.DataFrame([json.loads(doc) for doc in out.pop("probabilities")])
+        proba = proba.reindex(columns=sorted(proba.columns)).astype(float)
+        out["realised"] = out["realised"].astype(object).where(out["realised"].notna(), None)
+        return pd.concat([out, proba.set_axis(out.index)], axis=1)
+
+    def _where(
+        self, model: str | None, since: pd.Timestamp | None, role: str | None
+    ) -> tuple[list[str], list[object]]:
+        where: list[str] = []
+        params: list[object] = []
+        if model is not None:
+            where.append("model = ?")
+            params.append(model)
+        if role is not None:
+            where.append("role = ?")
+            params.append(role)
+        if since is not None:
+            where.append("time_ms >= ?")
+            start = pd.Timestamp(since)
+            start = start.tz_localize("UTC") if start.tzinfo is None else start
+            params.append(int(start.value // 1_000_000))
+        return where, params
+
     def record_realised(self, rows: pd.DataFrame) -> int:
         """Set ``realised`` on every logged row of the same pair and time (all models and
         roles). Columns time, pair, realised; NaN realised values are skipped. Returns the
@@ -194,19 +321,7 @@ class PredictionLog:
     ) -> pd.DataFrame:
         """Logged rows sorted by time: time (UTC), pair, model, version, role, prediction,
         realised (NaN until known)."""
-        where: list[str] = []
-        params: list[object] = []
-        if model is not None:
-            where.append("model = ?")
-            params.append(model)
-        if role is not None:
-            where.append("role = ?")
-            params.append(role)
-        if since is not None:
-            where.append("time_ms >= ?")
-            start = pd.Timestamp(since)
-            start = start.tz_localize("UTC") if start.tzinfo is None else start
-            params.append(int(start.value // 1_000_000))
+        where, params = self._where(model, since, role)
         sql = "SELECT time_ms, pair, model, version, role, prediction, realised FROM predictions"
         if where:
             sql += " WHERE " + " AND ".join(where)

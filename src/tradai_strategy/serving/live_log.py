@@ -13,6 +13,12 @@ strategy's own target (``&-fwd_logret``...) against that label, computed by the 
 ``set_freqai_targets`` on the candles (:meth:`LivePredictionLogger.bind_targets`; a
 TradAIStrategy binds itself). A custom target whose label cannot be computed that way is not
 compared with anything: its realised values stay empty and the log says why, once.
+
+A classifier's rows also carry the predicted class and every class probability; its realised
+class is filled the same way: ``up``/``down`` from the sign of the forward mean return,
+the ``regime`` target's label from :func:`~tradai_strategy.core.regimes.regime_labels` on
+the candles (settings ``freqai.tradai.regime``; a row whose trailing quantiles reach before
+the candles the bot holds stays without one), a custom class label from the strategy.
 Nothing here may stop or slow a prediction: the writes run in order on one background
 thread (:meth:`LivePredictionLogger.flush` waits for them) on plain arrays (the thread shares
 the GIL with the bot), and every failure is logged and swallowed.
@@ -33,6 +39,7 @@ import pandas as pd
 from tradai_strategy.bundle.format import PairModel
 from tradai_strategy.core import tags as tag
 from tradai_strategy.core.labels import RETURN_LABEL, UPDOWN_LABEL, forward_mean_return
+from tradai_strategy.core.regimes import REGIME_LABEL, RegimeSettings, regime_labels
 from tradai_strategy.core.settings import label_period_candles, tradai_block
 from tradai_strategy.monitoring.prediction_log import (
     PredictionLog,
@@ -53,6 +60,8 @@ class LogSettings:
     retention_days: int
     horizon: int
     shadow_alias: str | None
+    #: the ``regime`` target's settings (its realised labels are computed with them)
+    regime: RegimeSettings | None = None
 
     @classmethod
     def from_config(cls, config: dict[str, Any]) -> LogSettings:
@@ -61,6 +70,7 @@ class LogSettings:
         path = tradai.get("prediction_log_path") or default_prediction_log_path(userdir)
         horizon = label_period_candles(config)
         return cls(
+            regime=RegimeSettings.from_config(config),
             enabled=bool(tradai.get("prediction_log", True)),
             path=Path(path),
             retention_days=int(tradai.get("prediction_log_retention_days", 30)),
@@ -113,6 +123,7 @@ class LivePredictionLogger:
         self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="tradai-plog")
         self._failing: set[str] = set()  # what is failing now: logged once per streak
         self._labels: dict[str, str] = {}  # per pair: the served model's first label
+        self._classes: dict[str, list[str]] = {}  # per pair: the served classifier's classes
         self._said: set[str] = set()  # realised-target notices already logged
         self.strategy: Any = None  # the strategy whose set_freqai_targets gives the labels
         try:
@@ -165,19 +176,33 @@ class LivePredictionLogger:
     def predictions(
         self, pair: str, version: str, model: PairModel, rows: pd.DataFrame, role: str
     ) -> None:
-        """Log ``rows`` (prediction-table rows) after the model's training end."""
+        """Log ``rows`` (prediction-table rows) after the model's training end: the score
+        (a regressor's label, ``P(up)``), and for a classifier also the predicted class and
+        every class probability."""
         score = model.score_column
-        if self.log is None or score is None or rows.empty:  # no "up" class: no score
+        classes = [str(c) for c in (getattr(model, "classes", None) or [])]
+        if self.log is None or (score is None and not classes) or rows.empty:
             return
         # plain arrays for the writer thread: it shares the GIL with the bot, so it must
         # not spend milliseconds building DataFrames
         try:
-            values = rows[score].to_numpy(dtype=float, copy=True)
+            values = rows[score].to_numpy(dtype=float, copy=True) if score else None
             end = int(pd.Timestamp(model.train_end).value // 1_000_000)
             times = epoch_ms(rows[DATE], "served predictions")
-            args = (pair, str(version), role, times, values, end)
+            label = (list(getattr(model, "labels", None) or []) or [score])[0]
             if role == "champion":  # the quantity its realised values must be
-                self._labels[pair] = (list(getattr(model, "labels", None) or []) or [score])[0]
+                self._labels[pair] = str(label)
+                if classes:
+                    self._classes[pair] = classes
+                else:
+                    self._classes.pop(pair, None)
+            if classes:
+                predicted = rows[label].to_numpy(dtype=object, copy=True)
+                proba = rows[classes].to_numpy(dtype=float, copy=True)
+                cargs = (pair, str(version), role, times, predicted, proba, classes, values, end)
+                self._submit("log predictions", self._write_classes, *cargs)
+                return
+            args = (pair, str(version), role, times, values, end)
         except Exception as err:  # never into the bot: the prediction stands
             self._failed_here("log predictions", err)
             return
@@ -190,6 +215,34 @@ class LivePredictionLogger:
         keep = ms > end
         if keep.any():
             self.log.insert(ms[keep], pair, self.model_name, version, role, values[keep])
+
+    def _write_classes(
+        self,
+        pair: str,
+        version: str,
+        role: str,
+        ms: np.ndarray,
+        predicted: np.ndarray,
+        proba: np.ndarray,
+        classes: list[str],
+        score: np.ndarray | None,
+        end: int,
+    ) -> None:
+        assert self.log is not None
+        keep = ms > end
+        if keep.any():
+            self.log.insert_classes(
+                ms[keep],
+                pair,
+                self.model_name,
+                version,
+                role,
+                predicted[keep],
+                proba[keep],
+                classes,
+                self.settings.horizon,
+                None if score is None else score[keep],
+            )
 
     def realised(self, pair: str, candles: pd.DataFrame) -> None:
         """Fill realised targets of logged rows whose horizon has passed; prune daily."""
@@ -218,7 +271,7 @@ class LivePredictionLogger:
     def _custom_label(self, pair: str) -> str | None:
         """The served model's label when it is not TradAI's built-in target."""
         label = self._labels.get(pair)
-        builtin = label in (None, RETURN_LABEL, UPDOWN_LABEL) and not getattr(
+        builtin = label in (None, RETURN_LABEL, UPDOWN_LABEL, REGIME_LABEL) and not getattr(
             self.strategy, "custom_targets", False
         )
         return None if builtin else label
@@ -228,11 +281,19 @@ class LivePredictionLogger:
             self._said.add(key)
             logger.warning("TradAI: %s", message)
 
-    def _strategy_label(self, pair: str, label: str, frame: pd.DataFrame) -> np.ndarray | None:
-        """The strategy's own label on the candles (NaN where the horizon has not passed),
-        or None (said once) when it cannot be computed from them."""
+    def _strategy_label(
+        self, pair: str, label: str, frame: pd.DataFrame, classes: bool = False
+    ) -> np.ndarray | None:
+        """The strategy's own label on the candles (NaN, or None for a class label, where
+        the horizon has not passed), or None (said once) when it cannot be computed."""
         try:
             out = self.strategy.set_freqai_targets(frame, metadata={"pair": pair})
+            if classes:
+                found = out[label]
+                text = found.astype(object).map(str).where(found.notna(), None)
+                labels = text.to_numpy(dtype=object, copy=True)
+                labels[max(0, len(labels) - self.settings.horizon) :] = None  # future
+                return labels
             values = pd.to_numeric(out[label], errors="raise").to_numpy(dtype=float, copy=True)
         except Exception as err:
             self._say_once(
@@ -253,19 +314,41 @@ class LivePredictionLogger:
         done = self._realised_until.get(pair)
         # only the candles whose horizon passed since the last call
         start = 0 if done is None else int(np.searchsorted(ms, done, side="right"))
-        if frame is None:
+        classes = pair in self._classes
+        values: np.ndarray | None = None
+        labels: np.ndarray | None = None
+        if frame is None and self._labels.get(pair) == REGIME_LABEL:
+            h = self.settings.horizon
+            full = regime_labels(pd.Series(close), h, self.settings.regime).to_numpy(object)
+            labels = full[start:]
+        elif frame is None:
             values = forward_mean_return(close[start:], self.settings.horizon)
+            if classes:  # TradAI's up/down target: the sign of the same forward return
+                labels = np.where(values > 0, "up", "down").astype(object)
+                labels[np.isnan(values)] = None
         else:
-            label = self._labels[pair]
-            full = self._strategy_label(pair, label, frame)
+            full = self._strategy_label(pair, self._labels[pair], frame, classes)
             if full is None:
                 return
-            values = full[start:]
-        known = ~np.isnan(values)
-        if known.any():
-            times = ms[start:][known]
-            self.log.set_realised(times, pair, values[known])
-            self._realised_until[pair] = int(times.max())
+            if classes:
+                labels = full[start:]
+            else:
+                values = full[start:]
+        newest: list[int] = []
+        if values is not None:
+            known = ~np.isnan(values)
+            if known.any():
+                times = ms[start:][known]
+                self.log.set_realised(times, pair, values[known])
+                newest.append(int(times.max()))
+        if labels is not None:
+            known = np.array([lab is not None for lab in labels], dtype=bool)
+            if known.any():
+                times = ms[start:][known]
+                self.log.set_realised_labels(times, pair, labels[known])
+                newest.append(int(times.max()))
+        if newest:
+            self._realised_until[pair] = max(newest)
         last = pd.Timestamp(int(ms[-1]), unit="ms", tz="UTC")
         if self._last_prune is None or last - self._last_prune >= pd.Timedelta(days=1):
             self._last_prune = last
