@@ -215,7 +215,10 @@ def regime_labels(
 
 
 def regime_features(
-    close: pd.Series, horizon: int, settings: RegimeSettings | None = None
+    close: pd.Series,
+    horizon: int,
+    settings: RegimeSettings | None = None,
+    volume: pd.Series | None = None,
 ) -> pd.DataFrame:
     """Causal features in the labels' own units: for the backward windows of ``horizon``
     and of ``horizon // 4`` candles (at least 2), the percentile rank of the window's return
@@ -225,13 +228,26 @@ def regime_features(
     the one the regime known at ``t`` (:func:`known_regime`) was labelled on, so a model
     given these features sees at least what persistence sees; the short window shows a
     switch sooner.
+
+    With ``volume`` (base-currency candle volume, as freqtrade's), also the level of
+    trading activity: the percentile rank of the window's mean ``log(1 + volume * close)``
+    (quote volume, so a price trend does not move it) among the same trailing windows
+    (``%-regime_volume_rank_<w>``). The relative-volume indicators only see a change for
+    as long as their rolling mean lags; this sees a lasting level (order flow that leads
+    a regime, :class:`~tradai_strategy.data.synthetic_regimes.Herald`).
     """
     h = check_horizon(horizon)
     s = settings or RegimeSettings()
     out: dict[str, pd.Series] = {}
+    activity = None
+    if volume is not None:
+        quote = volume.to_numpy(dtype=float) * close.to_numpy(dtype=float)
+        activity = pd.Series(np.log1p(np.clip(quote, 0.0, None)), index=close.index)
     for w in sorted({h, max(MIN_HORIZON, h // 4)}, reverse=True):
         back = backward_windows(close, w)
-        for name in ("ret", "vol"):
+        if activity is not None:
+            back["volume"] = activity.rolling(w, min_periods=w).mean()
+        for name in back.columns:
             roll = back[name].rolling(s.lookback, min_periods=s.lookback)
             out[f"%-regime_{name}_rank_{w}"] = roll.rank(pct=True)
     return pd.DataFrame(out, index=close.index)

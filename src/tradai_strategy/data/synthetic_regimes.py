@@ -41,6 +41,20 @@ trailing quantiles.
 Longer regimes (several days) make the trailing quantiles drift more and agreement fall
 (about 55 % at 4-8 days).
 
+Herald (optional, :class:`Herald`): a market whose regime *transitions* are predictable.
+The chain above is memoryless, so nothing before a switch tells it is coming and
+"the regime stays" (persistence) is close to the best causal forecast. With
+``herald=Herald(lead)`` the chain is decided ``lead`` candles ahead and the order flow
+reacts at once: the volume of candle ``t`` is multiplied by :data:`HERALD_VOLUME` of the
+regime of candle ``t + lead`` (bull 1, bear 1.8, high_vol 3, low_vol 0.45, crisis 5),
+while prices follow the regime of their own candle exactly as without the herald (the
+closes, highs and lows are byte-identical, so are the labels). Why this is an honest
+planted truth: the announcement lives in candles up to ``t`` (their volumes), never in the
+label window ``t+1 .. t+h`` (its returns use their own innovations, drawn independently of
+the volume); what it reveals is the hidden state the chain has already decided, not any
+future return. With ``lead >= h`` a candle's recent volumes announce the regimes of its
+whole forward window.
+
 Determinism: the path is drawn from ``numpy.random.Generator(PCG64)`` seeded by
 ``SeedSequence(seed, blake2b("regimes", timeframe, start))``; a longer ``days`` extends
 the same path. The pairs' innovations are seeded as in ``generate_ohlcv``.
@@ -57,6 +71,8 @@ from pathlib import Path
 import numpy as np
 import numpy.typing as npt
 import pandas as pd
+from freqtrade.data.history.datahandlers import get_datahandler
+from freqtrade.enums import CandleType
 from freqtrade.exchange import timeframe_to_minutes
 
 from tradai_strategy.core.errors import TradAIConfigError
@@ -190,6 +206,22 @@ def _grid(timeframe: str, days: int, start: str | pd.Timestamp) -> pd.DatetimeIn
     return pd.date_range(ts, periods=n, freq=pd.Timedelta(minutes=minutes), unit="ms")
 
 
+def _chain(
+    timeframe: str,
+    days: int,
+    seed: int,
+    start: str | pd.Timestamp,
+    dynamics: Mapping[str, RegimeDynamics],
+    ahead: int = 0,
+) -> tuple[pd.DatetimeIndex, IntArray]:
+    """The candle dates and the chain's codes for them plus ``ahead`` more candles (the
+    first ``len(dates)`` codes do not depend on ``ahead``: one uniform draw per candle)."""
+    dates = _grid(timeframe, days, start)
+    p = transition_matrix(timeframe_to_minutes(timeframe), dynamics)
+    rng = np.random.Generator(np.random.PCG64(_path_seed(seed, timeframe, dates[0])))
+    return dates, simulate_path(p, len(dates) + ahead, rng)
+
+
 def regime_path(
     timeframe: str,
     days: int,
@@ -198,16 +230,72 @@ def regime_path(
     dynamics: Mapping[str, RegimeDynamics] = DEFAULT_DYNAMICS,
 ) -> RegimePath:
     """The market's regime path as ``generate_ohlcv``'s ``regime`` hook."""
-    dates = _grid(timeframe, days, start)
+    dates, codes = _chain(timeframe, days, seed, start, dynamics)
     minutes = timeframe_to_minutes(timeframe)
-    p = transition_matrix(minutes, dynamics)
-    rng = np.random.Generator(np.random.PCG64(_path_seed(seed, timeframe, dates[0])))
-    codes = simulate_path(p, len(dates), rng)
     return RegimePath(
         start=dates[0],
         path=pd.Series(codes, index=dates),
         drifts=tuple(dynamics[r].drift * minutes / 60.0 for r in REGIMES),
         vols=tuple(dynamics[r].vol for r in REGIMES),
+    )
+
+
+#: volume multiple of each regime's herald (:class:`Herald`)
+HERALD_VOLUME: dict[str, float] = {
+    "bull": 1.0,
+    "bear": 1.8,
+    "high_vol": 3.0,
+    "low_vol": 0.45,
+    "crisis": 5.0,
+}
+
+
+@dataclass(frozen=True)
+class Herald:
+    """Order flow that announces the regime ``lead`` candles before prices follow it.
+
+    The chain is drawn ``lead`` candles ahead: its state for candle ``t + lead`` is
+    decided at candle ``t``. Prices follow the state of their own candle (as without a
+    herald), while the volume of candle ``t`` is multiplied by ``volume[state of t +
+    lead]``. So every candle's volume tells the regime ``lead`` candles later; nothing
+    else about the future is in it (the returns of later candles use innovations drawn
+    independently of the volume).
+    """
+
+    lead: int = 12
+    volume: Mapping[str, float] = field(default_factory=lambda: dict(HERALD_VOLUME))
+
+    def __post_init__(self) -> None:
+        lead = self.lead
+        if isinstance(lead, bool) or not isinstance(lead, numbers.Integral) or lead < 1:
+            raise TradAIConfigError(f"herald lead: must be an integer >= 1 candle, got {lead!r}")
+        if set(self.volume) != set(REGIMES):
+            raise TradAIConfigError(
+                f"herald volume: give one multiple per regime ({', '.join(REGIMES)}), got "
+                f"{', '.join(map(str, self.volume)) or 'none'}"
+            )
+        bad = {k: v for k, v in self.volume.items() if not (np.isfinite(v) and v > 0)}
+        if bad:
+            raise TradAIConfigError(f"herald volume: multiples must be > 0, got {bad}")
+
+
+def herald_volume(
+    timeframe: str,
+    days: int,
+    seed: int,
+    herald: Herald,
+    start: str | pd.Timestamp = "2024-01-01",
+    dynamics: Mapping[str, RegimeDynamics] = DEFAULT_DYNAMICS,
+) -> tuple[pd.Series, pd.Series]:
+    """The volume multiple of every candle date and the regime it announces (the planted
+    regime ``herald.lead`` candles later, text; past the last candle the chain goes on)."""
+    dates, codes = _chain(timeframe, days, seed, start, dynamics, ahead=herald.lead)
+    ahead = codes[herald.lead :]
+    factors = np.asarray([herald.volume[r] for r in REGIMES], dtype=np.float64)[ahead]
+    names = np.asarray(REGIMES, dtype=object)[ahead]
+    return (
+        pd.Series(factors, index=dates, name="volume_multiple"),
+        pd.Series(names, index=dates, name="announced", dtype=object),
     )
 
 
@@ -225,8 +313,13 @@ def generate_regime_market(
     start: str | pd.Timestamp = "2024-01-01",
     dynamics: Mapping[str, RegimeDynamics] = DEFAULT_DYNAMICS,
     clustering: bool = False,
+    herald: Herald | None = None,
 ) -> RegimeMarket:
-    """Candles of ``pairs`` on one regime path, and that path; deterministic by ``seed``."""
+    """Candles of ``pairs`` on one regime path, and that path; deterministic by ``seed``.
+
+    ``herald``: the volumes announce the regime ``herald.lead`` candles ahead
+    (:class:`Herald`); prices, highs and lows are the same as without it.
+    """
     hook = regime_path(timeframe, days, seed, start, dynamics)
     candles = {
         pair: generate_ohlcv(
@@ -234,6 +327,10 @@ def generate_regime_market(
         )
         for pair in pairs
     }
+    if herald is not None:
+        factor, _ = herald_volume(timeframe, days, seed, herald, start, dynamics)
+        for frame in candles.values():
+            frame["volume"] = frame["volume"].to_numpy() * factor.to_numpy()
     return RegimeMarket(candles, regime_names(hook))
 
 
@@ -246,9 +343,15 @@ def write_regime_data(
     start: str | pd.Timestamp = "2024-01-01",
     trading_mode: str = "spot",
     clustering: bool = False,
+    herald: Herald | None = None,
 ) -> tuple[list[Path], pd.Series]:
     """Write one freqtrade feather file per pair (as ``write_synthetic_data``) and return
     the files and the known regime path (text per candle date)."""
+    if herald is not None:
+        market = generate_regime_market(
+            pairs, timeframe, days, seed, start, clustering=clustering, herald=herald
+        )
+        return store_candles(market.candles, timeframe, datadir, trading_mode), market.regimes
     hook = regime_path(timeframe, days, seed, start)
     paths = write_synthetic_data(
         pairs,
@@ -263,6 +366,24 @@ def write_regime_data(
         clustering=clustering,
     )
     return paths, regime_names(hook)
+
+
+def store_candles(
+    candles: Mapping[str, pd.DataFrame], timeframe: str, datadir: Path | str, trading_mode: str
+) -> list[Path]:
+    """Write each pair's candles with freqtrade's feather data handler; return the files."""
+    if trading_mode != "spot":
+        raise TradAIConfigError(
+            f"trading_mode {trading_mode!r}: the herald market is written for spot only"
+        )
+    root = Path(datadir)
+    root.mkdir(parents=True, exist_ok=True)
+    handler = get_datahandler(root, "feather")
+    paths = []
+    for pair, frame in candles.items():
+        handler.ohlcv_store(pair, timeframe, frame, CandleType.SPOT)
+        paths.append(handler._pair_data_filename(root, pair, timeframe, CandleType.SPOT))
+    return paths
 
 
 def forward_regime(regimes: pd.Series, horizon: int) -> pd.Series:
