@@ -133,7 +133,8 @@ class TradAIStrategy(IStrategy):
         dataframe["%-hour_of_day"] = dates.dt.hour
         if self.target_kind == "regime":  # the label's own statistics, backward only
             settings = RegimeSettings.from_config(self.config)
-            feats = regime_features(dataframe["close"], self.label_period_candles, settings)
+            h = self.label_period_candles
+            feats = regime_features(dataframe["close"], h, settings, dataframe["volume"])
             for name in feats.columns:
                 dataframe[name] = feats[name]
         return dataframe
