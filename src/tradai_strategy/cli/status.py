@@ -30,6 +30,8 @@ _SHORT = {
     "max_drawdown": "maxDD",
     "trade_count": "trades",
     "accuracy": "acc",
+    "live_accuracy": "live acc",
+    "live_accuracy_se": "±",
 }
 
 
@@ -102,27 +104,79 @@ def _table(rows: list[VersionStatus], empty: list[str], width: int = WIDE_STATUS
     return table
 
 
+def _with_live_accuracy(
+    rows: list[VersionStatus], log_path: Path, days: float
+) -> list[VersionStatus]:
+    """A classifier version's health judged on its live accuracy where the prediction log
+    holds enough of its scored non-overlapping rows (else its validation accuracy stays)."""
+    from dataclasses import replace
+
+    import pandas as pd
+
+    from tradai_strategy.lifecycle.status import Health, accuracy_level, worst
+    from tradai_strategy.monitoring.class_accuracy import live_accuracy
+    from tradai_strategy.monitoring.prediction_log import PredictionLog
+
+    if not log_path.is_file():
+        raise typer.BadParameter(f"{log_path} does not exist", param_hint="--prediction-log")
+    log = PredictionLog(log_path)
+    frames: dict[str, pd.DataFrame] = {}
+    out = []
+    for row in rows:
+        if row.model not in frames:
+            frames[row.model] = log.class_frame(row.model, role="champion")
+        frame = frames[row.model]
+        mine = frame[frame["version"] == row.version]
+        live = live_accuracy(mine, days) if len(mine) else None
+        if live is None:
+            out.append(row)
+            continue
+        perf = Health(accuracy_level(live.accuracy), live.text())
+        metrics = {**row.metrics, "live_accuracy": live.accuracy, "live_accuracy_se": live.se}
+        overall = "red" if row.retired else worst([perf.level, row.age.level])
+        out.append(replace(row, performance=perf, metrics=metrics, overall=overall))
+    return out
+
+
 def status(
     model: Annotated[str | None, typer.Option(help="Only this model.")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Machine-readable JSON.")] = False,
+    prediction_log: Annotated[
+        Path | None,
+        typer.Option(
+            "--prediction-log",
+            help="A bot's prediction log (tradai_predictions.sqlite): judge classifiers on "
+            "their live accuracy there.",
+        ),
+    ] = None,
+    live_days: Annotated[
+        float, typer.Option(help="Days of the prediction log the live accuracy covers.")
+    ] = 30,
     tracking_uri: TrackingUriOpt = None,
     audit_db: AuditDb = None,
 ) -> None:
     """Per model: production/staging/challenger/fallback versions, age, last metrics, health.
 
     Health: regressors by IC (live tradai.monitor.rolling_ic tag, else OOS RankIC: green >=
-    0.03, yellow 0.02-0.03, red < 0.02), classifiers by accuracy (green >= 85%, yellow
-    75-85%, red < 75%), age (yellow > 30 days, red > 45 days); overall = the worst.
+    0.03, yellow 0.02-0.03, red < 0.02), classifiers (regime, up/down) by accuracy (green >=
+    85%, yellow 75-85%, red < 75%): live accuracy on non-overlapping rows of the last
+    --live-days of --prediction-log when it holds enough, else the validation (OOS)
+    accuracy; age (yellow > 30 days, red > 45 days); overall = the worst.
     """
     from tradai_strategy.lifecycle.status import model_status
 
+    if live_days <= 0:
+        raise typer.BadParameter(f"must be > 0, got {live_days}", param_hint="--live-days")
     with registry_session(tracking_uri, audit_db, model) as lc:
         names = [model] if model else lc.registry.models()
         per_model = {}
         for name in names:
             versions = lc.registry.versions(name)
             metrics = {v.version: lc.registry.run_metrics(v.run_id) for v in versions if v.aliases}
-            per_model[name] = (versions, model_status(versions, metrics))
+            found = model_status(versions, metrics)
+            if prediction_log is not None:
+                found = _with_live_accuracy(found, prediction_log, live_days)
+            per_model[name] = (versions, found)
     if as_json:
         doc = {
             "tracking_uri": redact_url(lc.registry.uri),
