@@ -69,3 +69,27 @@ def test_live_regime_log_has_classes_probabilities_realised_regime_and_accuracy(
     assert summary.accuracy == pytest.approx(direct)
     assert summary.se == pytest.approx(np.sqrt(direct * (1 - direct) / len(grid)), rel=0.05)
     print(summary.text())
+
+
+def test_drift_of_a_regime_model_reads_every_class_probability(tmp_path: Path, run: dict) -> None:
+    from tradai_strategy.bundle.format import load_bundle
+    from tradai_strategy.monitoring.check import check_bundle_drift, current_features
+    from tradai_strategy.monitoring.reference import load_reference, model_outputs
+    from tradai_strategy.stats.drift import ks_statistic, last_days
+
+    bundle = load_bundle(run["bundle"])
+    config = runtime_config(tmp_path, regime_serving_config(tmp_path, run), RunMode.BACKTEST)
+    current = current_features(
+        config, ["BTC/USDT"], datadir=run["data"], timerange=timerange(80, 120)
+    )
+    report = check_bundle_drift(bundle, current, model="Regime", days=20)
+    model = bundle.model("BTC/USDT")
+    ref = model_outputs(model, "features", load_reference(bundle, "BTC/USDT"))
+    cur = model_outputs(model, "features", last_days(current["BTC/USDT"], 20))
+    assert ref.shape[1] == cur.shape[1] == 5
+    np.testing.assert_allclose(ref.sum(axis=1), 1.0, atol=1e-9)
+    ks = [ks_statistic(ref[:, i], cur[:, i]) for i in range(5)]
+    row = report.predictions.set_index("pair").loc["BTC/USDT"]
+    assert row["ks"] == pytest.approx(max(ks))
+    assert row["output"] == f"P({model.classes[int(np.argmax(ks))]})"
+    print({c: round(k, 3) for c, k in zip(model.classes, ks, strict=True)}, row["level"])

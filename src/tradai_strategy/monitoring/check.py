@@ -13,9 +13,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
-from tradai_strategy.bundle.format import ModelBundle
+from tradai_strategy.bundle.format import ModelBundle, PairModel
 from tradai_strategy.core.errors import MonitoringError
 from tradai_strategy.monitoring.reference import (
     comparable_current,
@@ -124,6 +125,29 @@ def bundle_drift(
     return report, skipped
 
 
+def output_drift(
+    model: PairModel,
+    reference: np.ndarray,
+    current: np.ndarray,
+    *,
+    warn: float,
+    critical: float,
+    bins: int,
+) -> dict[str, Any]:
+    """Drift of the model's output (``output`` names it): a regressor's prediction, or the
+    class probability that drifted most (by KS) of a classifier's."""
+    if reference.ndim == 1:
+        out = prediction_drift(reference, current, warn=warn, critical=critical, bins=bins)
+        return {**out, "output": model.labels[0]}
+    classes = list(model.classes or [])
+    per_class = [
+        prediction_drift(reference[:, i], current[:, i], warn=warn, critical=critical, bins=bins)
+        for i in range(len(classes))
+    ]
+    worst = int(np.argmax([float(d["ks"]) for d in per_class]))
+    return {**per_class[worst], "output": f"P({classes[worst]})"}
+
+
 def check_bundle_drift(
     bundle: ModelBundle,
     current: dict[str, pd.DataFrame],
@@ -164,7 +188,8 @@ def check_bundle_drift(
         window[pair] = (dates.iloc[0].isoformat(), dates.iloc[-1].isoformat(), len(recent))
         if space == "pipeline":
             notes.append(f"{pair}: reference in the model's input space (pipeline not invertible)")
-        out = prediction_drift(
+        out = output_drift(
+            pair_model,
             model_outputs(pair_model, space, refs[pair]),
             model_outputs(pair_model, space, cur),
             warn=warn,
@@ -184,6 +209,6 @@ def check_bundle_drift(
         window=window,
         features=table,
         summary=drift_summary(table, warn=warn, critical=critical),
-        predictions=pd.DataFrame(preds, columns=["pair", "ks", "psi", "level"]),
+        predictions=pd.DataFrame(preds, columns=["pair", "ks", "psi", "level", "output"]),
         notes=notes,
     )

@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 
 from tradai_strategy.bundle.format import ModelBundle, PairModel
+from tradai_strategy.bundle.io import class_probabilities
 from tradai_strategy.core.errors import MonitoringError
 
 REFERENCE_FILE = "reference_features.parquet"
@@ -60,7 +61,10 @@ def comparable_current(model: PairModel, space: str, current: pd.DataFrame) -> p
 
 
 def model_outputs(model: PairModel, space: str, features: pd.DataFrame) -> np.ndarray:
-    """The estimator's raw output for feature rows in ``space`` (for prediction drift).
+    """The estimator's raw output for feature rows in ``space`` (for prediction drift): a
+    regressor's first output (rows), a classifier's probability of each of its classes
+    (rows x classes, in ``model.classes`` order; a LightGBM model's first column alone
+    would be one class's, and CatBoost's or a forest's ``predict`` gives class names).
 
     Raw output, before the label pipeline's inverse transform: that transform is monotone
     (a scaler), which leaves KS and quantile-binned PSI unchanged.
@@ -68,5 +72,7 @@ def model_outputs(model: PairModel, space: str, features: pd.DataFrame) -> np.nd
     x = features.loc[:, model.features].replace([np.inf, -np.inf], np.nan).fillna(0)
     if space != "pipeline":
         x, _, _ = model.feature_pipeline.transform(x, outlier_check=False)
+    if model.classes:
+        return class_probabilities(model.kind, model.estimator, x, len(model.classes))
     raw = model.estimator.predict(np.asarray(x, dtype=float))
     return np.asarray(raw, dtype=float).reshape(len(features), -1)[:, 0]
