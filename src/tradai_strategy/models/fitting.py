@@ -37,6 +37,9 @@ class FitResult:
     train_pred: npt.NDArray[np.float64]
     fit_seconds: float
     test_class: npt.NDArray[Any] | None = None
+    #: classifiers: class probabilities of the test rows, columns in ``classes`` order
+    test_proba: npt.NDArray[np.float64] | None = None
+    classes: tuple[str, ...] = ()
 
 
 def predict_scores(model: Any, X: npt.NDArray[np.float64], task: Task) -> tuple[Any, Any]:
@@ -72,7 +75,11 @@ def fit_one(
     seconds = time.perf_counter() - started
     test_pred, test_class = predict_scores(model, X[test], kind)
     train_pred, _ = predict_scores(model, X[train_scored], kind)
-    return FitResult(task, test_pred, train_pred, seconds, test_class)
+    if kind == "regression":
+        return FitResult(task, test_pred, train_pred, seconds)
+    proba = np.asarray(model.predict_proba(X[test]), dtype=np.float64)
+    classes = tuple(str(c) for c in model.classes_)
+    return FitResult(task, test_pred, train_pred, seconds, test_class, proba, classes)
 
 
 #: the library each estimator name needs (imported once per worker)
