@@ -64,7 +64,14 @@ def _mean(rows: list[dict[str, Any]], key: str) -> float:
 
 
 def render_report(report: ValidationReport, out: Console) -> None:
-    """Per-split and per-path tables, the headline numbers and the verdict."""
+    """Per-split and per-path tables, the headline numbers and the verdict (a multi-class
+    target: its accuracy against the baselines and the accuracy gate instead)."""
+    if report.classification is not None:
+        from tradai_strategy.cli.validate_classes import render_classes
+
+        render_classes(report.classification, out)
+        _render_fits_and_verdict(report, out)
+        return
     s = report.settings
     chosen = [c for c in s.get("metrics", COLUMNS) if c in COLUMNS]
     splits = Table(title=f"Splits ({s.get('cv')}; mean over pairs and seeds; Sharpe per period)")
@@ -114,13 +121,21 @@ def render_report(report: ValidationReport, out: Console) -> None:
         f"({s.get('n_trials')} trial(s))",
         f"seeds: IC std {fmt_num(v.get('seed_ic_std'), '.4f')}; PBO over seeds "
         f"{fmt_num(m.get('pbo_over_seeds'), '.2f')} (informative)",
-        f"fits: {round(report.timings.get('n_fits', 0))} in "
-        f"{fmt_num(report.timings.get('fit_wall_seconds'), '.1f')} s "
-        f"on {s.get('n_jobs')} worker(s) "
-        f"(sum of fit times {fmt_num(report.timings.get('fit_seconds_sum'), '.1f')} s)",
     ]
     for line in lines:
         out.print(line, highlight=False, soft_wrap=True)
+    _render_fits_and_verdict(report, out)
+
+
+def _render_fits_and_verdict(report: ValidationReport, out: Console) -> None:
+    out.print(
+        f"fits: {round(report.timings.get('n_fits', 0))} in "
+        f"{fmt_num(report.timings.get('fit_wall_seconds'), '.1f')} s "
+        f"on {report.settings.get('n_jobs')} worker(s) "
+        f"(sum of fit times {fmt_num(report.timings.get('fit_seconds_sum'), '.1f')} s)",
+        highlight=False,
+        soft_wrap=True,
+    )
     verdict = report.verdict
     if verdict.passed:
         out.print("[bold green]verdict: PASS[/]")
@@ -193,6 +208,16 @@ def validate(
         float, typer.Option(help="Verdict: largest std of the IC over seeds.")
     ] = 0.02,
     min_dsr: Annotated[float, typer.Option(help="Verdict: least deflated Sharpe ratio.")] = 0.95,
+    min_accuracy: Annotated[
+        float,
+        typer.Option(
+            help="Verdict of a multi-class (regime) target: least OOS accuracy; it must also "
+            "beat persistence by --accuracy-margin with one-sided p < 0.05."
+        ),
+    ] = 0.75,
+    accuracy_margin: Annotated[
+        float, typer.Option(help="Verdict of a multi-class target: margin over persistence.")
+    ] = 0.02,
     report_out: Annotated[
         Path | None,
         typer.Option(
@@ -214,7 +239,10 @@ def validate(
 ) -> None:
     """Cross-validate the strategy's FreqAI model (purged walk-forward or CPCV) on its own
     features and targets; report per-split and per-path metrics and the verdict (IC strength
-    and significance, train-vs-validation Sharpe gap, seed stability, deflated Sharpe).
+    and significance, train-vs-validation Sharpe gap, seed stability, deflated Sharpe). A
+    multi-class target (regimes) reports accuracy, balanced accuracy, kappa, log loss and
+    the confusion matrix next to the majority and persistence baselines, and its verdict is
+    the accuracy gate (--min-accuracy, beating persistence by --accuracy-margin).
     With --model/--version the verdict is written on that registered version's tags
     (timerange default: the version's training range)."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
@@ -262,6 +290,8 @@ def validate(
             max_seed_ic_std=max_seed_ic_std,
             min_dsr=min_dsr,
         ),
+        "min_accuracy": min_accuracy,
+        "accuracy_margin": accuracy_margin,
     }
     run_kw: dict[str, Any] = {
         "pairs": pair_list,

@@ -35,6 +35,8 @@ from tradai_strategy.stats.splitters import (
     PurgedWalkForwardCV,
     cpcv_test_groups,
 )
+from tradai_strategy.validation.classes import is_multiclass, score_classes
+from tradai_strategy.validation.paths import path_predictions
 from tradai_strategy.validation.runner import FitResult, PairData, ValidationSettings
 
 Splits = Sequence[tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]]
@@ -54,6 +56,8 @@ class ValidationReport:
     verdict: Verdict
     timings: dict[str, float] = field(default_factory=dict)
     leakage: dict[str, Any] | None = None
+    #: multi-class targets: accuracy next to the baselines (:mod:`.classes`)
+    classification: dict[str, Any] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return _json_safe(
@@ -65,6 +69,7 @@ class ValidationReport:
                 "verdict": self.verdict.to_dict(),
                 "timings": self.timings,
                 "leakage": self.leakage,
+                "classification": self.classification,
                 "splits": self.splits,
                 "paths": self.paths,
             }
@@ -81,26 +86,6 @@ def _json_safe(obj: Any) -> Any:
     if isinstance(obj, np.integer):
         return int(obj)
     return obj
-
-
-def path_predictions(
-    cv: PurgedWalkForwardCV | CombinatorialPurgedCV,
-    n_rows: int,
-    splits: Splits,
-    per_split: dict[int, npt.NDArray[Any]],
-    dtype: Any = float,
-) -> list[npt.NDArray[Any]]:
-    """Out-of-sample prediction of every row on every backtest path (NaN: not tested)."""
-    full = np.full((len(splits), n_rows), np.nan if dtype is float else None, dtype=dtype)
-    for j, (_, test) in enumerate(splits):
-        full[j, test] = per_split[j]
-    if isinstance(cv, CombinatorialPurgedCV):
-        owner = cv.paths(n_rows)
-        return [full[owner[p], np.arange(n_rows)] for p in range(len(owner))]
-    covered = np.full(n_rows, np.nan if dtype is float else None, dtype=dtype)
-    for j, (_, test) in enumerate(splits):
-        covered[test] = per_split[j]
-    return [covered]
 
 
 def _score(pd_: PairData, rows: npt.NDArray[np.int64], pred: Any, cost: float) -> dict[str, float]:
@@ -287,6 +272,10 @@ def build_report(
         n_trials=settings.n_trials,
     )
     summary.update({f"seed_ic_{i}": v for i, v in enumerate(seed_ics)})
+    verdict = assess(evidence, settings.thresholds)
+    classification = None
+    if is_multiclass(pairs):  # regimes: the accuracy gate decides, not the IC
+        classification, verdict = score_classes(pairs, cvs, splits, fits, settings, horizon)
     return ValidationReport(
         settings={},
         pairs=pair_info,
@@ -294,7 +283,8 @@ def build_report(
         paths=path_rows,
         summary=summary,
         ic_decay={h: _mean(v) for h, v in sorted(sc.decay.items())},
-        verdict=assess(evidence, settings.thresholds),
+        verdict=verdict,
+        classification=classification,
     )
 
 

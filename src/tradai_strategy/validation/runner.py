@@ -58,8 +58,19 @@ class ValidationSettings:
     n_trials: int = 1
     metrics: tuple[str, ...] = DEFAULT_METRICS
     thresholds: Thresholds = field(default_factory=Thresholds)
+    #: multi-class targets (regimes): the accuracy gate's floor and margin over persistence
+    min_accuracy: float = 0.75
+    accuracy_margin: float = 0.02
 
     def __post_init__(self) -> None:
+        if not 0.0 <= self.min_accuracy < 1.0:
+            raise TradAIConfigError(
+                f"--min-accuracy must be in [0, 1), got {self.min_accuracy} (e.g. 0.75)"
+            )
+        if not 0.0 <= self.accuracy_margin < 1.0:
+            raise TradAIConfigError(
+                f"--accuracy-margin must be in [0, 1), got {self.accuracy_margin} (e.g. 0.02)"
+            )
         if self.cv not in ("walkforward", "cpcv"):
             raise TradAIConfigError(f"--cv {self.cv!r} is unknown: use walkforward or cpcv")
         if self.seeds < 1:
