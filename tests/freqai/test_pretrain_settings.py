@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
-import os
 from typing import Any
 
 import pytest
+from executor_tasks import die_once, fit_like
 
 from tradai_strategy.core.errors import TradAIConfigError, TradAIDataError
 from tradai_strategy.core.settings import ExecutorSettings
 from tradai_strategy.freqai.pretrain import check_parallel_model, worker_config
 from tradai_strategy.freqai.pretrain_worker import RegressionFit
 from tradai_strategy.models.executor import FitFailedError, run_tasks
+from tradai_strategy.registry.faults import FAULT_ENV
 
 
 def cfg(executor: Any = None, **freqai: Any) -> dict[str, Any]:
@@ -93,18 +94,26 @@ def test_failures_name_the_task_in_one_line() -> None:
         run_tasks(flaky, [("data", 3)], serial, label=label)
 
 
-def die_once(marker: str) -> int:
-    """Kill the worker process the first time (a worker dying mid-run), then succeed."""
-    if not os.path.exists(marker):
-        open(marker, "w").close()
-        os._exit(1)
-    return 7
-
-
 def test_local_pool_restarts_once_after_a_dead_worker(tmp_path: Any) -> None:
     marker = str(tmp_path / "died")
     settings = ExecutorSettings("local", 1)
     assert run_tasks(die_once, [marker], settings) == [7]
+
+
+def test_local_pool_reruns_the_running_fits_after_a_death(
+    tmp_path: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    tasks = [(name, n) for n, name in enumerate("abcdef")]
+    local = ExecutorSettings("local", 2)
+    monkeypatch.setenv(FAULT_ENV, f"during_fit:once={tmp_path / 'died'}")
+    assert run_tasks(fit_like, tasks, local) == [0, 2, 4, 6, 8, 10]
+    assert (tmp_path / "died").exists()
+    # "c" dies beside another fit, then alone: it is named, not the fit beside it
+    monkeypatch.setenv(FAULT_ENV, "during_fit@c")
+    label = lambda t: f"{t[0]} window {t[1]}"  # noqa: E731
+    with pytest.raises(FitFailedError) as err:
+        run_tasks(fit_like, tasks, local, label=label)
+    assert str(err.value).startswith("c window 2: its worker process died twice (killed: out")
 
 
 def test_cli_options_become_config_overrides(monkeypatch: pytest.MonkeyPatch) -> None:

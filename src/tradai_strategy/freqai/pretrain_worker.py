@@ -22,6 +22,7 @@ from freqtrade.freqai.data_kitchen import FreqaiDataKitchen
 from tradai_strategy.core.settings import TradAISettings
 from tradai_strategy.freqai.purged_training import PurgedTrainingMixin
 from tradai_strategy.models.estimators import Task
+from tradai_strategy.registry.faults import fault_point
 
 
 class RegressionFit(PurgedTrainingMixin, BaseRegressionModel):
@@ -52,7 +53,10 @@ class WindowTask:
     backtest_df: pd.DataFrame
 
     def label(self) -> str:
-        return f"{self.pair} window {self.window} (training {self.train_range})"
+        return f"{self.name()} (training {self.train_range})"
+
+    def name(self) -> str:
+        return f"{self.pair} window {self.window}"
 
 
 @dataclass
@@ -100,6 +104,7 @@ def fit_window(task: WindowTask) -> WindowResult:
     started = time.perf_counter()
     model = training_model(task.task, task.config, task.settings, task.model_name)
     dk = task.dk
+    fault_point("during_fit", task.name())  # crash tests: the worker dies in this fit
     try:
         fitted = model.train(task.train_df, task.pair, dk)
     except Exception:

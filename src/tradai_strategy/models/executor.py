@@ -8,14 +8,25 @@ or on a :class:`distributed.LocalCluster` it starts on 127.0.0.1 and stops after
 
 Failures: a task whose function raises a :class:`TradAIError` (bad data or config: it would
 fail again) stops the run at once; any other failure is retried once, then stops the run.
-Either way the error is one :class:`FitFailedError` line naming the task. A local worker that
-dies breaks the pool: the pool is started again once for the unfinished tasks.
+Either way the error is one :class:`FitFailedError` line naming the task.
+
+A worker process that dies (killed, out of memory, a crash in native code) is retried once
+too. ``local``: the death breaks the pool; each task leaves a mark file while it runs, so the
+driver knows which tasks were running, starts a new pool, reruns those one at a time (alone,
+a task that dies again is the cause: one error naming it) and then the rest. ``dask``: the
+scheduler reschedules a task whose worker died and fails it with ``KilledWorker`` after
+``distributed.scheduler.allowed-failures`` deaths; the cluster this module starts allows one
+(so: retried once), a scheduler at ``address`` applies its own setting.
 """
 
 from __future__ import annotations
 
 import multiprocessing
 import os
+import shutil
+import socket
+import tempfile
+import threading
 import uuid
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
@@ -24,14 +35,23 @@ from typing import Any, TypeVar
 
 from tradai_strategy.core.errors import TradAIConfigError, TradAIError
 from tradai_strategy.core.settings import ExecutorSettings
+from tradai_strategy.models.executor_worker import adopt_environment, run_marked
 
 T = TypeVar("T")
 R = TypeVar("R")
 
 #: longest wait for a Dask scheduler to answer
 CONNECT_TIMEOUT_S = 10.0
-#: one retry per task for failures that are not a TradAIError
+#: more time for Dask's handshake once the scheduler's port accepted the connection
+HANDSHAKE_MARGIN_S = 5.0
+#: one retry per task for failures that are not a TradAIError, and for a dead worker
 ATTEMPTS = 2
+#: the scheduler settings of the Dask cluster :func:`run_dask` starts: a task whose worker
+#: died is rescheduled once; one task per worker thread, so a death implicates one task only
+OWN_CLUSTER_CONFIG = {
+    "distributed.scheduler.allowed-failures": ATTEMPTS - 1,
+    "distributed.scheduler.worker-saturation": 1.0,
+}
 
 
 #: a progress display for :func:`run_tasks` callers: called with the number of tasks, returns
@@ -76,6 +96,14 @@ def failure(label: str, err: BaseException, attempts: int) -> FitFailedError:
     )
 
 
+def died(label: str, how: str) -> FitFailedError:
+    """The error that stops a run when the worker processes training ``label`` died."""
+    return FitFailedError(
+        f"{label}: {how} (killed: out of memory, or a crash in the estimator's native code?); "
+        "lower freqai.tradai.executor.workers or the model's size, then rerun"
+    )
+
+
 def warm_up(preload: Sequence[str]) -> None:
     """Start the local pool's fork server now, importing ``preload`` in the background, so
     the first fits do not wait for those imports (seconds for freqtrade and the estimators)."""
@@ -86,17 +114,54 @@ def warm_up(preload: Sequence[str]) -> None:
 
 
 def connect(address: str, timeout: float = CONNECT_TIMEOUT_S) -> Any:
-    """A :class:`distributed.Client` on ``address``; one line when nothing answers."""
+    """A :class:`distributed.Client` on ``address``; one line when no scheduler answers.
+
+    A TCP address is first dialled once: a refused connection (nothing listens there, the
+    common typo) is reported at once instead of after Dask's ``timeout`` of retries. Dask's
+    handshake has no deadline of its own (a port that accepts and stays silent, such as an
+    HTTP server, holds it for minutes), so the client is made in a thread given
+    ``timeout`` plus a margin."""
     from distributed import Client
+    from distributed.comm.addressing import parse_address, parse_host_port
+    from distributed.comm.registry import get_backend
+
+    def unreachable(why: str) -> ClusterUnreachableError:
+        return ClusterUnreachableError(
+            f"freqai.tradai.executor.address {address}: no Dask scheduler answered ({why}): "
+            f"start one (dask scheduler; dask worker {address}) or fix the address"
+        )
 
     try:
-        return Client(address, timeout=timeout, set_as_default=False)
-    except (OSError, TimeoutError, ValueError) as err:
-        raise ClusterUnreachableError(
-            f"freqai.tradai.executor.address {address}: no Dask scheduler answered within "
-            f"{timeout:.0f} s ({one_line(err)}): start one (dask scheduler; dask worker "
-            f"{address}) or fix the address"
-        ) from None
+        scheme, location = parse_address(address)
+        get_backend(scheme)
+        if scheme in ("tcp", "tls"):
+            socket.create_connection(parse_host_port(location), timeout=timeout).close()
+    except ConnectionRefusedError:
+        raise unreachable("connection refused") from None
+    except (OSError, ValueError) as err:
+        raise unreachable(one_line(err)) from None
+    made: dict[str, Any] = {}
+
+    def make() -> None:
+        try:
+            made["client"] = Client(address, timeout=timeout, set_as_default=False)
+        except BaseException as err:  # reported below, in the caller's thread
+            made["error"] = err
+
+    thread = threading.Thread(target=make, name="tradai-dask-connect", daemon=True)
+    thread.start()
+    thread.join(timeout + HANDSHAKE_MARGIN_S)
+    if "client" in made:
+        return made["client"]
+    if isinstance(made.get("error"), OSError | TimeoutError):
+        raise unreachable(f"within {timeout:.0f} s: {one_line(made['error'])}") from None
+    if "error" in made:  # something answered, not in Dask's protocol
+        raise unreachable(f"not a Dask scheduler? {one_line(made['error'])}") from None
+    raise unreachable(
+        f"the port accepts connections but gave no Dask handshake within "
+        f"{timeout + HANDSHAKE_MARGIN_S:.0f} s: is it the scheduler's port (8786 by default), "
+        "not the dashboard's?"
+    )
 
 
 def run_tasks(
@@ -148,18 +213,22 @@ def run_serial(
 
 
 class LocalRun:
-    """The bookkeeping of one local run: tasks seen, attempts, results, live futures."""
+    """The bookkeeping of one local run: tasks seen, failures, deaths, results, live futures."""
 
-    def __init__(self, fn: Callable[[T], R], label: Callable[[T], str], on_done: Any) -> None:
-        self.fn, self.label, self.on_done = fn, label, on_done
+    def __init__(
+        self, fn: Callable[[T], R], label: Callable[[T], str], on_done: Any, marks: str
+    ) -> None:
+        self.fn, self.label, self.on_done, self.marks = fn, label, on_done, marks
         self.seen: list[Any] = []
-        self.attempts: dict[int, int] = {}
+        self.failures: dict[int, int] = {}
+        self.deaths: dict[int, int] = {}
+        self.stray_deaths = 0
+        self.suspects: list[int] = []
         self.results: dict[int, Any] = {}
         self.futures: dict[Future[Any], int] = {}
 
     def submit(self, pool: ProcessPoolExecutor, i: int) -> None:
-        self.attempts[i] = self.attempts.get(i, 0) + 1
-        self.futures[pool.submit(self.fn, self.seen[i])] = i
+        self.futures[pool.submit(run_marked, self.fn, self.marks, i, self.seen[i])] = i
 
     def collect(self, pool: ProcessPoolExecutor, block: bool) -> None:
         """Take the finished futures (waiting for one when ``block``); resubmit a failed
@@ -175,12 +244,34 @@ class LocalRun:
                 self.futures[fut] = i
                 raise
             except Exception as err:
-                if isinstance(err, TradAIError) or self.attempts[i] >= ATTEMPTS:
-                    raise failure(self.label(self.seen[i]), err, self.attempts[i]) from err
+                self.failures[i] = self.failures.get(i, 0) + 1
+                if isinstance(err, TradAIError) or self.failures[i] >= ATTEMPTS:
+                    raise failure(self.label(self.seen[i]), err, self.failures[i]) from err
                 self.submit(pool, i)
                 continue
             if self.on_done:
                 self.on_done(len(self.results), len(self.seen))
+
+    def drain(self, pool: ProcessPoolExecutor) -> None:
+        while self.futures:
+            self.collect(pool, block=True)
+
+    def blame(self) -> None:
+        """After a worker died: the tasks whose marks are left were running. They are rerun
+        one at a time first; one that dies again alone is the cause and stops the run."""
+        running = sorted(int(name) for name in os.listdir(self.marks))
+        for i in running:
+            os.remove(os.path.join(self.marks, str(i)))
+        if not running:  # died outside any task (starting, or between two)
+            self.stray_deaths += 1
+            if self.stray_deaths >= ATTEMPTS:
+                raise died("local pool", "worker processes died twice outside any fit")
+            return
+        for i in running:
+            self.deaths[i] = self.deaths.get(i, 0) + 1
+        if len(running) == 1 and self.deaths[running[0]] >= ATTEMPTS:
+            raise died(self.label(self.seen[running[0]]), "its worker process died twice")
+        self.suspects = running
 
 
 def run_local(
@@ -191,37 +282,41 @@ def run_local(
     on_done: Callable[[int, int], None] | None,
     preload: Sequence[str] = (),
 ) -> list[R]:
-    run = LocalRun(fn, label, on_done)
+    marks = tempfile.mkdtemp(prefix="tradai-running-")
+    run = LocalRun(fn, label, on_done, marks)
     source = iter(tasks)
-    broken = 0
     ctx = multiprocessing.get_context("forkserver")
     if preload:
         ctx.set_forkserver_preload(list(preload))  # no effect once the server runs
-    while True:
-        pool = ProcessPoolExecutor(max_workers=workers, mp_context=ctx)
-        try:
-            run.futures = {}
-            for i in range(len(run.seen)):
-                if i not in run.results:
-                    run.submit(pool, i)
-            for task in source:
-                run.seen.append(task)
-                run.submit(pool, len(run.seen) - 1)
-                run.collect(pool, block=False)
-            while run.futures:
-                run.collect(pool, block=True)
-            return [run.results[i] for i in range(len(run.seen))]
-        except BrokenProcessPool as err:
-            broken += 1
-            if broken >= ATTEMPTS:
-                running = [run.label(run.seen[i]) for f, i in run.futures.items() if f.running()]
-                named = ", ".join(running[:3]) or "a fit"
-                raise FitFailedError(
-                    f"a training worker process died twice (while running {named}): "
-                    "out of memory? lower freqai.tradai.executor.workers or rerun serially"
-                ) from err
-        finally:
-            pool.shutdown(wait=True, cancel_futures=True)
+    try:
+        while True:
+            pool = ProcessPoolExecutor(
+                max_workers=workers,
+                mp_context=ctx,
+                initializer=adopt_environment,
+                initargs=(dict(os.environ),),
+            )
+            try:
+                run.futures = {}
+                while run.suspects:  # running when a worker died: alone, one at a time
+                    run.submit(pool, run.suspects[0])
+                    run.drain(pool)
+                    run.suspects.pop(0)
+                for i in range(len(run.seen)):
+                    if i not in run.results:
+                        run.submit(pool, i)
+                for task in source:
+                    run.seen.append(task)
+                    run.submit(pool, len(run.seen) - 1)
+                    run.collect(pool, block=False)
+                run.drain(pool)
+                return [run.results[i] for i in range(len(run.seen))]
+            except BrokenProcessPool:
+                run.blame()
+            finally:
+                pool.shutdown(wait=True, cancel_futures=True)
+    finally:
+        shutil.rmtree(marks, ignore_errors=True)
 
 
 def run_dask(
@@ -232,7 +327,8 @@ def run_dask(
     on_done: Callable[[int, int], None] | None,
     client: Any = None,
 ) -> list[R]:
-    from distributed import as_completed
+    import dask
+    from distributed import KilledWorker, as_completed
 
     cluster = None
     own_client = client is None
@@ -242,13 +338,14 @@ def run_dask(
         else:
             from distributed import LocalCluster
 
-            cluster = LocalCluster(
-                n_workers=settings.workers or usable_cores(),
-                threads_per_worker=1,
-                processes=True,
-                host="127.0.0.1",
-                dashboard_address=None,
-            )
+            with dask.config.set(OWN_CLUSTER_CONFIG):
+                cluster = LocalCluster(
+                    n_workers=settings.workers or usable_cores(),
+                    threads_per_worker=1,
+                    processes=True,
+                    host="127.0.0.1",
+                    dashboard_address=None,
+                )
             client = connect(cluster.scheduler_address)
     try:
         run_id = uuid.uuid4().hex[:8]
@@ -268,6 +365,12 @@ def run_dask(
             i = index[fut.key]
             try:
                 results[i] = fut.result()
+            except KilledWorker as err:  # the scheduler's retries of a dying worker are spent
+                where = getattr(err.last_worker, "address", "?")
+                deaths = err.allowed_failures + 1
+                times = {1: "once", 2: "twice"}.get(deaths, f"{deaths} times")
+                how = f"the Dask workers training it died {times}"
+                raise died(label(seen[i]), f"{how} (the last: {where})") from None
             except Exception as err:
                 if isinstance(err, TradAIError) or attempts[i] >= ATTEMPTS:
                     raise failure(label(seen[i]), err, attempts[i]) from err

@@ -13,8 +13,17 @@ nothing. The points:
 ``after_retire_tag``        ``tradai.retired`` is set; the version still holds its aliases and
                             no audit row is committed
 ``after_retire_aliases``    the aliases are removed too; the audit rows are not committed
+``during_fit``              a parallel-training worker is fitting one (pair, window)
+                            (:mod:`tradai_strategy.freqai.pretrain_worker`)
 
-:func:`tradai_strategy.lifecycle.promotion.reconcile` repairs each on the next start.
+:func:`tradai_strategy.lifecycle.promotion.reconcile` repairs each registry point on the next
+start; the executor retries a fit whose worker died once and names it when it dies twice.
+
+``<point>@<subject>`` fires only where the code passes that subject, e.g.
+``during_fit@ETH/USDT window 1`` (the subject is last and may hold ``:``).
+``<point>:once=<file>`` fires in the first process that reaches the point, which creates
+``<file>`` (atomically, so across processes); every later pass sees the file and goes on —
+a worker that dies once mid-run.
 
 ``<point>:enospc`` raises ``OSError(ENOSPC)`` at the point instead of exiting (a full disk
 as the code sees it, the process goes on: its error handling runs). ``<point>:fsize=<bytes>``
@@ -36,19 +45,28 @@ POINTS = (
     "after_alias_move",
     "after_retire_tag",
     "after_retire_aliases",
+    "during_fit",
 )
 
 
-def fault_point(name: str) -> None:
-    """Exit at once (status 137) when ``TRADAI_FAULT_INJECT`` names this point; with a
-    ``:enospc``/``:fsize=<bytes>`` mode, fill the disk instead (see the module doc)."""
+def fault_point(name: str, subject: str = "") -> None:
+    """Exit at once (status 137) when ``TRADAI_FAULT_INJECT`` names this point (and, when it
+    gives one, this ``subject``); with a ``:enospc``/``:fsize=<bytes>`` mode, fill the disk
+    instead, with ``:once=<file>`` exit only the first time (see the module doc)."""
     value = os.environ.get(FAULT_ENV)
     if not value:
         return
-    point, _, mode = value.partition(":")
-    if point != name:
+    spec, at, wanted = value.partition("@")
+    point, _, mode = spec.partition(":")
+    if point != name or (at and wanted != subject):
         return
     if not mode:
+        os._exit(137)
+    if mode.startswith("once="):
+        try:
+            os.close(os.open(mode.removeprefix("once="), os.O_CREAT | os.O_EXCL | os.O_WRONLY))
+        except FileExistsError:
+            return
         os._exit(137)
     if mode == "enospc":
         raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
@@ -60,4 +78,6 @@ def fault_point(name: str) -> None:
         hard = resource.getrlimit(resource.RLIMIT_FSIZE)[1]
         resource.setrlimit(resource.RLIMIT_FSIZE, (int(mode.removeprefix("fsize=")), hard))
         return
-    raise ValueError(f"{FAULT_ENV}={value}: unknown mode {mode!r} (enospc, fsize=<bytes>)")
+    raise ValueError(
+        f"{FAULT_ENV}={value}: unknown mode {mode!r} (enospc, fsize=<bytes>, once=<file>)"
+    )
