@@ -324,3 +324,41 @@ def accuracy_gate(
         alpha=alpha,
         persistence=test,
     )
+
+
+#: a class with fewer training rows than this in a window is reported: the window's model
+#: cannot learn it (LightGBM's default leaf needs 20 rows; its probability stays near its
+#: share of the training rows)
+MIN_CLASS_ROWS = 10
+
+
+@dataclass(frozen=True)
+class WindowClasses:
+    """Rows per class of one training window: the part the model fits on and its eval part.
+
+    >>> w = window_classes(pd.Series(list("aaab")), pd.Series(list("ac")))
+    >>> w.unseen(), w.rare(3)
+    ({'c': 1}, {'b': 1})
+    """
+
+    train: dict[str, int]
+    eval: dict[str, int]
+
+    def unseen(self) -> dict[str, int]:
+        """Classes of the eval part with no training row (eval rows of each)."""
+        return {c: n for c, n in self.eval.items() if self.train.get(c, 0) == 0}
+
+    def rare(self, min_rows: int = MIN_CLASS_ROWS) -> dict[str, int]:
+        """Classes with at least one but fewer than ``min_rows`` training rows."""
+        return {c: n for c, n in self.train.items() if n < min_rows}
+
+
+def window_classes(train: pd.Series, eval_part: pd.Series | None = None) -> WindowClasses:
+    """Count the classes of a window's training labels and (optional) eval labels."""
+
+    def counts(values: pd.Series | None) -> dict[str, int]:
+        if values is None:
+            return {}
+        return {str(k): int(v) for k, v in as_text(values).dropna().value_counts().items()}
+
+    return WindowClasses(counts(train), counts(eval_part))
