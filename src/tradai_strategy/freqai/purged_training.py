@@ -31,6 +31,7 @@ from tradai_strategy.models.estimators import (
     fit_estimator,
     save_native_model,
 )
+from tradai_strategy.stats.classification import MIN_CLASS_ROWS, window_classes
 from tradai_strategy.stats.purged_split import purged_train_eval_indices
 
 logger = logging.getLogger(__name__)
@@ -129,6 +130,32 @@ def purged_datasets(
     )
 
 
+def check_window_classes(data_dictionary: dict[str, Any], dk: FreqaiDataKitchen) -> None:
+    """A class in the eval part with no training row stops with one line naming the class
+    and the window (LightGBM and CatBoost fail on it with their own message); a class with
+    fewer than ``MIN_CLASS_ROWS`` training rows is one warning line (the model trains; its
+    probability for that class stays near the class's share)."""
+    span = (dk.data.get("tradai_split") or {}).get("train_dates")
+    train = data_dictionary["train_labels"]
+    where = f"{dk.pair}, training window {' .. '.join(span) if span else f'of {len(train)} rows'}"
+    evals = data_dictionary.get("test_labels")
+    for label in train.columns:
+        part = evals[label] if isinstance(evals, pd.DataFrame) and label in evals else None
+        counts = window_classes(train[label], part)
+        for name, n in counts.unseen().items():
+            raise TradAIDataError(
+                f"{where}: class {name!r} of {label} has 0 training rows but {n} in the eval "
+                "part, so the classifier cannot learn or score it: lengthen train_period_days "
+                "(or shrink data_split_parameters.test_size)"
+            )
+        for name, n in counts.rare().items():
+            logger.warning(
+                "%s: class %r of %s has only %d training row(s) (< %d): this window's model "
+                "cannot learn it, its probability stays near its share",
+                where, name, label, n, MIN_CLASS_ROWS,
+            )  # fmt: skip
+
+
 class PurgedTrainingMixin:
     """Mixin for a FreqAI base model class. Set ``task`` in the concrete class."""
 
@@ -176,6 +203,8 @@ class PurgedTrainingMixin:
             raise
 
     def fit(self, data_dictionary: dict[str, Any], dk: FreqaiDataKitchen, **kwargs: Any) -> Any:
+        if self.task == "classification":
+            check_window_classes(data_dictionary, dk)
         model = build_estimator(
             self.tradai.estimator,
             self.task,
