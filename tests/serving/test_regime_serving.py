@@ -162,3 +162,28 @@ def test_the_prediction_source_refuses_a_version_with_other_classes(
     strategy = load_strategy(config)
     with pytest.raises(IncompatibleVersionError, match="models:/Regime/1: its BTC/USDT model"):
         source.predictions("BTC/USDT", pd.DataFrame({"date": []}), None, strategy)
+
+
+@pytest.mark.xdist_group("freqai-models")
+def test_too_few_startup_candles_for_the_regime_features_is_said_once_per_pair(
+    tmp_path: Path, run: dict, caplog: pytest.LogCaptureFixture
+) -> None:
+    cfg = regime_serving_config(tmp_path, run)
+    cfg["startup_candle_count"] = 100  # the features need lookback 240 + h 12 candles
+    with caplog.at_level(logging.WARNING):
+        backtest(
+            [write_config(tmp_path, cfg)],
+            "RadStrategy",
+            freqaimodel="TradAIMLflowModel",
+            timerange=timerange(*OOS),
+            datadir=run["data"],
+            userdir=tmp_path / "user_data",
+            strategy_path=STRATEGIES,
+            freqaimodel_path=MODELS,
+        )
+    served = load_backtest_predictions(tmp_path / "user_data" / "models" / "inference-inference")
+    blind = served.groupby("pair")["do_predict"].apply(lambda s: int((s == 0).sum()))
+    assert blind.to_dict() == {"BTC/USDT": 151, "ETH/USDT": 151}  # 240 + 12 - 1 - 100
+    for pair in PAIRS:
+        assert f"151 candles of {pair}" in caplog.text
+    assert "raise startup_candle_count" in caplog.text

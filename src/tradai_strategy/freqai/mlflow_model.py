@@ -106,10 +106,30 @@ class TradAIMLflowModel(InferenceOnlyModel):
         model.check_features(list(frame.columns))
         rows = prediction_rows(model, frame, self.serving.with_di)
         start = TimeRange.parse_timerange(self.config.get("timerange")).startdt
+        self._warn_warmup(pair, model, frame, start)
         rows = guard_in_sample(rows, model, self.serving.allow_in_sample, start)
         dk.return_dataframe = attach_predictions(dataframe, rows)
         self._save_backtest_predictions(pair, rows)
         return dk
+
+    def _warn_warmup(self, pair: str, model: PairModel, frame: pd.DataFrame, start: Any) -> None:
+        """One line when candles of the timerange lack features (do_predict = 0 there): the
+        startup candles did not cover the longest feature window (the regime features need
+        ``freqai.tradai.regime.lookback`` + ``label_period_candles`` candles)."""
+        dates = pd.to_datetime(frame[DATE], utc=True)
+        missing = frame.loc[:, model.features].isna().any(axis=1) & (dates >= start)
+        if missing.any():
+            last = dates[missing].max()
+            logger.warning(
+                "TradAI: %d candles of %s (up to %s) have no value for some features, so "
+                "do_predict=0 on them: the startup candles (startup_candle_count %s) do not "
+                "cover the longest feature window (raise startup_candle_count; the regime "
+                "features need regime.lookback + label_period_candles), or the candles have gaps",
+                int(missing.sum()),
+                pair,
+                last,
+                self.config.get("startup_candle_count"),
+            )
 
     def _save_backtest_predictions(self, pair: str, rows: pd.DataFrame) -> None:
         """FreqAI's file layout, so ``tradai predictions export`` reads them like any run."""
