@@ -18,6 +18,7 @@ from freqtrade.freqai.data_kitchen import FreqaiDataKitchen
 
 from tradai_strategy.core.errors import TradAIConfigError, TradAIDataError, TradAIError
 from tradai_strategy.core.labels import describe_label, is_discrete_label
+from tradai_strategy.core.regimes import REGIME_LABEL, REGIMES
 from tradai_strategy.core.settings import TradAISettings
 from tradai_strategy.data.oos_metrics import (
     classification_metrics,
@@ -134,7 +135,8 @@ def check_window_classes(data_dictionary: dict[str, Any], dk: FreqaiDataKitchen)
     """A class in the eval part with no training row stops with one line naming the class
     and the window (LightGBM and CatBoost fail on it with their own message); a class with
     fewer than ``MIN_CLASS_ROWS`` training rows is one warning line (the model trains; its
-    probability for that class stays near the class's share)."""
+    probability for that class stays near the class's share). A regime absent from the
+    window is one warning line: the window's model has no column for it."""
     span = (dk.data.get("tradai_split") or {}).get("train_dates")
     train = data_dictionary["train_labels"]
     where = f"{dk.pair}, training window {' .. '.join(span) if span else f'of {len(train)} rows'}"
@@ -153,6 +155,13 @@ def check_window_classes(data_dictionary: dict[str, Any], dk: FreqaiDataKitchen)
                 "%s: class %r of %s has only %d training row(s) (< %d): this window's model "
                 "cannot learn it, its probability stays near its share",
                 where, name, label, n, MIN_CLASS_ROWS,
+            )  # fmt: skip
+        absent = [r for r in REGIMES if label == REGIME_LABEL and r not in counts.train]
+        if absent:
+            logger.warning(
+                "%s: regime(s) %s have no training row: this window's model gives them no "
+                "probability column (FreqAI fills 0)",
+                where, ", ".join(absent),
             )  # fmt: skip
 
 
