@@ -68,3 +68,18 @@ def test_a_class_with_a_few_training_rows_trains_with_one_warning(
     assert len(lines) == 1, lines
     assert lines[0].startswith("BTC/USDT, training window 2024-01-1")
     assert "class 'crisis' of &-s_regime has only 3 training row(s) (< 10)" in lines[0]
+
+
+@pytest.mark.xdist_group("freqai-models")
+def test_a_regime_absent_from_the_window_has_no_column_and_one_warning(
+    tmp_path: Path, data: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    from tradai_strategy.data.prediction_files import load_backtest_predictions
+
+    with caplog.at_level(logging.WARNING, logger="tradai_strategy.freqai.purged_training"):
+        _backtest(tmp_path, data, ("2024-02-20 00:00", "2024-02-21 00:00"))  # after training
+    lines = [r.getMessage() for r in caplog.records if "no training row" in r.getMessage()]
+    assert len(lines) == 1 and "regime(s) crisis have no training row" in lines[0], lines
+    table = load_backtest_predictions(tmp_path / "user_data" / "models" / "rare-class")
+    assert {"bear", "bull", "high_vol", "low_vol"} <= set(table.columns)
+    assert "crisis" not in table.columns and len(table) == 20 * 24
