@@ -129,3 +129,34 @@ def test_bad_gate_settings_are_one_line(store: tuple, extra: list[str], message:
     _, args, _ = store
     res = runner.invoke(app, [*args, *extra, "--no-report"])
     assert res.exit_code == 2 and message in " ".join(res.output.split()), res.output
+
+
+def test_a_class_a_split_never_trained_on_is_one_warning_line(tmp_path: Path) -> None:
+    """Crisis labels only in the last days: the last walk-forward split's model never saw the
+    class; validate says so, naming the pair, split and class (its probability there is 0)."""
+    from freqai_helpers import TEST_STRATEGIES
+
+    data = tmp_path / "data"
+    write_regime_data(PAIRS[:1], "1h", 62, seed=4, datadir=data)
+    meta = StrategyMeta(
+        pairs=PAIRS[:1],
+        datadir=str(data),
+        target="regime",
+        label_period_candles=H,
+        model_training_parameters=SMALL,
+    )
+    cfg = build_training_config(meta)
+    cfg["freqai"]["tradai"]["regime"] = {"lookback": 100}
+    cfg["tradai_test_crisis_span"] = ["2024-02-27 00:00", "2024-02-28 00:00"]
+    path = tmp_path / "config.json"
+    path.write_text(json.dumps(cfg))
+    args = ["validate", "--config", str(path), "--strategy", "RegimeRareClassStrategy"]
+    args += ["--strategy-path", str(TEST_STRATEGIES), "--datadir", str(data)]
+    args += ["--userdir", str(tmp_path / "user_data"), "--no-tracking", "--no-report"]
+    args += ["--cv", "walkforward", "--n-groups", "4", "--seeds", "1", "--jobs", "1"]
+    res = runner.invoke(app, [*args, "--skip-leakage-check", "--min-accuracy", "0"])
+    assert res.exit_code in (0, 1), res.output
+    text = " ".join(res.output.split())
+    assert "BTC/USDT split 3 (test 2024-02-" in text
+    assert "class 'crisis' has 0 training rows but 25 test rows" in text
+    assert "(its probability there is 0)" in text

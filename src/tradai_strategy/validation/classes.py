@@ -92,6 +92,14 @@ def score_pair(
         for j, (train, test) in enumerate(splits)
     }
     majority_paths = path_predictions(cv, n, splits, majority, dtype=object)
+    unseen = []  # a class a split's model never saw gets probability 0 on its test rows
+    for j, (train, test) in enumerate(splits):
+        counts = cls.window_classes(labels.iloc[train], labels.iloc[test])
+        unseen += [
+            f"{pd_.pair} split {j} (test {dates[test[0]]:%Y-%m-%d} .. {dates[test[-1]]:%Y-%m-%d}):"
+            f" class {name!r} has 0 training rows but {k} test rows (its probability there is 0)"
+            for name, k in counts.unseen().items()
+        ]
     model: list[dict[str, float]] = []
     base: dict[str, list[dict[str, float]]] = {"majority": [], "persistence": []}
     gates: list[cls.GateVerdict] = []
@@ -151,6 +159,7 @@ def score_pair(
         "gate": next((g for g in gates if not g.passed), gates[0]).text(),
         "failures": "; ".join(next((g.failures for g in gates if not g.passed), ())),
         "confusion": confusion,
+        "unseen": unseen,
     }
 
 
@@ -207,4 +216,5 @@ def score_classes(
         "multi-class target: the verdict is the accuracy gate; the IC and Sharpe figures of "
         f"the JSON report and the MLflow run score P({classes[-1]}) - 0.5 and are not used"
     )
-    return section, Verdict(not reasons, reasons, metrics, [warning])
+    unseen = [line for r in per_pair.values() for line in r["unseen"]]
+    return section, Verdict(not reasons, reasons, metrics, [warning, *unseen])
