@@ -1,9 +1,12 @@
 """`make demo` on its synthetic candles: the model is promoted through the gate because its
-validation passed (no --force), and the whole lifecycle runs in a bounded time."""
+validation passed (no --force); in the replay step freqtrade's dry-run bot serves it, a
+scripted retrain promotes version 2 through the same gate at simulated time, and the bot
+hot-swaps at its next candle; the whole lifecycle runs in a bounded time."""
 
 from __future__ import annotations
 
 import functools
+import json
 import time
 from pathlib import Path
 
@@ -33,8 +36,14 @@ def test_the_demo_promotes_a_model_that_passed_validation(
     took = time.monotonic() - started
     assert report.is_file()
     lc = Lifecycle.open(f"sqlite:///{tmp_path / 'demo' / 'mlflow.db'}")
-    assert lc.registry.aliases(DEMO_MODEL) == {"production": "1"}
-    assert lc.registry.version(DEMO_MODEL, 1).tags[tag.VALIDATION_STATUS] == "passed"
-    (promotion,) = [e for e in lc.audit.events(DEMO_MODEL) if e.action == "promote"]
-    assert not promotion.details.get("forced"), promotion  # through the gate, not around it
-    assert took < 120, f"the demo took {took:.0f} s"  # ~25 s alone here; CI runs 2 workers
+    assert lc.registry.aliases(DEMO_MODEL) == {"production": "2"}
+    for version in (1, 2):
+        assert lc.registry.version(DEMO_MODEL, version).tags[tag.VALIDATION_STATUS] == "passed"
+    first, retrained = [e for e in lc.audit.events(DEMO_MODEL) if e.action == "promote"]
+    for promotion in (first, retrained):  # through the gate, not around it
+        assert not promotion.details.get("forced"), promotion
+    assert (retrained.from_version, retrained.to_version) == ("1", "2")
+    replay = json.loads((tmp_path / "demo" / "user_data" / "replay" / "summary.json").read_text())
+    assert replay["versions_served"] == ["1", "2"]
+    assert retrained.time[:16] == replay["extra"]["events"][0]["at"][:16]  # simulated time
+    assert took < 200, f"the demo took {took:.0f} s"  # ~60 s alone here; CI runs 2 workers

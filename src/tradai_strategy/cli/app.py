@@ -209,7 +209,8 @@ def demo(
     signal: Annotated[str, typer.Option(help="Synthetic signal: none or planted.")] = "planted",
 ) -> None:
     """End-to-end lifecycle on synthetic (or TRADAI_REAL_DATA) candles: train -> validate ->
-    promote -> inference backtest (TradAIMLflowModel) -> status -> report."""
+    promote -> inference backtest (TradAIMLflowModel) -> status -> dry-run replay (a
+    scripted retrain is gated, promoted and hot-swapped by the bot) -> report."""
     from tradai_strategy.cli.demo import run_demo
 
     if signal not in ("none", "planted"):

@@ -2,8 +2,11 @@
 
 train (walk-forward, registered version) -> validate (the promotion gate) -> promote ->
 inference backtest with TradAIMLflowModel on later candles -> ``tradai status`` ->
-``tradai retrain simulate`` (real candles only) -> the HTML report. Every step is the
-``tradai`` command the demo prints, run in-process.
+``tradai replay``: freqtrade's dry-run bot serves ``@production`` over two days of those
+candles while a scripted retrain at the end of the first day trains, gates and promotes a
+new version, which the bot hot-swaps at its next candle -> ``tradai retrain simulate``
+(real candles only) -> the HTML report. Every step is the ``tradai`` command the demo
+prints, run in-process.
 """
 
 from __future__ import annotations
@@ -36,6 +39,11 @@ REAL_INFERENCE = "20250501-20250601"
 REAL_SIMULATION = ("2025-07-01", "2025-10-01")
 SYNTH_START = "2024-01-01"
 INFERENCE_DAYS = 24
+#: the replay step: candles the bot runs, and after how many the scripted retrain happens
+REPLAY_CANDLES = 48
+REPLAY_RETRAIN_AT = 24
+#: days of candles the replay's retrain trains on (``[train] train_days`` of its policy)
+REPLAY_TRAIN_DAYS = 150
 #: the planted mean-reversion strength of the demo's candles: ideal IC 0.31 at h = 12
 #: (:mod:`tradai_strategy.data.synthetic`); at the generator's default 0.05 (ideal 0.21) a
 #: few months of 2 pairs leave the validation t-stat near 1, and the gate rightly refuses
@@ -171,16 +179,7 @@ class Demo:
 
     def inference_backtest(self) -> None:
         """TradAIMLflowModel serving ``@production`` on candles after the training range."""
-        cfg = json.loads(self.train_cfg.read_text())
-        cfg["freqaimodel"] = "TradAIMLflowModel"
-        cfg["freqai"]["identifier"] += "-inference"
-        cfg["freqai"]["train_period_days"] = 0  # nothing trains: no history window to load
-        cfg["freqai"]["tradai"] = {
-            "mode": "inference",
-            "model_uri": f"models:/{DEMO_MODEL}@production",
-            "tracking_uri": self.uri,
-        }
-        path = self._write("inference.json", cfg)
+        path = self._write("inference.json", self.inference_config())
         self.console.rule("[bold]Inference backtest: TradAIMLflowModel serving @production")
         self.console.print(
             f"$ tradai backtest --offline --config {path} --strategy RadStrategy "
@@ -198,6 +197,77 @@ class Demo:
             f"registered bundle predicted every candle. Results: {result.results_path}",
             highlight=False,
         )
+
+    def inference_config(self) -> dict[str, Any]:
+        """The training config, made to serve ``@production`` with TradAIMLflowModel."""
+        cfg = json.loads(self.train_cfg.read_text())
+        cfg["freqaimodel"] = "TradAIMLflowModel"
+        cfg["freqai"]["identifier"] += "-inference"
+        cfg["freqai"]["train_period_days"] = 0  # nothing trains: no history window to load
+        cfg["freqai"]["tradai"] = {
+            "mode": "inference",
+            "model_uri": f"models:/{DEMO_MODEL}@production",
+            "tracking_uri": self.uri,
+        }
+        return cfg
+
+    def replay_args(self) -> list[str]:
+        """``tradai replay`` of the inference span's first candles, with a scripted retrain
+        (the demo's policy: auto-promote what passes the gate) in the middle."""
+        cfg = self.inference_config()
+        cfg["freqai"]["identifier"] = cfg["freqai"]["identifier"].replace("-inference", "-replay")
+        # the bot's start-up window: 30 days, so its indicators start converged
+        cfg["freqai"]["train_period_days"] = 30
+        config = self._write("replay.json", cfg)
+        policy = self.workdir / "lifecycle.toml"
+        policy.write_text(
+            "\n".join(
+                [
+                    "# the demo's retraining policy (every other key: configs/lifecycle.toml)",
+                    "[model]",
+                    f"model_name = {json.dumps(DEMO_MODEL)}",
+                    "[retrain]",
+                    "auto_promote = true  # a retrained version that passes the gate serves",
+                    "[train]",
+                    f"train_config = [{json.dumps(str(self.train_cfg))}]",
+                    f"strategy_path = {json.dumps(str(self.user_data / 'strategies'))}",
+                    f"datadir = {json.dumps(str(self.datadir))}",
+                    f"userdir = {json.dumps(str(self.userdir))}",
+                    f"train_days = {REPLAY_TRAIN_DAYS}",
+                    "skip_leakage_check = true  # step 1 ran the pre-flight on this strategy",
+                    "[validation]",
+                    "validation_seeds = 1  # step 2 measured the seed spread; the gate reads one",
+                    "",
+                ]
+            )
+        )
+        start = pd.Timestamp(self.inference_range.split("-")[0], tz="UTC")
+        at = start + pd.Timedelta(hours=REPLAY_RETRAIN_AT)
+        events = self.workdir / "replay_events.json"
+        events.write_text(
+            json.dumps([{"at": f"{at:%Y-%m-%dT%H:%MZ}", "do": "retrain", "policy": str(policy)}])
+        )
+        return [
+            "replay",
+            "--config",
+            str(config),
+            "--strategy",
+            "RadStrategy",
+            "--strategy-path",
+            str(self.user_data / "strategies"),
+            "--freqaimodel",
+            "TradAIMLflowModel",
+            "--datadir",
+            str(self.datadir),
+            "--userdir",
+            str(self.userdir),
+            "--timerange",
+            f"{start:%Y%m%d}-",
+            "--max-candles",
+            str(REPLAY_CANDLES),
+            "--events",
+            str(events),
+        ]
 
     def _inference(self, path: Path) -> Any:
         from tradai_strategy.data.freqtrade_runner import backtest
@@ -275,10 +345,15 @@ def run_demo(
         )
     demo.inference_backtest()
     demo.tradai("4. Status: aliases, age, metrics, health", ["status", *tracking])
+    demo.tradai(
+        "5. Paper-trade replay: freqtrade's dry-run bot serves @production; a scripted "
+        "retrain mid-run is gated, promoted and hot-swapped",
+        demo.replay_args(),
+    )
     if demo.real:
         first, last = REAL_SIMULATION
         demo.tradai(
-            "5. Replay the retraining policy over history (configs/lifecycle.toml)",
+            "6. Replay the retraining policy over history (configs/lifecycle.toml)",
             [
                 "retrain",
                 "simulate",
