@@ -177,3 +177,18 @@ ClusterOpt = Annotated[
         help="Train them on the Dask scheduler at this address, e.g. tcp://10.0.0.5:8786.",
     ),
 ]
+FitWorkersOpt = Annotated[
+    int | None,
+    typer.Option(
+        "--train-workers",
+        min=1,
+        help="Run the fits on TradAI's executor, in N processes (instead of --jobs; same "
+        "results; docs/parallel-training.md).",
+    ),
+]
+FitClusterOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--cluster", help="Run the fits on the Dask scheduler at this address (tcp://host:8786)."
+    ),
+]

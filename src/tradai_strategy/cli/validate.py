@@ -22,6 +22,8 @@ from tradai_strategy.cli.common import (
     ConfigOpt,
     CostOpt,
     DatadirOpt,
+    FitClusterOpt,
+    FitWorkersOpt,
     PairsOpt,
     StrategyOpt,
     StrategyPathOpt,
@@ -236,6 +238,8 @@ def validate(
         bool, typer.Option("--no-report", help="Do not write the HTML report.")
     ] = False,
     allow_gaps: AllowGapsOpt = False,
+    train_workers: FitWorkersOpt = None,
+    cluster: FitClusterOpt = None,
 ) -> None:
     """Cross-validate the strategy's FreqAI model (purged walk-forward or CPCV) on its own
     features and targets; report per-split and per-path metrics and the verdict (IC strength
@@ -249,6 +253,7 @@ def validate(
 
     from tradai_strategy.data.candle_check import allow_gaps as gap_policy
     from tradai_strategy.data.freqtrade_runner import resolve_config
+    from tradai_strategy.models.executor_options import executor_options
     from tradai_strategy.stats.overfitting import Thresholds
     from tradai_strategy.validation.pipeline import run_validation
     from tradai_strategy.validation.runner import DEFAULT_METRICS, ValidationSettings
@@ -304,7 +309,7 @@ def validate(
     if model is not None and version is not None:
         from tradai_strategy.lifecycle.gate import validate_and_tag
 
-        with progress, gap_policy(allow_gaps):
+        with progress, gap_policy(allow_gaps), executor_options(train_workers, cluster):
             gate = validate_and_tag(
                 args,
                 model,
@@ -318,7 +323,7 @@ def validate(
         report, run_id, tagged = gate.report, gate.run_id, gate.tags
     else:
         settings = ValidationSettings(**options)
-        with quiet_logging():
+        with quiet_logging(), executor_options(train_workers, cluster):
             cfg = resolve_config(args)
             with progress, gap_policy(allow_gaps):
                 report = run_validation(

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable
-from typing import TypeVar
+from typing import Any, TypeVar
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -30,3 +30,9 @@ def run_marked(fn: Callable[[T], R], marks: str, i: int, task: T) -> R:
         return fn(task)
     finally:
         os.remove(path)
+
+
+def apply_task(task: tuple[Callable[..., R], tuple[Any, ...]]) -> R:
+    """``fn(*args)`` for a task ``(fn, args)``: any call as a one-argument executor task."""
+    fn, args = task
+    return fn(*args)

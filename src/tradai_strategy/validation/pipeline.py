@@ -14,12 +14,14 @@ from pathlib import Path
 from typing import Any
 
 from tradai_strategy.core.errors import TradAIConfigError, TradAIDataError
-from tradai_strategy.core.settings import TradAISettings
+from tradai_strategy.core.settings import ExecutorSettings, TradAISettings
+from tradai_strategy.models.executor import usable_cores, warm_up
 from tradai_strategy.validation.report import ValidationReport, build_report
 from tradai_strategy.validation.runner import (
     PairData,
     Progress,
     ValidationSettings,
+    fit_modules,
     prepare_pair,
     run_fits,
     start_workers,
@@ -42,6 +44,15 @@ def run_leakage_check(
             "--skip-leakage-check to validate anyway, recorded in the run)"
         )
     return result
+
+
+def fit_workers(settings: ValidationSettings, executor: ExecutorSettings) -> int | str:
+    """How many processes fit: ``--jobs`` for validate's own pool; the executor's workers."""
+    if executor.backend == "serial":
+        return settings.n_jobs
+    if executor.workers:
+        return executor.workers
+    return usable_cores() if executor.backend == "local" else "cluster"
 
 
 def run_validation(
@@ -82,7 +93,13 @@ def run_validation(
     else:
         leakage = {**run_leakage_check(config, strategy, chosen, timerange), "skipped": False}
     say(f"leakage check: {leakage['summary']}")
-    warming = start_workers(settings.n_jobs, tradai.estimator)  # overlaps feature building
+    executor = ExecutorSettings.from_config(config)  # not serial: it runs the fits
+    workers = fit_workers(settings, executor)
+    warming = None
+    if executor.backend == "serial":
+        warming = start_workers(settings.n_jobs, tradai.estimator)  # overlaps feature building
+    elif executor.backend == "local":
+        warm_up(fit_modules(tradai.estimator))
     candles = load_candles(config, chosen, timerange, datadir)
     data: list[PairData] = []
     timeframe = str(config["timeframe"])
@@ -103,13 +120,13 @@ def run_validation(
     n_fits = sum(len(s) for s in splits) * settings.seeds
     say(
         f"{len(data)} pair(s), {len(data[0].features)} features, label {data[0].label} "
-        f"({data[0].task}), {n_fits} fits on {settings.n_jobs} worker(s)"
+        f"({data[0].task}), {n_fits} fits on {workers} worker(s)"
     )
     params = dict(config["freqai"].get("model_training_parameters", {}))
     if warming is not None:
         warming.join()
     fit_started = time.perf_counter()
-    fits = run_fits(data, splits, settings, tradai, params, progress)
+    fits = run_fits(data, splits, settings, tradai, params, progress, executor)
     fit_wall = time.perf_counter() - fit_started
     report = build_report(data, cvs, splits, fits, settings, horizon, timeframe)
     report.leakage = leakage
@@ -117,7 +134,8 @@ def run_validation(
         **{k: v for k, v in asdict(settings).items() if k != "thresholds"},
         "thresholds": asdict(settings.thresholds),
         "metrics": list(settings.metrics),
-        "n_jobs": settings.n_jobs,
+        "n_jobs": workers,
+        "executor": executor.address or executor.backend,
         "strategy": config.get("strategy"),
         "identifier": config["freqai"].get("identifier"),
         "estimator": tradai.estimator,

@@ -24,9 +24,15 @@ from freqtrade.exchange import timeframe_to_minutes
 
 from tradai_strategy.core.errors import TradAIConfigError, TradAIDataError
 from tradai_strategy.core.labels import is_discrete_label, target_columns
-from tradai_strategy.core.settings import TradAISettings
+from tradai_strategy.core.settings import ExecutorSettings, TradAISettings
 from tradai_strategy.models.estimators import Task
-from tradai_strategy.models.fitting import FitResult, FitTask, fit_one, worker_ready
+from tradai_strategy.models.fitting import (
+    ESTIMATOR_MODULES,
+    FitResult,
+    FitTask,
+    fit_one,
+    worker_ready,
+)
 from tradai_strategy.stats.metrics import SCORE_NAMES, check_metric_names
 from tradai_strategy.stats.overfitting import Thresholds
 from tradai_strategy.stats.splitters import (
@@ -233,6 +239,12 @@ def start_workers(n_jobs: int, estimator: str) -> threading.Thread | None:
     return thread
 
 
+def fit_modules(estimator: str) -> tuple[str, ...]:
+    """What an executor's worker imports before its first fit (the local pool's fork server
+    imports them once)."""
+    return (fit_one.__module__, ESTIMATOR_MODULES.get(estimator, estimator))
+
+
 def run_fits(
     pairs: Sequence[PairData],
     splits: Sequence[Sequence[tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]]],
@@ -240,8 +252,10 @@ def run_fits(
     tradai: TradAISettings,
     params: dict[str, Any],
     progress: Progress | None = None,
+    executor: ExecutorSettings | None = None,
 ) -> list[FitResult]:
-    """Every (pair, split, seed) fit, in parallel over ``settings.n_jobs`` processes."""
+    """Every (pair, split, seed) fit, in parallel over ``settings.n_jobs`` processes, or on
+    ``executor`` (``freqai.tradai.executor``, ``--train-workers``/``--cluster``) unless serial."""
     tasks = [
         FitTask(p, s, tradai.seed + i)
         for p in range(len(pairs))
@@ -255,6 +269,23 @@ def run_fits(
         scored = train[pd_.grid[train]]
         return (t, pd_.task, tradai.estimator, params, X[t.pair], pd_.y, train, test, scored)
 
+    if executor is not None and executor.backend != "serial":
+        from tradai_strategy.models.executor import run_tasks
+        from tradai_strategy.models.executor_worker import apply_task
+
+        def name(job: tuple[Any, tuple[Any, ...]]) -> str:
+            t = job[1][0]
+            return f"{pairs[t.pair].pair} split {t.split} seed {t.seed}"
+
+        features = [p.X for p in pairs]  # shipped with each fit (no shared disk on a cluster)
+        return run_tasks(
+            apply_task,
+            ((fit_one, call(t, features)) for t in tasks),
+            executor,
+            label=name,
+            on_done=(lambda done, _: progress(done, len(tasks))) if progress else None,
+            preload=fit_modules(tradai.estimator),
+        )
     results: list[FitResult] = []
     if settings.n_jobs == 1:
         for i, t in enumerate(tasks):
