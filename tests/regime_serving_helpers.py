@@ -47,6 +47,16 @@ META = {
 }
 NAME = "Regime"
 URI = f"models:/{NAME}@production"
+#: small presets of the other estimators (the LightGBM one is PARAMS)
+OTHER_PARAMS = {
+    "catboost": {"iterations": 60, "depth": 4, "learning_rate": 0.1},
+    "random_forest": {
+        "n_estimators": 40,
+        "max_depth": 6,
+        "min_samples_leaf": 20,
+        "max_features": 0.5,
+    },
+}
 
 _BUILT: dict[str, dict[str, Any]] = {}
 
@@ -61,26 +71,32 @@ def _training_edit(cfg: dict[str, Any]) -> None:
     cfg["freqai"]["save_backtest_models"] = True
 
 
-def registered_regime_model(factory: pytest.TempPathFactory) -> dict[str, Any]:
-    """The training run, its OOS predictions, bundle and registry (see module docstring)."""
-    if "run" in _BUILT:
-        return _BUILT["run"]
-    tmp = factory.mktemp("regime-serving")
+def registered_regime_model(
+    factory: pytest.TempPathFactory, estimator: str = "lightgbm"
+) -> dict[str, Any]:
+    """The training run, its OOS predictions, bundle and registry (see module docstring);
+    ``estimator``: lightgbm (:data:`PARAMS`) or catboost / random_forest (:data:`OTHER_PARAMS`)."""
+    if estimator in _BUILT:
+        return _BUILT[estimator]
+    tmp = factory.mktemp(f"regime-serving-{estimator}")
     data = tmp / "data"
     _, path = write_regime_data(PAIRS, "1h", DAYS, seed=1, datadir=data)
+    meta = dict(META)
+    if estimator != "lightgbm":
+        meta.update(estimator=estimator, model_training_parameters=OTHER_PARAMS[estimator])
     _, _, model_dir = run_training_backtest(
         tmp,
         data,
-        identifier="regime-serving",
+        identifier=f"regime-serving-{estimator}",
         freqaimodel="TrainingClassifierModel",
         tr=timerange(*OOS),
-        meta_overrides=META,
+        meta_overrides=meta,
         config_edit=_training_edit,
     )
     bundle = bundle_from_model_dir(model_dir, tmp / "bundle", strategy="RadStrategy")
     uri = f"sqlite:///{tmp / 'mlflow.db'}"
     assert register_bundle(bundle, NAME, alias="production", tracking_uri=uri) == "1"
-    _BUILT["run"] = {
+    _BUILT[estimator] = {
         "tmp": tmp,
         "data": data,
         "path": path,
@@ -89,7 +105,7 @@ def registered_regime_model(factory: pytest.TempPathFactory) -> dict[str, Any]:
         "bundle": bundle,
         "uri": uri,
     }
-    return _BUILT["run"]
+    return _BUILT[estimator]
 
 
 def regime_serving_config(

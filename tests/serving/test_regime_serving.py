@@ -55,9 +55,11 @@ def _oos(run: dict, pair: str) -> pd.DataFrame:
 
 
 @pytest.mark.xdist_group("freqai-models")
+@pytest.mark.parametrize("estimator", ["lightgbm", "catboost", "random_forest"])
 def test_served_regime_model_gives_the_training_backtests_oos_predictions(
-    tmp_path: Path, run: dict
+    tmp_path: Path, tmp_path_factory: pytest.TempPathFactory, estimator: str
 ) -> None:
+    run = registered_regime_model(tmp_path_factory, estimator)
     manifest = load_bundle(run["bundle"]).manifest
     assert all(sorted(m["classes"]) == CLASSES for m in manifest["pairs"].values())
     cfg = regime_serving_config(tmp_path, run)
