@@ -59,18 +59,15 @@ def check_trained_for(manifest: dict[str, Any], config: dict[str, Any], what: st
 
 def strategy_classes(strategy: Any) -> tuple[str, tuple[str, ...]] | None:
     """``(label, classes)`` the strategy's signals read (classes empty for a regression
-    target), or None when unknown (a custom target not built yet, a foreign strategy).
+    target), or None when not known for sure.
 
-    TradAIStrategy's built-in targets are known from ``target_kind``; a custom target from
-    what its last ``set_freqai_targets`` call recorded (``target_info``).
+    Known for TradAIStrategy's built-in targets (``target_kind``). A custom target's classes
+    are only seen in the candles its ``set_freqai_targets`` labelled, where a rare class
+    may be missing: not compared, so a good version is never refused for it.
     """
     if getattr(strategy, "custom_targets", None) is False:
         return BUILTIN_CLASSES.get(str(getattr(strategy, "target_kind", "")))
-    info = getattr(strategy, "__dict__", {}).get("target_info")
-    if info is None:
-        return None
-    label = info.primary
-    return label, tuple(info.classes.get(label, ()))
+    return None
 
 
 def check_classes(
