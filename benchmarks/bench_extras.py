@@ -22,6 +22,8 @@ SECTIONS: dict[str, tuple[str, str, str]] = {
     "drift": ("bench_drift", "run_drift_bench", "render_markdown"),
     # issue 15: live IC calibration and trigger rates, a pure simulation
     "live_ic": ("bench_live_ic", "run_live_ic_bench", "render_markdown"),
+    # issue 19: parallel training, wall time and peak memory with 1 and 2 workers
+    "parallel": ("bench_parallel", "run_parallel_bench", "render_markdown"),
 }
 
 
