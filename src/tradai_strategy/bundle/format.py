@@ -90,7 +90,9 @@ class PairModel:
     @property
     def score_column(self) -> str | None:
         """The numeric column to rank candles by (IC monitoring): a regressor's first label,
-        a classifier's ``up`` probability (TradAI's ``updown`` target); None otherwise."""
+        a classifier's ``up`` probability (TradAI's ``updown`` target); None otherwise (a
+        regime model: no one number ranks five regimes; the prediction log keeps its class
+        and probabilities and judges it by accuracy, see monitoring.class_accuracy)."""
         if not self.classes:
             return self.labels[0]
         return "up" if "up" in self.classes else None
