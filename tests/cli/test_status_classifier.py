@@ -68,6 +68,12 @@ def test_the_live_accuracy_of_the_served_version_decides(
     acc, se = prod["metrics"]["live_accuracy"], prod["metrics"]["live_accuracy_se"]
     assert abs(acc - rate) < 3 * se + 0.01 and 0 <= se < 0.1
     assert prod["metrics"]["accuracy"] == 0.8  # the validation figure is still shown
+    live = prod["live"]
+    assert (
+        live["n"] == 120 and live["candles"] == 60 and live["pairs"] == 2 and live["horizon"] == H
+    )
+    assert len(live["daily"]) == 30 and all(d["n"] == 4 for d in live["daily"])
+    assert live["daily"][0]["day"] == "2026-05-01"
     code, table = cli(uri, "status", "--prediction-log", str(path))
     assert code == 0 and "live acc" in table and "live accuracy" in table
 
@@ -78,7 +84,7 @@ def test_too_few_live_rows_keep_the_validation_accuracy(tmp_path: Path, uri: str
     code, out = cli_stdout(uri, "status", "--json", "--prediction-log", str(path2))
     assert code == 0
     prod = json.loads(out)["models"][0]["aliases"]["production"]
-    assert prod["performance"]["basis"] == "accuracy 80.0%"
+    assert prod["performance"]["basis"] == "accuracy 80.0%" and "live" not in prod
     code, out = cli_stdout(uri, "status", "--json", "--prediction-log", str(path))
     assert code == 0
     assert json.loads(out)["models"][0]["aliases"]["production"]["performance"]["level"] == "green"
@@ -100,6 +106,6 @@ def test_age_turns_a_healthy_classifier_yellow_then_red(
     version = VersionInfo(NAME, "1", ("production",), {}, "", created)
     rows = model_status([version], {"1": {"accuracy": 0.9}}, now)
     path = _log(tmp_path / "pred.sqlite", 0.97)
-    (row,) = _with_live_accuracy(rows, path, 30)
+    (row,), _ = _with_live_accuracy(rows, path, 30)
     assert row.performance.level == "green" and row.overall == overall
     assert row.age.level == overall

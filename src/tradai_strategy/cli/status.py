@@ -106,22 +106,25 @@ def _table(rows: list[VersionStatus], empty: list[str], width: int = WIDE_STATUS
 
 def _with_live_accuracy(
     rows: list[VersionStatus], log_path: Path, days: float
-) -> list[VersionStatus]:
+) -> tuple[list[VersionStatus], dict[str, dict[str, object]]]:
     """A classifier version's health judged on its live accuracy where the prediction log
-    holds enough of its scored non-overlapping rows (else its validation accuracy stays)."""
-    from dataclasses import replace
+    holds enough of its scored non-overlapping rows (else its validation accuracy stays);
+    also, per alias judged so, the figures and the daily accuracy of the window (JSON)."""
+    from dataclasses import asdict, replace
 
     import pandas as pd
 
     from tradai_strategy.lifecycle.status import Health, accuracy_level, worst
-    from tradai_strategy.monitoring.class_accuracy import live_accuracy
+    from tradai_strategy.monitoring.class_accuracy import daily_accuracy, live_accuracy
     from tradai_strategy.monitoring.prediction_log import PredictionLog
+    from tradai_strategy.stats.compare import finite_or_none
 
     if not log_path.is_file():
         raise typer.BadParameter(f"{log_path} does not exist", param_hint="--prediction-log")
     log = PredictionLog(log_path)
     frames: dict[str, pd.DataFrame] = {}
     out = []
+    details: dict[str, dict[str, object]] = {}
     for row in rows:
         if row.model not in frames:
             frames[row.model] = log.class_frame(row.model, role="champion")
@@ -135,7 +138,16 @@ def _with_live_accuracy(
         metrics = {**row.metrics, "live_accuracy": live.accuracy, "live_accuracy_se": live.se}
         overall = "red" if row.retired else worst([perf.level, row.age.level])
         out.append(replace(row, performance=perf, metrics=metrics, overall=overall))
-    return out
+        daily = daily_accuracy(mine, live.horizon)
+        daily = daily[daily["day"] > daily["day"].max() - pd.Timedelta(days=days)]
+        details[row.alias] = {
+            **finite_or_none(asdict(live)),
+            "daily": [
+                finite_or_none({**rec, "day": str(pd.Timestamp(rec["day"]).date())})
+                for rec in daily.to_dict(orient="records")
+            ],
+        }
+    return out, details
 
 
 def status(
@@ -160,8 +172,9 @@ def status(
     Health: regressors by IC (live tradai.monitor.rolling_ic tag, else OOS RankIC: green >=
     0.03, yellow 0.02-0.03, red < 0.02), classifiers (regime, up/down) by accuracy (green >=
     85%, yellow 75-85%, red < 75%): live accuracy on non-overlapping rows of the last
-    --live-days of --prediction-log when it holds enough, else the validation (OOS)
-    accuracy; age (yellow > 30 days, red > 45 days); overall = the worst.
+    --live-days of --prediction-log when it holds enough (--json: with the daily accuracy
+    under "live"), else the validation (OOS) accuracy; age (yellow > 30 days, red > 45
+    days); overall = the worst.
     """
     from tradai_strategy.lifecycle.status import model_status
 
@@ -170,12 +183,13 @@ def status(
     with registry_session(tracking_uri, audit_db, model) as lc:
         names = [model] if model else lc.registry.models()
         per_model = {}
+        live: dict[str, dict[str, dict[str, object]]] = {}
         for name in names:
             versions = lc.registry.versions(name)
             metrics = {v.version: lc.registry.run_metrics(v.run_id) for v in versions if v.aliases}
             found = model_status(versions, metrics)
             if prediction_log is not None:
-                found = _with_live_accuracy(found, prediction_log, live_days)
+                found, live[name] = _with_live_accuracy(found, prediction_log, live_days)
             per_model[name] = (versions, found)
     if as_json:
         doc = {
@@ -185,7 +199,17 @@ def status(
                     "model": name,
                     "versions": len(versions),
                     "latest": versions[0].version if versions else None,
-                    "aliases": {r.alias: r.to_dict() for r in rows},
+                    "aliases": {
+                        r.alias: {
+                            **r.to_dict(),
+                            **(
+                                {"live": live[name][r.alias]}
+                                if r.alias in live.get(name, {})
+                                else {}
+                            ),
+                        }
+                        for r in rows
+                    },
                 }
                 for name, (versions, rows) in per_model.items()
             ],
