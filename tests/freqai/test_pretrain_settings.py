@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -11,7 +12,7 @@ from tradai_strategy.core.errors import TradAIConfigError, TradAIDataError
 from tradai_strategy.core.settings import ExecutorSettings
 from tradai_strategy.freqai.pretrain import check_parallel_model, worker_config
 from tradai_strategy.freqai.pretrain_worker import RegressionFit
-from tradai_strategy.models.executor import FitFailedError, run_tasks
+from tradai_strategy.models.executor import FitFailedError, iter_tasks, run_tasks
 from tradai_strategy.registry.faults import FAULT_ENV
 
 
@@ -155,3 +156,23 @@ def test_dask_retries_once_then_names_the_task() -> None:
         label = lambda t: f"{t[0]} window {t[1]}"  # noqa: E731
         with pytest.raises(FitFailedError, match=r"^crash window 2 failed twice \(RuntimeError"):
             run_tasks(flaky, [("ok", 1), ("crash", 2)], settings, label=label)
+        assert_tasks_taken_as_workers_free_up(settings)
+
+
+def assert_tasks_taken_as_workers_free_up(settings: ExecutorSettings) -> None:
+    """The executor takes a task when a worker can start it and hands results out in task
+    order as they come: a lazy caller never holds every task's data at once."""
+    taken: list[int] = []
+
+    def source() -> Iterator[tuple[str, int]]:
+        for n in range(8):
+            taken.append(n)
+            yield ("x", n)
+
+    results = iter_tasks(fit_like, source(), settings, in_flight=2)
+    assert next(results) == 0 and len(taken) <= 3
+    assert list(results) == [2, 4, 6, 8, 10, 12, 14] and len(taken) == 8
+
+
+def test_local_pool_takes_tasks_as_workers_free_up() -> None:
+    assert_tasks_taken_as_workers_free_up(ExecutorSettings("local", 2))

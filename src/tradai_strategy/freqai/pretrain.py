@@ -37,8 +37,8 @@ from tradai_strategy.freqai.pretrain_worker import (
 from tradai_strategy.models.estimators import save_native_model
 from tradai_strategy.models.executor import (
     connect,
+    iter_tasks,
     progress_displays,
-    run_tasks,
     usable_cores,
     warm_up,
 )
@@ -230,8 +230,12 @@ def pretrain_backtest(
         )
         total = sum(len(plan) for _, plan in plans.values())
         on_done, close = progress(total)
+        carried: dict[str, dict[str, Any]] = {}
+        fits, fit_seconds = 0, 0.0
         try:
-            results = run_tasks(
+            # each window is written as soon as it and the pair's earlier ones are trained:
+            # neither the tasks' nor the results' frames pile up in this process
+            for result in iter_tasks(
                 fit_window,
                 tasks,
                 settings,
@@ -239,24 +243,23 @@ def pretrain_backtest(
                 on_done=lambda done, _submitted: on_done(done, total),
                 client=client,
                 preload=worker_modules(model.tradai.estimator),
-            )
+            ):
+                written = write_window(model, result, carried.get(result.pair, {}))
+                done.written.setdefault(result.pair, []).extend(written)
+                carried[result.pair] = result.dk.data
+                fits, fit_seconds = fits + 1, fit_seconds + result.seconds
         finally:
             close()
-        carried: dict[str, dict[str, Any]] = {}
-        for result in results:
-            written = write_window(model, result, carried.get(result.pair, {}))
-            done.written.setdefault(result.pair, []).extend(written)
-            carried[result.pair] = result.dk.data
         workers = settings.workers or usable_cores()
         logger.info(
             "TradAI: %d fits of %d pairs trained on %s (%s) in %.1f s (fits: %.1f s of worker "
             "time)",
-            len(results),
+            fits,
             len(done.frames),
             settings.backend,
             settings.address or f"{workers} workers",
             time.perf_counter() - started,
-            sum(r.seconds for r in results),
+            fit_seconds,
         )
         return done
     finally:
