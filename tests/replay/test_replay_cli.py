@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pandas as pd
 import pytest
 import typer
 from freqai_helpers import STRATEGIES
@@ -54,6 +55,22 @@ def test_a_short_replay_prints_its_summary(setup: dict) -> None:
         "2024-01-10 03:00",
     )
     assert (userdir / "tradesv3.replay.sqlite").is_file()
+
+
+def test_compare_backtest_reports_the_trade_overlap(setup: dict) -> None:
+    userdir = setup["root"] / "compare"
+    result = _run(
+        setup, userdir, "--timerange", "20240110-", "--max-candles", "48", "--compare-backtest"
+    )
+    assert result.exit_code == 0, result.output
+    text = " ".join(result.output.split())  # the console wraps long lines
+    line = text[text.index("replay vs backtest") :]
+    table = pd.read_csv(userdir / "replay" / "trade_overlap.csv")
+    total = len(table)
+    assert total > 10 and (table["where"] == "both").all(), table
+    assert f"{total} of {total} replay / {total} backtest trades" in line, line
+    # the bot's last iteration entered on the span's last signal, after the backtest's end
+    assert "1 more replay trade(s) opened after the span" in line, line
 
 
 @pytest.mark.parametrize(

@@ -95,6 +95,14 @@ def replay(
             help="freqtrade's trade database (default: sqlite <userdir>/tradesv3.replay.sqlite)."
         ),
     ] = None,
+    compare_backtest: Annotated[
+        bool,
+        typer.Option(
+            "--compare-backtest",
+            help="Afterwards, backtest the replayed span with the same config and model and "
+            "compare the trade lists (<userdir>/replay/trade_overlap.csv).",
+        ),
+    ] = False,
 ) -> None:
     """Paper-trade a span of recorded candles with freqtrade's own dry-run bot.
 
@@ -125,6 +133,30 @@ def replay(
             events=events,
         )
     render_summary(summary, console)
+    if compare_backtest:
+        from tradai_strategy.replay.compare import backtest_overlap
+
+        if len(summary.versions_served) > 1:
+            console.print(
+                "[yellow]the replay served versions "
+                f"{', '.join(summary.versions_served)}; the backtest serves the config's model "
+                "as it is now: trades after the first version change may differ for that "
+                "reason alone[/]"
+            )
+        with console.status("backtesting the replayed span ..."):
+            overlap = backtest_overlap(
+                config,
+                strategy,
+                summary,
+                summary.timeframe,
+                freqaimodel=freqaimodel,
+                datadir=datadir,
+                userdir=userdir,
+                strategy_path=strategy_path,
+                freqaimodel_path=freqaimodel_path or freqaimodels_path(),
+            )
+        console.print(f"replay vs backtest: {overlap.text()}", highlight=False)
+        console.print(f"trade by trade: {Path(summary.signals).parent / 'trade_overlap.csv'}")
 
 
 def register(app: typer.Typer) -> None:

@@ -67,7 +67,8 @@ PATCHED_EXCHANGE_METHODS: tuple[str, ...] = (
 )
 
 DEFAULT_FEE = 0.001
-_TICK = 1e-8
+#: step size of prices and amounts in the generated markets (ccxt TICK_SIZE mode)
+TICK = 1e-8
 _MIN_COST = 5.0
 _MAX_LEVERAGE = 20.0
 _REGEX_CHARS = frozenset("*?[]()|^$\\{}+")
@@ -134,18 +135,18 @@ def build_market(
         "strike": None,
         "optionType": None,
         "precision": {
-            "amount": _TICK,
-            "price": _TICK,
+            "amount": TICK,
+            "price": TICK,
             "cost": None,
-            "base": _TICK,
-            "quote": _TICK,
+            "base": TICK,
+            "quote": TICK,
         },
         "limits": {
             "leverage": {"min": 1.0, "max": _MAX_LEVERAGE if futures else 1.0},
-            "amount": {"min": _TICK, "max": None},
-            "price": {"min": _TICK, "max": None},
+            "amount": {"min": TICK, "max": None},
+            "price": {"min": TICK, "max": None},
             "cost": {"min": _MIN_COST, "max": None},
-            "market": {"min": _TICK, "max": None},
+            "market": {"min": TICK, "max": None},
         },
         "marginModes": {"cross": futures, "isolated": futures},
         "created": None,

@@ -18,8 +18,11 @@ Everything above ccxt is freqtrade's own code: candle caching and partial-candle
 pricing (``get_rate``), dry-run order creation and fills (``create_dry_run_order``,
 ``check_dry_limit_order_filled``), fees from the generated markets, dry-run wallets.
 
-Prices: bid = ask = last = the feed's current price (the forming candle's open), with one
-order-book level per side of practically unlimited size. Hence a dry-run limit order at the
+Prices: bid = ask = last = the feed's current price (the forming candle's open) on the
+generated markets' price grid (:data:`~tradai_strategy.data.offline.TICK`, as an exchange
+quotes on its tick grid: an off-grid quote made freqtrade's rounded limit fall a hair below
+the ask and the entry wait), with one order-book level per side of practically unlimited
+size. Hence a dry-run limit order at the
 quoted price fills at once at that price (freqtrade fills a buy when its limit is at or above
 the best ask, a sell when at or below the best bid), a market order fills at it without
 slippage, and a limit away from it waits until a later candle's open crosses it.
@@ -35,8 +38,9 @@ from typing import Any
 
 import ccxt
 from freqtrade.exchange.exchange import Exchange
+from freqtrade.exchange.exchange_utils import price_to_precision
 
-from tradai_strategy.data.offline import offline_markets
+from tradai_strategy.data.offline import TICK, offline_markets
 from tradai_strategy.replay.feed import CandleFeed
 
 __all__ = ["BOOK_DEPTH", "ReplayMarketData", "replay_exchange"]
@@ -62,7 +66,7 @@ class ReplayMarketData:
         price = self.feed.price(symbol, self.timeframe, now)
         if price is None:
             raise ccxt.BadSymbol(f"replay: no candle of {symbol} at or before {_iso(now)}")
-        return price
+        return price_to_precision(price, TICK, ccxt.TICK_SIZE, rounding_mode=ccxt.ROUND)
 
     def ticker(self, symbol: str) -> dict[str, Any]:
         now = now_ms()

@@ -53,6 +53,7 @@ class ReplaySummary:
     first_candle: str
     last_candle: str
     pairs: list[str]
+    timeframe: str
     trades_closed: int
     trades_open: int
     profit_abs: float
@@ -242,6 +243,7 @@ def run_replay(
         first_candle=f"{first:%Y-%m-%d %H:%M}",
         last_candle=f"{plan.first_signal + (max(iterations, 1) - 1) * plan.tf:%Y-%m-%d %H:%M}",
         pairs=plan.pairs,
+        timeframe=plan.timeframe,
         entry_signals=_flag_count(signals, "enter_long") + _flag_count(signals, "enter_short"),
         predictions_served=_flag_count(signals, "do_predict"),
         versions_served=sorted({str(v) for v in served if str(v) not in ("", "nan")}),
