@@ -26,6 +26,7 @@ from tradai_strategy.models.executor_dask import (
     CONNECT_TIMEOUT_S,
     HANDSHAKE_MARGIN_S,
     OWN_CLUSTER_CONFIG,
+    check_reachable,
     connect,
     run_dask,
 )
@@ -46,6 +47,7 @@ __all__ = [
     "ClusterUnreachableError",
     "FitFailedError",
     "ProgressFactory",
+    "check_reachable",
     "connect",
     "iter_tasks",
     "progress_displays",

@@ -92,6 +92,12 @@ def connect(address: str, timeout: float = CONNECT_TIMEOUT_S) -> Any:
     )
 
 
+def check_reachable(settings: ExecutorSettings) -> None:
+    """One line now (:func:`connect`) when the configured scheduler does not answer."""
+    if settings.backend == "dask" and settings.address:
+        connect(settings.address).close()
+
+
 def own_cluster(workers: int) -> Any:
     """A scheduler and ``workers`` one-thread worker processes on 127.0.0.1."""
     import dask

@@ -15,7 +15,7 @@ from typing import Any
 
 from tradai_strategy.core.errors import TradAIConfigError, TradAIDataError
 from tradai_strategy.core.settings import ExecutorSettings, TradAISettings
-from tradai_strategy.models.executor import usable_cores, warm_up
+from tradai_strategy.models.executor import check_reachable, usable_cores, warm_up
 from tradai_strategy.validation.report import ValidationReport, build_report
 from tradai_strategy.validation.runner import (
     PairData,
@@ -76,6 +76,8 @@ def run_validation(
     say = notify or (lambda _msg: None)
     started = time.perf_counter()
     tradai = TradAISettings.from_config(config)
+    executor = ExecutorSettings.from_config(config)  # not serial: it runs the fits
+    check_reachable(executor)  # an unreachable cluster: one line before any work
     horizon = tradai.label_period_candles
     if settings.purge < horizon:
         raise TradAIConfigError(
@@ -93,7 +95,6 @@ def run_validation(
     else:
         leakage = {**run_leakage_check(config, strategy, chosen, timerange), "skipped": False}
     say(f"leakage check: {leakage['summary']}")
-    executor = ExecutorSettings.from_config(config)  # not serial: it runs the fits
     workers = fit_workers(settings, executor)
     warming = None
     if executor.backend == "serial":
