@@ -10,7 +10,8 @@ from executor_tasks import die_once, fit_like
 
 from tradai_strategy.core.errors import TradAIConfigError, TradAIDataError
 from tradai_strategy.core.settings import ExecutorSettings
-from tradai_strategy.freqai.pretrain import check_parallel_model, worker_config
+from tradai_strategy.freqai.pretrain import check_parallel_model
+from tradai_strategy.freqai.pretrain_windows import worker_config
 from tradai_strategy.freqai.pretrain_worker import RegressionFit
 from tradai_strategy.models.executor import FitFailedError, iter_tasks, run_tasks
 from tradai_strategy.registry.faults import FAULT_ENV

@@ -11,11 +11,10 @@ prediction file valid and only reads it (docs/parallel-training.md).
 
 from __future__ import annotations
 
-import copy
 import logging
 import shutil
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -27,14 +26,17 @@ from freqtrade.freqai.data_kitchen import FreqaiDataKitchen
 
 from tradai_strategy.core.errors import TradAIConfigError
 from tradai_strategy.core.settings import ExecutorSettings, TradAISettings
+from tradai_strategy.freqai.pretrain_windows import (
+    plan_windows,
+    window_tasks,
+    write_window,
+)
 from tradai_strategy.freqai.pretrain_worker import (
     ClassificationFit,
     RegressionFit,
-    WindowResult,
     WindowTask,
     fit_window,
 )
-from tradai_strategy.models.estimators import save_native_model
 from tradai_strategy.models.executor import (
     connect,
     iter_tasks,
@@ -91,15 +93,6 @@ def worker_modules(estimator: str) -> tuple[str, ...]:
     """What a worker imports before its first fit: the fit code and the estimator library."""
     library = {"lightgbm": "lightgbm", "catboost": "catboost"}.get(estimator, "sklearn.ensemble")
     return (fit_window.__module__, library)
-
-
-def worker_config(config: dict[str, Any]) -> dict[str, Any]:
-    """What a worker's model and data kitchen read: the ``freqai`` block (without
-    ``freqai.tradai``: credentials stay here), ``timeframe`` and ``timerange``."""
-    freqai = {k: v for k, v in config["freqai"].items() if k != "tradai"}
-    return copy.deepcopy(
-        {"freqai": freqai, "timeframe": config["timeframe"], "timerange": config.get("timerange")}
-    )
 
 
 def fingerprint(frame: pd.DataFrame) -> tuple[tuple[str, ...], np.ndarray]:
@@ -223,10 +216,11 @@ def pretrain_backtest(
             model.dd.get_pair_dict_info(pair)
             done.frames[pair] = fingerprint(frame)
             plans[pair] = (frame, plan_windows(model, pair, frame))
+        driver = {"features": 0.0, "window inputs": 0.0, "writes": 0.0}  # seconds, here
         tasks = (
             task
             for pair, (frame, plan) in plans.items()
-            for task in window_tasks(model, pair, frame, strategy, plan)
+            for task in window_tasks(model, pair, frame, strategy, plan, driver)
         )
         total = sum(len(plan) for _, plan in plans.values())
         on_done, close = progress(total)
@@ -244,7 +238,9 @@ def pretrain_backtest(
                 client=client,
                 preload=worker_modules(model.tradai.estimator),
             ):
+                writing = time.perf_counter()
                 written = write_window(model, result, carried.get(result.pair, {}))
+                driver["writes"] += time.perf_counter() - writing
                 done.written.setdefault(result.pair, []).extend(written)
                 carried[result.pair] = result.dk.data
                 fits, fit_seconds = fits + 1, fit_seconds + result.seconds
@@ -253,13 +249,14 @@ def pretrain_backtest(
         workers = settings.workers or usable_cores()
         logger.info(
             "TradAI: %d fits of %d pairs trained on %s (%s) in %.1f s (fits: %.1f s of worker "
-            "time)",
+            "time; in this process: %s)",
             fits,
             len(done.frames),
             settings.backend,
             settings.address or f"{workers} workers",
             time.perf_counter() - started,
             fit_seconds,
+            ", ".join(f"{name} {seconds:.1f} s" for name, seconds in driver.items()),
         )
         return done
     finally:
@@ -287,102 +284,3 @@ def progress(total: int) -> tuple[Callable[[int, int], None], Callable[[], None]
             )
 
     return log, lambda: None
-
-
-def plan_windows(model: Any, pair: str, frame: pd.DataFrame) -> list[tuple[int, Any, Any]]:
-    """FreqAI's windows of ``pair`` that its loop would train: (number, training range,
-    backtest range); a window whose prediction or model file exists (a reused identifier)
-    is left to the loop, which reuses it."""
-    dk = FreqaiDataKitchen(model.config, False, pair)
-    plan = []
-    windows = zip(dk.training_timeranges, dk.backtesting_timeranges, strict=False)
-    for it, (tr_train, tr_backtest) in enumerate(windows, start=1):
-        ts = int(tr_train.stopts)
-        in_window = (frame["date"] >= tr_backtest.startdt) & (frame["date"] < tr_backtest.stopdt)
-        dk.set_paths(pair, ts)
-        dk.set_new_model_names(pair, ts)
-        if dk.check_if_backtest_prediction_is_valid(int(in_window.sum())) or model.model_exists(dk):
-            continue
-        plan.append((it, tr_train, tr_backtest))
-    return plan
-
-
-def window_tasks(
-    model: Any, pair: str, frame: pd.DataFrame, strategy: Any, plan: list[tuple[int, Any, Any]]
-) -> Iterator[WindowTask]:
-    """The fits of ``plan`` with the inputs FreqAI's loop would give them; the pair's
-    features are built once, with FreqAI's data kitchen."""
-    if not plan:
-        return
-    config = model.config
-    shipped = worker_config(config)
-    dk = FreqaiDataKitchen(config, False, pair)  # accumulates the classes as the loop's does
-    metadata = {"pair": pair}
-    features = dk.use_strategy_to_populate_indicators(
-        strategy, prediction_dataframe=frame, pair=pair
-    )
-    for it, tr_train, tr_backtest in plan:
-        ts = int(tr_train.stopts)
-        base_train = strategy.set_freqai_targets(
-            features.loc[features["date"] < tr_train.stopdt, :], metadata=metadata
-        )
-        base_backtest = strategy.set_freqai_targets(
-            features.loc[features["date"] < tr_backtest.stopdt, :], metadata=metadata
-        )
-        buffered = dk.buffer_timerange(tr_train.copy())
-        train_df = dk.remove_special_chars_from_feature_names(
-            dk.slice_dataframe(buffered, base_train)
-        )
-        backtest_df = dk.remove_special_chars_from_feature_names(
-            dk.slice_dataframe(tr_backtest, base_backtest)
-        )
-        dk.get_unique_classes_from_labels(train_df)
-        wdk = FreqaiDataKitchen(config, False, pair)
-        wdk.set_paths(pair, ts)
-        wdk.set_new_model_names(pair, ts)
-        wdk.check_if_backtest_prediction_is_valid(len(backtest_df))  # sets the file's path
-        wdk.unique_classes = dict(dk.unique_classes)
-        wdk.unique_class_list = list(dk.unique_class_list)
-        wdk.find_features(train_df)
-        wdk.find_labels(train_df)
-        wdk.config = shipped
-        wdk.freqai_config = shipped["freqai"]
-        yield WindowTask(
-            pair,
-            it,
-            tr_train.timerange_str,
-            model.task,
-            type(model).__name__,
-            model.tradai,
-            shipped,
-            wdk,
-            train_df,
-            backtest_df,
-        )
-
-
-def write_window(model: Any, result: WindowResult, carried: dict[str, Any]) -> list[Path]:
-    """Write what FreqAI's loop writes after training ``result``'s window; the paths written.
-
-    FreqAI keeps one data kitchen per pair across its windows, so a window's metadata also
-    holds what the previous window's prediction left in ``dk.data`` (``carried``, e.g.
-    ``filter_drop_index_prediction``): the same dict is rebuilt here, in the same key order.
-    """
-    dk = result.dk
-    dk.config = model.config
-    dk.freqai_config = model.config["freqai"]
-    dk.data = {**carried, **result.train_data}
-    pair = result.pair
-    model.dd.pair_dict[pair]["trained_timestamp"] = int(Path(dk.data_path).name.rsplit("_", 1)[1])
-    if model.plot_features:
-        from freqtrade.freqai.utils import plot_feature_importance
-
-        plot_feature_importance(result.model, pair, dk, model.plot_features)
-    if model.save_backtest_models:
-        save_native_model(result.model, Path(dk.data_path), dk.model_filename)
-        model.dd.save_data(result.model, pair, dk)
-    else:
-        model.dd.save_metadata(dk)
-    dk.save_backtesting_prediction(result.append_df)
-    dk.data.update(result.predict_data)
-    return [Path(dk.data_path), Path(dk.backtesting_results_path)]
