@@ -177,3 +177,27 @@ def assert_tasks_taken_as_workers_free_up(settings: ExecutorSettings) -> None:
 
 def test_local_pool_takes_tasks_as_workers_free_up() -> None:
     assert_tasks_taken_as_workers_free_up(ExecutorSettings("local", 2))
+
+
+def test_dask_gives_work_to_workers_that_join_a_running_cluster() -> None:
+    distributed = pytest.importorskip("distributed")
+    with (
+        distributed.LocalCluster(
+            n_workers=1,
+            threads_per_worker=1,
+            processes=True,
+            host="127.0.0.1",
+            dashboard_address=None,
+        ) as cluster,
+        distributed.Client(cluster, set_as_default=False) as client,
+    ):
+        ahead: list[int] = []  # tasks taken and not finished, after each finished one
+        tasks = (("x", n) for n in range(40))
+        settings = ExecutorSettings("dask", None, cluster.scheduler_address)
+        results = iter_tasks(fit_like, tasks, settings, on_done=lambda d, t: ahead.append(t - d))
+        assert next(results) == 0
+        assert max(ahead) <= 3  # one worker thread: 4 in flight
+        cluster.scale(3)  # e.g. another machine's dask worker starts
+        client.wait_for_workers(3, timeout=60)
+        assert list(results) == [2 * n for n in range(1, 40)]
+        assert max(ahead) >= 5  # three threads: 6 in flight

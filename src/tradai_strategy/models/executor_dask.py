@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import socket
 import threading
+import time
 import uuid
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any, TypeVar
@@ -33,6 +34,8 @@ R = TypeVar("R")
 CONNECT_TIMEOUT_S = 10.0
 #: more time for Dask's handshake once the scheduler's port accepted the connection
 HANDSHAKE_MARGIN_S = 5.0
+#: how often the number of worker threads is asked again (workers may join a running cluster)
+RECOUNT_S = 1.0
 #: the scheduler settings of the Dask cluster :func:`run_dask` starts: a task whose worker
 #: died is rescheduled once; one task per worker thread, so a death implicates one task only
 OWN_CLUSTER_CONFIG = {
@@ -113,6 +116,24 @@ def own_cluster(workers: int) -> Any:
         )
 
 
+class InFlight:
+    """How many tasks to keep submitted: ``fixed``, else 2 per worker thread the cluster has
+    (at least 4), asked again every :data:`RECOUNT_S`: workers that join a running cluster
+    (another machine's ``dask worker``) get work too."""
+
+    def __init__(self, client: Any, fixed: int | None) -> None:
+        self.client, self.fixed = client, fixed
+        self.value, self.counted = 4, -RECOUNT_S
+
+    def __call__(self) -> int:
+        if self.fixed:
+            return self.fixed
+        if time.monotonic() - self.counted >= RECOUNT_S:
+            self.value = max(4, 2 * sum(self.client.nthreads().values()))
+            self.counted = time.monotonic()
+        return self.value
+
+
 def run_dask(
     fn: Callable[[T], R],
     tasks: Iterable[T],
@@ -123,7 +144,7 @@ def run_dask(
     in_flight: int | None = None,
 ) -> Iterator[R]:
     """Results in task order, each as soon as it and those before it are finished; at most
-    ``in_flight`` tasks (default 2 per worker thread the cluster has) submitted at a time."""
+    ``in_flight`` tasks (default: :class:`InFlight`) submitted at a time."""
     from distributed import KilledWorker, as_completed
 
     cluster = None
@@ -136,7 +157,7 @@ def run_dask(
             client = connect(cluster.scheduler_address)
     try:
         run_id = uuid.uuid4().hex[:8]
-        limit = in_flight or max(4, 2 * sum(client.nthreads().values()))
+        limit = InFlight(client, in_flight)
         source = iter(tasks)
         pending: dict[int, T] = {}
         ready: dict[int, R] = {}
@@ -153,7 +174,7 @@ def run_dask(
 
         def top_up() -> None:
             nonlocal added
-            while running.count() < limit:
+            while running.count() < limit():
                 try:
                     pending[added] = next(source)
                 except StopIteration:
