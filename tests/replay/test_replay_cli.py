@@ -104,3 +104,51 @@ def test_a_pair_without_candles_is_one_line(setup: dict) -> None:
     lines = [ln for ln in result.output.splitlines() if ln.strip()]
     assert len(lines) == 1 and "SOL/USDT has no 1h candles" in lines[0], lines
     assert not (userdir / "replay" / "replay.log").exists()
+
+
+def _missing_csv(cfg: dict, root: Path) -> None:
+    cfg["freqai"]["tradai"]["prediction_source"]["path"] = str(root / "nonexistent.csv")
+
+
+def _registry_typo(cfg: dict, root: Path) -> None:
+    source = {"type": "mlflow", "model_uri": "models:/Nope@production"}
+    cfg["freqai"]["tradai"]["prediction_source"] = source
+    cfg["freqai"]["tradai"]["tracking_uri"] = f"sqlite:///{root / 'no-such-registry.db'}"
+
+
+def _unknown_registered_model(cfg: dict, root: Path) -> None:
+    from mlflow import MlflowClient
+
+    uri = f"sqlite:///{root / 'empty-registry.db'}"
+    MlflowClient(uri, registry_uri=uri).search_registered_models()  # creates the store
+    source = {"type": "mlflow", "model_uri": "models:/Nope@production"}
+    cfg["freqai"]["tradai"]["prediction_source"] = source
+    cfg["freqai"]["tradai"]["tracking_uri"] = uri
+
+
+@pytest.mark.parametrize(
+    ("model", "change", "expected"),
+    [
+        ("NoSuchModel", None, "NoSuchModel is not a FreqAI model class"),
+        ("TradAIPredictionModel", _missing_csv, "the model cannot load"),
+        ("TradAIPredictionModel", _registry_typo, "no MLflow store at"),
+        ("TradAIPredictionModel", _unknown_registered_model, "'Nope' is not registered"),
+    ],
+)
+def test_a_model_that_cannot_load_is_one_line(
+    setup: dict, model: str, change, expected: str
+) -> None:
+    cfg = json.loads(setup["config"].read_text())
+    if change is not None:
+        change(cfg, setup["root"])
+    path = setup["root"] / f"bad-model-{model}.json"
+    path.write_text(json.dumps(cfg))
+    userdir = setup["root"] / "bad-model"
+    argv = ["replay", "--config", str(path), "--strategy", "RadStrategy"]
+    argv += ["--freqaimodel", model, "--strategy-path", str(STRATEGIES)]
+    argv += ["--userdir", str(userdir), "--datadir", str(setup["data"]), "--timerange", "20240110-"]
+    result = CliRunner().invoke(_app(), argv)
+    assert result.exit_code == 2, result.output
+    lines = [ln for ln in result.output.splitlines() if ln.strip()]
+    assert len(lines) == 1 and lines[0].startswith("error:") and expected in lines[0], lines
+    assert not (userdir / "replay" / "replay.log").exists()

@@ -70,11 +70,10 @@ def registry_session(
 def require_store(tracking_uri: str | None) -> None:
     """A registry command reads an existing store: a sqlite path with no database is a typo
     (opening it would create an empty registry and report "no models"), one line."""
-    from tradai_strategy.registry.store import sqlite_path
-    from tradai_strategy.registry.store import tracking_uri as resolve_uri
+    from tradai_strategy.registry.store import missing_store
 
-    db = sqlite_path(resolve_uri(tracking_uri))
-    if db is not None and not db.is_file():
+    db = missing_store(tracking_uri)
+    if db is not None:
         fail(
             f"no MLflow store at {db}: check --tracking-uri / MLFLOW_TRACKING_URI (or run from "
             "the folder that holds mlflow.db); `tradai train` creates a new store"

@@ -45,6 +45,13 @@ def sqlite_path(uri: str) -> Path | None:
     return None if not path or path.startswith(":memory:") else Path(path)
 
 
+def missing_store(uri: str | None) -> Path | None:
+    """The database file of a sqlite tracking URI (``None``: the default) that does not exist,
+    else None: reading a registry there would create an empty one (a typo, usually)."""
+    db = sqlite_path(tracking_uri(uri))
+    return db if db is not None and not db.is_file() else None
+
+
 def artifact_location(uri: str) -> str | None:
     """Artifact root for new experiments of a local sqlite store (beside the db file)."""
     db = sqlite_path(uri)

@@ -1,7 +1,8 @@
 """Everything a replay decides before the bot starts: its config, its span, its folders.
 
 Bad input ends here, in one line, before freqtrade builds a bot: a config freqtrade refuses,
-a whitelisted pair without candles, a timerange outside the candles.
+a whitelisted pair without candles, a timerange outside the candles, a model that cannot
+load (:mod:`~tradai_strategy.replay.preflight`).
 
 An interrupted replay of the same database, identifier and span resumes where it stopped
 (:mod:`~tradai_strategy.replay.resume`).
@@ -31,6 +32,7 @@ from tradai_strategy.core.errors import TradAIConfigError, TradAIDataError
 from tradai_strategy.core.logs import quiet_logging
 from tradai_strategy.data.freqtrade_runner import ensure_userdir
 from tradai_strategy.replay.feed import CandleFeed
+from tradai_strategy.replay.preflight import check_model
 from tradai_strategy.replay.resume import ReplayState, identity, load_state
 
 __all__ = ["DEFAULT_DB_NAME", "ReplayPlan", "plan_replay"]
@@ -204,6 +206,7 @@ def plan_replay(
     whitelist = list(resolved["exchange"].get("pair_whitelist") or [])
     pairs = list(dict.fromkeys([*whitelist, *corr]))
     first_signal, candles = _check_span(feed, pairs, timeframe, timerange, max_candles or 0)
+    check_model(resolved)
     workdir = Path(resolved["user_data_dir"]) / "replay"
     config = _bot_config(resolved, workdir, db_url)
     span = identity(config, first_signal, candles)
