@@ -56,7 +56,7 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> dict:
     return {"tmp": tmp, "data": data, "serve": serve, "train": train, "uri": uri}
 
 
-def _policy(world: dict, name: str = "Rad", **extra: str) -> str:
+def _policy(world: dict, name: str = "Rad", cron: str | None = None) -> str:
     lines = [
         "[model]",
         f'model_name = "{name}"',
@@ -74,8 +74,9 @@ def _policy(world: dict, name: str = "Rad", **extra: str) -> str:
         "validation_n_groups = 4",
         "validation_jobs = 1",
     ]
-    lines += [f"{k} = {v}" for k, v in extra.items()]
-    path = world["tmp"] / f"policy-{name}.toml"
+    if cron is not None:
+        lines += ["[scheduler]", f'cron = "{cron}"']
+    path = world["tmp"] / f"policy-{name}-{len(cron or '')}.toml"
     path.write_text("\n".join(lines) + "\n")
     return str(path)
 
@@ -133,3 +134,33 @@ def test_a_policy_for_another_model_is_one_line_before_the_bot_starts(world: dic
     with pytest.raises(TradAIConfigError, match="watches 'Other' but the replay serves 'Rad'"):
         run_replay([world["serve"]], "RadStrategy", **opts)
     assert not (userdir / "replay" / "replay.log").exists()
+
+
+def test_the_scheduler_runs_the_check_at_its_cron_times(world: dict) -> None:
+    """``scheduler``: `tradai scheduler` on the simulated clock, one check per cron time."""
+    events = [{"do": "scheduler", "policy": _policy(world, cron="0 */3 * * *")}]
+    opts = replay_options(
+        world["tmp"], world["data"], timerange="20240223-", max_candles=8,
+        freqaimodel="TradAIMLflowModel", events=_events(world, events, "scheduler.json"),
+        userdir=world["tmp"] / "scheduled",
+    )  # fmt: skip
+    summary = run_replay([world["serve"]], "RadStrategy", **opts)
+    applied = summary.extra["events"]
+    # the bot runs 01:00:01 .. 08:00:01: the cron fires at 03:00 and 06:00
+    assert [(e["at"][11:16], e["do"]) for e in applied] == [
+        ("03:00", "retrain_check"),
+        ("06:00", "retrain_check"),
+    ]
+    assert all(e["result"].startswith("nothing (") for e in applied), applied
+
+
+def test_a_scheduler_firing_too_often_is_one_line(world: dict) -> None:
+    events = [{"do": "scheduler", "policy": _policy(world, cron="* * * * *")}]
+    opts = replay_options(
+        world["tmp"], world["data"], timerange="20240223-", max_candles=24,
+        freqaimodel="TradAIMLflowModel", events=_events(world, events, "often.json"),
+        userdir=world["tmp"] / "often",
+    )  # fmt: skip
+    with pytest.raises(TradAIConfigError, match="fires more than 200 times") as info:
+        run_replay([world["serve"]], "RadStrategy", **opts)
+    assert "\n" not in str(info.value)

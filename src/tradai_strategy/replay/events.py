@@ -8,6 +8,7 @@ The file (JSON: a list, or ``{"events": [...]}``; TOML: ``[[events]]`` tables) l
     {"at": "2024-03-05T20:00Z", "do": "registry_up"}
     {"at": "2024-03-06T00:00Z", "do": "retrain", "policy": "configs/lifecycle.toml"}
     {"at": "2024-03-07T00:00Z", "do": "retrain_check"}      # policy: configs/lifecycle.toml
+    {"do": "scheduler", "policy": "configs/lifecycle.toml"}  # optional "at": from when
 
 ``at`` is UTC (ISO 8601; no offset means UTC). An event at ``T`` is applied before the
 first bot iteration at or after ``T``, with the simulated clock at ``T`` (so the audit trail
@@ -20,7 +21,9 @@ make the registry refuse / accept connections
 (:mod:`~tradai_strategy.replay.registry_server`). ``retrain`` / ``retrain_check`` run the
 retraining policy ``policy`` (default ``configs/lifecycle.toml``) on the served model at
 their time: a scripted retrain, or ``tradai retrain --check``'s decision
-(:mod:`~tradai_strategy.replay.retrain_job`). A malformed file, an unknown action or an
+(:mod:`~tradai_strategy.replay.retrain_job`). ``scheduler`` is ``tradai scheduler`` on the
+simulated clock: a ``retrain_check`` at every fire time of the policy's ``[scheduler] cron``
+in the replay (after ``at`` when given). A malformed file, an unknown action or an
 event outside the replayed span is one line before the bot starts.
 """
 
@@ -41,7 +44,15 @@ logger = logging.getLogger(__name__)
 
 __all__ = ["ACTIONS", "ReplayEvent", "apply_event", "load_events"]
 
-ACTIONS = ("promote", "rollback", "registry_down", "registry_up", "retrain", "retrain_check")
+ACTIONS = (
+    "promote",
+    "rollback",
+    "registry_down",
+    "registry_up",
+    "retrain",
+    "retrain_check",
+    "scheduler",
+)
 _KEYS = {"at", "do", "version", "to", "alias", "reason", "force", "policy"}
 #: the policy a retrain event runs when it names none (``tradai retrain --check``'s default)
 DEFAULT_POLICY = "configs/lifecycle.toml"
@@ -104,6 +115,21 @@ def _event(raw: Any, where: str) -> ReplayEvent:
     )
 
 
+def _scheduled(raw: dict, where: str, first: datetime, last: datetime) -> list[ReplayEvent]:
+    """A ``scheduler`` entry: one ``retrain_check`` per fire time of the policy's cron."""
+    from tradai_strategy.replay.retrain_job import scheduled_times
+
+    unknown = sorted(set(raw) - {"do", "policy", "at"})
+    if unknown:
+        raise TradAIConfigError(f"{where}: scheduler takes policy and at, not {unknown}")
+    policy = str(raw.get("policy") or DEFAULT_POLICY)
+    after = max(first, _parse_time(raw["at"], where)) if "at" in raw else first
+    return [
+        ReplayEvent(at=at, do="retrain_check", reason="scheduler", policy=policy)
+        for at in scheduled_times(policy, after, last)
+    ]
+
+
 def load_events(path: Path, first: datetime, last: datetime) -> list[ReplayEvent]:
     """The events of ``path`` in time order; each must fall in ``(first, last]``: after the
     bot's first iteration (``first``) and at or before its last one (``last``)."""
@@ -120,7 +146,13 @@ def load_events(path: Path, first: datetime, last: datetime) -> list[ReplayEvent
         data = data.get("events")
     if not isinstance(data, list) or not data:
         raise TradAIConfigError(f'--events {path}: give a list of events (or "events" = [...])')
-    events = [_event(raw, f"--events {path} event {i + 1}") for i, raw in enumerate(data)]
+    events: list[ReplayEvent] = []
+    for i, raw in enumerate(data):
+        where = f"--events {path} event {i + 1}"
+        if isinstance(raw, dict) and raw.get("do") == "scheduler":
+            events += _scheduled(raw, where, first, last)
+        else:
+            events.append(_event(raw, where))
     for i, ev in enumerate(events):
         if not first < ev.at <= last:
             raise TradAIConfigError(

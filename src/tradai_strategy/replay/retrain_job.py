@@ -42,7 +42,10 @@ from typing import Any
 
 from tradai_strategy.core.errors import TradAIConfigError, TradAIError
 
-__all__ = ["RetrainJob", "run_child"]
+__all__ = ["MAX_SCHEDULED", "RetrainJob", "run_child", "scheduled_times"]
+
+#: most scheduled checks a replay runs (each is a process of a few seconds)
+MAX_SCHEDULED = 200
 
 #: the actions this module runs
 RETRAIN_ACTIONS = ("retrain", "retrain_check")
@@ -110,6 +113,33 @@ class RetrainJob:
             )
         result = json.loads(lines[-1])
         return f"{result['line']} (log: {log})"
+
+
+def scheduled_times(policy_file: str, after: datetime, until: datetime) -> list[datetime]:
+    """When ``tradai scheduler`` would run the check in ``(after, until]``: the fire times of
+    the policy's ``[scheduler] cron`` (UTC)."""
+    from apscheduler.triggers.cron import CronTrigger
+
+    from tradai_strategy.lifecycle.policy import PolicyError, load_policy
+
+    try:
+        cron = load_policy(policy_file).cron
+    except PolicyError as err:
+        raise TradAIConfigError(f"--events scheduler: {err}") from None
+    trigger = CronTrigger.from_crontab(cron, timezone="UTC")
+    times: list[datetime] = []
+    fire = trigger.get_next_fire_time(None, after)
+    while fire is not None and fire <= until:
+        if fire > after:
+            times.append(fire)
+        if len(times) > MAX_SCHEDULED:
+            raise TradAIConfigError(
+                f"--events scheduler: the cron {cron!r} of {policy_file} fires more than "
+                f"{MAX_SCHEDULED} times in the replay, each check a process of a few seconds: "
+                'set [scheduler] cron to fewer runs (e.g. daily "0 0 * * *") or replay less'
+            )
+        fire = trigger.get_next_fire_time(fire, fire)
+    return times
 
 
 def _policy(spec: dict[str, Any]) -> Any:
