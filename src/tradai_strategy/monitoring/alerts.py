@@ -22,6 +22,8 @@ EVENTS = (
     "drift_warning",
     "drift_critical",
     "ic_decay",
+    "accuracy_warning",
+    "accuracy_critical",
     "retrained",
     "validation_failed",
     "promoted",
