@@ -24,6 +24,8 @@ SECTIONS: dict[str, tuple[str, str, str]] = {
     "live_ic": ("bench_live_ic", "run_live_ic_bench", "render_markdown"),
     # issue 19: parallel training, wall time and peak memory with 1 and 2 workers
     "parallel": ("bench_parallel", "run_parallel_bench", "render_markdown"),
+    # issue 17: a month of paper-trade replay with 2 and 4 pairs, trades vs a backtest's
+    "replay": ("bench_replay", "run_replay_bench", "render_markdown"),
 }
 
 
