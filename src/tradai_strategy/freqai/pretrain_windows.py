@@ -17,6 +17,9 @@ from freqtrade.freqai.data_kitchen import FreqaiDataKitchen
 from tradai_strategy.freqai.pretrain_worker import WindowResult, WindowTask
 from tradai_strategy.models.estimators import save_native_model
 
+#: pandas copies on write (always from 3.0): a slice is safe to hand to the strategy
+COPY_ON_WRITE = int(pd.__version__.split(".")[0]) >= 3
+
 
 def worker_config(config: dict[str, Any]) -> dict[str, Any]:
     """What a worker's model and data kitchen read: the ``freqai`` block (without
@@ -45,6 +48,17 @@ def plan_windows(model: Any, pair: str, frame: pd.DataFrame) -> list[tuple[int, 
     return plan
 
 
+def rows_before(frame: pd.DataFrame, end: Any, ordered: bool) -> pd.DataFrame:
+    """``frame.loc[frame["date"] < end, :]``, the rows FreqAI's loop computes a window's
+    targets on, without copying them when pandas copies on write (pandas >= 3) and the
+    candles are in date order: they are then the first rows, and a slice is the same frame
+    (same index, columns and values) that the strategy's writes cannot reach back through.
+    The copy made a window's inputs grow with the square of the backtest's length."""
+    if ordered and COPY_ON_WRITE:
+        return frame.iloc[: int(frame["date"].searchsorted(end, side="left"))]
+    return frame.loc[frame["date"] < end, :]
+
+
 def window_tasks(
     model: Any,
     pair: str,
@@ -67,14 +81,15 @@ def window_tasks(
         strategy, prediction_dataframe=frame, pair=pair
     )
     driver["features"] += time.perf_counter() - started
+    ordered = bool(features["date"].is_monotonic_increasing)
     for it, tr_train, tr_backtest in plan:
         started = time.perf_counter()
         ts = int(tr_train.stopts)
         base_train = strategy.set_freqai_targets(
-            features.loc[features["date"] < tr_train.stopdt, :], metadata=metadata
+            rows_before(features, tr_train.stopdt, ordered), metadata=metadata
         )
         base_backtest = strategy.set_freqai_targets(
-            features.loc[features["date"] < tr_backtest.stopdt, :], metadata=metadata
+            rows_before(features, tr_backtest.stopdt, ordered), metadata=metadata
         )
         buffered = dk.buffer_timerange(tr_train.copy())
         train_df = dk.remove_special_chars_from_feature_names(
