@@ -201,3 +201,20 @@ def test_dask_gives_work_to_workers_that_join_a_running_cluster() -> None:
         client.wait_for_workers(3, timeout=60)
         assert list(results) == [2 * n for n in range(1, 40)]
         assert max(ahead) >= 5  # three threads: 6 in flight
+
+
+def test_rows_before_a_window_end_are_freqais_rows_and_writes_stay_there() -> None:
+    import pandas as pd
+
+    from tradai_strategy.freqai.pretrain_windows import rows_before
+
+    dates = pd.Series(pd.date_range("2025-01-01", periods=10, freq="h", tz="UTC"))
+    frame = pd.DataFrame({"date": dates, "%x": range(10)})
+    end = dates[6].to_pydatetime()
+    for ordered in (True, False):
+        got = rows_before(frame, end, ordered)
+        pd.testing.assert_frame_equal(got, frame.loc[frame["date"] < end, :])
+        got["&target"] = 1.0  # what set_freqai_targets does to it
+        got.loc[:, "%x"] = -1
+        assert list(frame.columns) == ["date", "%x"] and frame["%x"].tolist() == list(range(10))
+    assert rows_before(frame, dates[0].to_pydatetime(), True).empty
