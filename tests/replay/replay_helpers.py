@@ -10,11 +10,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from freqai_helpers import MODELS, STRATEGIES
-from inference_helpers import PAIRS, inference_config
+from inference_helpers import PAIRS, inference_config, registered_small_bundle
 
 from tradai_strategy.data.offline import offline_markets
 from tradai_strategy.data.prediction_table import write_predictions
-from tradai_strategy.data.synthetic import write_synthetic_data
+from tradai_strategy.data.synthetic import DEFAULT_STRENGTH, write_synthetic_data
 
 LABEL = "&-s_close"
 
@@ -55,6 +55,32 @@ def csv_config(root: Path, data: Path, csv: Path, identifier: str = "replay-csv"
     path = root / f"{identifier}.json"
     path.write_text(json.dumps(cfg))
     return path
+
+
+def registered_world(
+    tmp: Path,
+    identifier: str,
+    *,
+    strength: float = DEFAULT_STRENGTH,
+    startup_days: int | None = None,
+) -> dict[str, Any]:
+    """60 days of planted candles (seed 5), the small bundle registered as ``Rad`` v1
+    @production in ``tmp/mlflow.db``, and a TradAIMLflowModel config serving
+    ``models:/Rad@production`` (``startup_days``: its ``train_period_days``, the bot's
+    start-up window). Returns tmp, data, config, uri and bundle."""
+    data = tmp / "data"
+    write_synthetic_data(PAIRS, "1h", 60, seed=5, signal="planted", strength=strength, datadir=data)
+    bundle, uri = registered_small_bundle(tmp, data, identifier)
+    cfg = inference_config(
+        tmp, data, {"type": "mlflow", "model_uri": "models:/Rad@production"},
+        identifier=identifier, freqaimodel="TradAIMLflowModel",
+    )  # fmt: skip
+    cfg["freqai"]["tradai"]["tracking_uri"] = uri
+    if startup_days is not None:
+        cfg["freqai"]["train_period_days"] = startup_days
+    path = tmp / "mlflow.json"
+    path.write_text(json.dumps(cfg))
+    return {"tmp": tmp, "data": data, "config": path, "uri": uri, "bundle": bundle}
 
 
 def replay_options(root: Path, data: Path, **kw: Any) -> dict[str, Any]:

@@ -3,7 +3,6 @@ dry-run bot from a real sqlite MLflow registry, entry signals equal to a backtes
 
 from __future__ import annotations
 
-import json
 import sqlite3
 from pathlib import Path
 
@@ -11,11 +10,9 @@ import numpy as np
 import pandas as pd
 import pytest
 from freqai_helpers import MODELS, STRATEGIES, timerange
-from inference_helpers import inference_config, registered_small_bundle
-from replay_helpers import LABEL, backtest_signals, replay_options
+from replay_helpers import LABEL, backtest_signals, registered_world, replay_options
 
 from tradai_strategy.data.freqtrade_runner import backtest
-from tradai_strategy.data.synthetic import write_synthetic_data
 from tradai_strategy.replay.compare import compare_trades, replay_trades
 from tradai_strategy.replay.run import ReplaySummary, run_replay
 
@@ -25,22 +22,12 @@ SPAN = timerange(52, 57)  # after the bundle's training data (up to day 50)
 
 @pytest.fixture(scope="module")
 def reg(tmp_path_factory: pytest.TempPathFactory) -> dict:
-    tmp = tmp_path_factory.mktemp("replay-mlflow")
-    data = tmp / "data"
-    write_synthetic_data(["BTC/USDT", "ETH/USDT"], "1h", 60, seed=5, signal="planted", datadir=data)
-    _, uri = registered_small_bundle(tmp, data, "replay-reg")
-    cfg = inference_config(
-        tmp, data, {"type": "mlflow", "model_uri": "models:/Rad@production"},
-        identifier="replay-mlflow", freqaimodel="TradAIMLflowModel",
-    )  # fmt: skip
-    cfg["freqai"]["tradai"]["tracking_uri"] = uri
     # 30 days of candles before the span: the features' recursive indicators (RSI, ADX:
     # Wilder smoothing) then start from as converged a state as the live bot's (its
     # ~1000-candle window); with only the 100 startup candles one entry in 240 differed
-    cfg["freqai"]["train_period_days"] = 30
-    path = tmp / "mlflow.json"
-    path.write_text(json.dumps(cfg))
-    return {"tmp": tmp, "data": data, "config": path}
+    return registered_world(
+        tmp_path_factory.mktemp("replay-mlflow"), "replay-mlflow", startup_days=30
+    )
 
 
 def _frame(df: pd.DataFrame) -> pd.DataFrame:

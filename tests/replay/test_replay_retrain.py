@@ -10,12 +10,10 @@ import json
 import pandas as pd
 import pytest
 from freqai_helpers import STRATEGIES, small_training_config
-from inference_helpers import inference_config, registered_small_bundle
-from replay_helpers import replay_options
+from replay_helpers import registered_world, replay_options
 
 from tradai_strategy.core import tags as tag
 from tradai_strategy.core.errors import TradAIConfigError
-from tradai_strategy.data.synthetic import write_synthetic_data
 from tradai_strategy.lifecycle.promotion import Lifecycle
 from tradai_strategy.monitoring.prediction_log import PredictionLog
 from tradai_strategy.replay.run import run_replay
@@ -33,19 +31,10 @@ RETRAIN_LGBM = {
 
 @pytest.fixture(scope="module")
 def world(tmp_path_factory: pytest.TempPathFactory) -> dict:
-    tmp = tmp_path_factory.mktemp("replay-retrain")
-    data = tmp / "data"
-    write_synthetic_data(
-        ["BTC/USDT", "ETH/USDT"], "1h", 60, seed=5, signal="planted", strength=0.15, datadir=data
+    world = registered_world(
+        tmp_path_factory.mktemp("replay-retrain"), "replay-retrain", strength=0.15
     )
-    _, uri = registered_small_bundle(tmp, data, "replay-rt")
-    cfg = inference_config(
-        tmp, data, {"type": "mlflow", "model_uri": "models:/Rad@production"},
-        identifier="replay-retrain", freqaimodel="TradAIMLflowModel",
-    )  # fmt: skip
-    cfg["freqai"]["tradai"]["tracking_uri"] = uri
-    serve = tmp / "serve.json"
-    serve.write_text(json.dumps(cfg))
+    tmp, data = world["tmp"], world["data"]
     train_cfg = small_training_config(
         data, "replay-retrain-train", train_period_days=20, backtest_period_days=10
     )
@@ -53,7 +42,7 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> dict:
     train_cfg["freqai"]["model_training_parameters"] = RETRAIN_LGBM
     train = tmp / "train.json"
     train.write_text(json.dumps(train_cfg))
-    return {"tmp": tmp, "data": data, "serve": serve, "train": train, "uri": uri}
+    return {**world, "train": train}
 
 
 def _policy(world: dict, name: str = "Rad", cron: str | None = None) -> str:
@@ -99,7 +88,7 @@ def test_scripted_retrain_promotes_and_the_bot_swaps_next_candle(world: dict) ->
         tmp, world["data"], timerange=DAY.replace("-", "") + "-", max_candles=CANDLES,
         freqaimodel="TradAIMLflowModel", events=_events(world, events, "retrain.json"),
     )  # fmt: skip
-    summary = run_replay([world["serve"]], "RadStrategy", **opts)
+    summary = run_replay([world["config"]], "RadStrategy", **opts)
     retrain, check = (e["result"] for e in summary.extra["events"])
     assert retrain.startswith("retrain (replay event") and "-> @production" in retrain, retrain
     assert check.startswith("nothing ("), check
@@ -132,7 +121,7 @@ def test_a_policy_for_another_model_is_one_line_before_the_bot_starts(world: dic
         userdir=userdir,
     )  # fmt: skip
     with pytest.raises(TradAIConfigError, match="watches 'Other' but the replay serves 'Rad'"):
-        run_replay([world["serve"]], "RadStrategy", **opts)
+        run_replay([world["config"]], "RadStrategy", **opts)
     assert not (userdir / "replay" / "replay.log").exists()
 
 
@@ -144,7 +133,7 @@ def test_the_scheduler_runs_the_check_at_its_cron_times(world: dict) -> None:
         freqaimodel="TradAIMLflowModel", events=_events(world, events, "scheduler.json"),
         userdir=world["tmp"] / "scheduled",
     )  # fmt: skip
-    summary = run_replay([world["serve"]], "RadStrategy", **opts)
+    summary = run_replay([world["config"]], "RadStrategy", **opts)
     applied = summary.extra["events"]
     # the bot runs 01:00:01 .. 08:00:01: the cron fires at 03:00 and 06:00
     assert [(e["at"][11:16], e["do"]) for e in applied] == [
@@ -162,5 +151,5 @@ def test_a_scheduler_firing_too_often_is_one_line(world: dict) -> None:
         userdir=world["tmp"] / "often",
     )  # fmt: skip
     with pytest.raises(TradAIConfigError, match="fires more than 200 times") as info:
-        run_replay([world["serve"]], "RadStrategy", **opts)
+        run_replay([world["config"]], "RadStrategy", **opts)
     assert "\n" not in str(info.value)
