@@ -42,18 +42,10 @@ Longer regimes (several days) make the trailing quantiles drift more and agreeme
 (about 55 % at 4-8 days).
 
 Herald (optional, :class:`Herald`): a market whose regime *transitions* are predictable.
-The chain above is memoryless, so nothing before a switch tells it is coming and
-"the regime stays" (persistence) is close to the best causal forecast. With
-``herald=Herald(lead)`` the chain is decided ``lead`` candles ahead and the order flow
-reacts at once: the volume of candle ``t`` is multiplied by :data:`HERALD_VOLUME` of the
-regime of candle ``t + lead`` (bull 1, bear 1.8, high_vol 3, low_vol 0.45, crisis 5),
-while prices follow the regime of their own candle exactly as without the herald (the
-closes, highs and lows are byte-identical, so are the labels). Why this is an honest
-planted truth: the announcement lives in candles up to ``t`` (their volumes), never in the
-label window ``t+1 .. t+h`` (its returns use their own innovations, drawn independently of
-the volume); what it reveals is the hidden state the chain has already decided, not any
-future return. With ``lead >= h`` a candle's recent volumes announce the regimes of its
-whole forward window.
+The chain above is memoryless, so "the regime stays" (persistence) is close to the best
+causal forecast; with ``herald=Herald(lead)`` each candle's volume announces the regime
+``lead`` candles later (:data:`HERALD_VOLUME`) while closes, highs and lows (so the labels)
+stay byte-identical. Why that is an honest planted truth: the class docstring.
 
 Determinism: the path is drawn from ``numpy.random.Generator(PCG64)`` seeded by
 ``SeedSequence(seed, blake2b("regimes", timeframe, start))``; a longer ``days`` extends
@@ -259,7 +251,8 @@ class Herald:
     herald), while the volume of candle ``t`` is multiplied by ``volume[state of t +
     lead]``. So every candle's volume tells the regime ``lead`` candles later; nothing
     else about the future is in it (the returns of later candles use innovations drawn
-    independently of the volume).
+    independently of the volume): it reveals the state the chain has already decided, never
+    a future return, and with ``lead >= h`` a row's recent volumes cover its label window.
     """
 
     lead: int = 12
