@@ -55,7 +55,10 @@ def report(
     """Write an offline HTML report of a model version: backtest equity and drawdown,
     out-of-sample IC per window, rolling IC, IC decay, CPCV paths and verdict, feature
     importance (and its drift with --compare), feature drift, prediction vs realised,
-    lifecycle timeline. The file is also logged to the version's MLflow run (report/)."""
+    lifecycle timeline. A multi-class (regime) version shows its validation's accuracy,
+    balanced accuracy, kappa and log loss against the majority and persistence baselines,
+    the confusion matrix and the accuracy gate instead of the IC sections. The file is also
+    logged to the version's MLflow run (report/)."""
     if validation_json is not None:
         _validation_page(validation_json, out)
         return

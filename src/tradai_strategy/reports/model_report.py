@@ -198,17 +198,27 @@ def timeline_section(events: pd.DataFrame) -> Section:
 def model_sections(
     data: VersionData, events: pd.DataFrame, other: VersionData | None = None
 ) -> list[Section]:
-    """All sections of a version's report, in page order."""
+    """All sections of a version's report, in page order. A multi-class (regime) version
+    gets accuracy against the baselines, the confusion matrix and the accuracy gate instead
+    of the IC sections (:mod:`tradai_strategy.reports.class_sections`)."""
+    from tradai_strategy.reports import class_sections as cs
+
+    multiclass = cs.is_multiclass(data)
+    scored = (
+        cs.class_version_sections(data)
+        if multiclass
+        else [*oos_sections(data), validation_section(data.validation)]
+    )
     sections = [
         backtest_section(data),
-        *oos_sections(data),
-        validation_section(data.validation),
+        *scored,
         *importance_sections(data, other),
         drift_section(data),
         timeline_section(events),
     ]
     if other is not None:
-        sections.append(compare_section(data, other))
+        compare = cs.class_compare_section if multiclass else compare_section
+        sections.append(compare(data, other))
     return sections
 
 
@@ -266,7 +276,12 @@ def build_report(
 
 
 def validation_sections(report: dict[str, Any]) -> list[Section]:
-    """Sections of a validation report page (from ``ValidationReport.to_dict()``)."""
+    """Sections of a validation report page (from ``ValidationReport.to_dict()``); a
+    multi-class target's are its accuracy, confusion matrix and accuracy gate."""
+    from tradai_strategy.reports import class_sections as cs
+
+    if cs.classification_of(report) is not None:
+        return cs.class_validation_sections(report)
     verdict = validation_section(report)
     splits = Section("splits", "RankIC per split (mean over pairs and seeds)")
     by_split: dict[str, list[float]] = {}

@@ -48,6 +48,9 @@ class VersionData:
     features: pd.DataFrame | None = None
     validation: dict[str, Any] | None = None
     importance: pd.DataFrame | None = None
+    #: a classifier's classes (union over the bundle's pair models; empty: a regressor or
+    #: no bundle)
+    classes: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
 
     @property
@@ -130,6 +133,9 @@ def _load_importance(data: VersionData, reg: RegistryClient, tmp: Path) -> None:
     if not manifests:
         data.notes.append("the registered model holds no TradAI bundle: no feature importance")
         return
+    manifest = json.loads(manifests[0].read_text())
+    pairs = (manifest.get("pairs") or {}).values()
+    data.classes = sorted({str(c) for meta in pairs for c in meta.get("classes") or ()})
     data.importance = bundle_importance(manifests[0].parent)
 
 

@@ -1,0 +1,129 @@
+"""Reports of a multi-class (regime) version: the confusion matrix and the accuracy tables
+drawn from a validation section by hand, then the whole pipeline on a planted regime market
+(``tradai train`` -> ``validate`` -> ``promote --force`` -> TradAIMLflowModel backtest with
+RegimeStrategy -> ``tradai report``), the pages checked against the validation's JSON."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+from freqai_helpers import timerange
+from regime_report_helpers import (
+    IC_SECTIONS,
+    PAIRS,
+    backtest_trades,
+    check_regime_pages,
+    page_sections,
+    regime_pipeline,
+)
+
+from tradai_strategy.data.synthetic_regimes import write_regime_data
+from tradai_strategy.reports import class_sections as cs
+from tradai_strategy.reports.html import render_page
+from tradai_strategy.reports.model_report import validation_sections
+
+CLASSES = ["bear", "bull", "crisis"]
+#: rows realised, columns predicted; crisis never happened (an empty row)
+CONFUSION = [[6, 3, 1], [2, 8, 0], [0, 0, 0]]
+
+
+def _section(passed: bool = False) -> dict[str, Any]:
+    """A validation classification section as ``validation.classes.score_classes`` writes
+    it (numbers chosen by hand)."""
+
+    def scores(acc: float, bal: float, kappa: float, loss: float | None) -> dict[str, Any]:
+        return {"accuracy": acc, "balanced_accuracy": bal, "kappa": kappa, "log_loss": loss}
+
+    pair = {
+        "model": scores(0.7, 0.6, 0.4, 0.9),
+        "majority": scores(0.5, 0.33, 0.0, None),
+        "persistence": scores(0.6, 0.55, 0.3, None),
+        "vs_persistence": {"delta": 0.1, "se": 0.03, "p_value": 0.01},
+        "gate_runs": 2,
+        "gate_passed": 2 if passed else 0,
+        "passed": passed,
+        "gate": "passed: OOS accuracy 0.700 > 0.650" if passed else "refused: OOS accuracy",
+        "failures": "" if passed else "OOS accuracy 0.700 is not above min_accuracy 0.750",
+        "unseen": [],
+    }
+    return {
+        "classes": CLASSES,
+        "min_accuracy": 0.75,
+        "margin": 0.02,
+        "alpha": 0.05,
+        "pairs": {"BTC/USDT": pair},
+        "overall": {k: pair[k] for k in cs.PREDICTORS},
+        "confusion": CONFUSION,
+    }
+
+
+def test_confusion_rows_are_realised_columns_predicted_with_row_shares() -> None:
+    matrix = np.asarray(CONFUSION, dtype=float)
+    shares = cs.row_shares(matrix)
+    assert shares[0].tolist() == pytest.approx([0.6, 0.3, 0.1])
+    assert shares[1].tolist() == pytest.approx([0.2, 0.8, 0.0])
+    assert np.isnan(shares[2]).all()  # a class that never happened has no shares
+    fig = cs.confusion_figure(CLASSES, CONFUSION)
+    trace = fig.data[0]
+    assert list(trace.y) == CLASSES and list(trace.x) == CLASSES
+    assert trace.text[0][1] == "3<br>30%" and trace.text[1][0] == "2<br>20%"
+    assert trace.text[2][0] == "0<br>-"
+    assert np.asarray(trace.customdata).tolist() == CONFUSION
+    assert fig.layout.yaxis.title.text == "realised" and fig.layout.xaxis.title.text == "predicted"
+    assert cs.confusion_figure(CLASSES, [[0] * 3] * 3) is None
+    text = page_sections(render_page("t", "s", [cs.confusion_section(_section())]))["confusion"]
+    assert "bear 6 (60%) 3 (30%) 1 (10%) 10" in text and "crisis 0 (-) 0 (-) 0 (-) 0" in text
+    assert "recall on the diagonal: bear 0.60, bull 0.80, crisis -" in text
+
+
+def test_validation_page_of_a_regime_target_shows_scores_gate_and_no_ic() -> None:
+    report = {
+        "settings": {"strategy": "RegimeStrategy", "cv": "walkforward"},
+        "splits": [{"split": 0, "rank_ic": 0.05}],
+        "ic_decay": {"12": 0.02},
+        "verdict": {
+            "passed": False,
+            "reasons": ["BTC/USDT: accuracy gate refused on 2 of 2 seed x path run(s): X"],
+            "warnings": [],
+            "metrics": {"accuracy": 0.7},
+        },
+        "classification": _section(),
+    }
+    sections = validation_sections(report)
+    assert [s.key for s in sections] == ["validation", "classification", "confusion", "settings"]
+    texts = page_sections(render_page("t", "s", sections))
+    assert "verdict: FAIL" in texts["validation"]
+    assert "refused on 2 of 2 seed x path run(s): X" in texts["validation"]
+    rule = "out-of-sample accuracy > 0.750 and persistence is beaten by > 0.020"
+    assert rule in texts["validation"]
+    scores = texts["classification"]
+    assert "BTC/USDT model 0.700 0.600 +0.400 0.900 majority 0.500 0.330 +0.000 -" in scores
+    assert "persistence 0.600 0.550 +0.300 -" in scores
+    assert "BTC/USDT +0.100 0.030 0.01 0/2" in scores and "mean of pairs model" in scores
+    assert "No IC sections: the target has 3 classes" in scores
+    fig = cs.accuracy_figure(report["classification"])
+    assert {t.name for t in fig.data} == set(cs.PREDICTORS)
+    assert [t.y for t in fig.data[:3]] == [(0.7, 0.7), (0.5, 0.5), (0.6, 0.6)]
+    assert not IC_SECTIONS & set(texts)
+    passed = validation_sections({**report, "classification": _section(passed=True)})
+    gate = page_sections(render_page("t", "s", passed))["validation"]
+    assert "BTC/USDT: passed on 2 of 2 run(s); passed: OOS accuracy 0.700 > 0.650" in gate
+
+
+@pytest.mark.e2e
+def test_regime_pipeline_report_on_a_planted_market(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    write_regime_data(PAIRS, "1h", 130, seed=1, datadir=data)
+    out = regime_pipeline(
+        tmp_path, data, train_range=timerange(45, 105), backtest_range=timerange(105, 125)
+    )
+    print(f"\nseconds per step: {out['seconds']}")
+    assert "tradai.validation_status=failed" in out["validate"]  # the 0.75 floor
+    assert "@production: unset -> 1" in out["promote"]
+    assert len(backtest_trades(out["backtest_results"])) > 0
+    section = check_regime_pages(out)
+    assert set(section["pairs"]) == set(PAIRS)
+    assert sum(map(sum, section["confusion"])) > 2 * 500  # 2 pairs x ~40 days of 1h rows
