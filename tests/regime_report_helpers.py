@@ -157,8 +157,7 @@ def served_predictions(tmp: Path) -> Any:
     """What TradAIMLflowModel served in the backtest (FreqAI's saved predictions)."""
     from tradai_strategy.data.prediction_files import load_backtest_predictions
 
-    models = tmp / "user_data" / "models"
-    (folder,) = [p for p in models.iterdir() if (p / "backtesting_predictions").is_dir()]
+    (folder,) = (tmp / "user_data" / "models").glob("*-inference")
     return load_backtest_predictions(folder)
 
 
