@@ -22,6 +22,16 @@ precedence:
    features with KS > ``ks_retrain``). Error and feature drift wait ``cooldown_hours`` after
    the newest version. Between retrain triggers the first (in this order) names the reason.
 
+A production version of more than two classes (the regime model) has no numeric score: the IC
+rules are skipped and its live accuracy is judged instead (``[accuracy]``, the non-overlapping
+rows of :func:`tradai_strategy.monitoring.class_accuracy.live_accuracy` over
+``accuracy_window_days``): confidently below ``accuracy_warn_below`` (upper one-sided
+``accuracy_confidence`` bound under the line) is a warning alert; confidently below
+``accuracy_retrain_below`` a critical alert and a retrain (``retrain_on_accuracy``; waits
+``cooldown_hours`` after the newest version, as drift retrains do, so a version the gate
+refused is not retrained again at every check). The age rule warns after
+``stale_warn_days`` and is critical after ``stale_model_days``.
+
 The IC triggers watch the ``ic_window_days`` window mean of the per-candle cross-sectional IC
 with its overlap-aware s.e. (``watch_ic`` of the policy; :mod:`tradai_strategy.stats.live_ic`)
 and count a day only when the upper ``ic_confidence`` bound is below the line. A trigger
@@ -128,7 +138,11 @@ def decide(snap: Snapshot) -> Decision:
             d.alerts.append(
                 AlertSpec("monitoring_blind", "monitoring is blind", snap.log_note, "warning")
             )
-        ic_rule(d, snap, newest)
+        if snap.multiclass:
+            d.add("ic", "skipped", "more than two classes, no numeric score: see accuracy")
+            accuracy_rule(d, snap, cooled)
+        else:
+            ic_rule(d, snap, newest)
         error_rule(d, snap, cooled)
         drift_rule(d, snap.drift, snap.drift_note, cooled)
     chall = snap.challenger
@@ -146,17 +160,61 @@ def age_rule(d: Decision, created: pd.Timestamp | None) -> None:
         return
     age = (d.now - created) / pd.Timedelta(days=1)
     d.metrics["age_days"] = age
-    if age > p.stale_model_days:
-        d.add("age", "warn", f"version {version} is {age:.0f} days old (> {p.stale_model_days})")
-        d.alerts.append(
-            AlertSpec(
-                "stale_model",
-                "stale production model",
-                f"version {version} is {age:.0f} days old",
-                "warning",
-                {"age_days": round(age, 1)},
+    for limit, level in ((p.stale_model_days, "critical"), (p.stale_warn_days, "warning")):
+        if age > limit:
+            d.add("age", "warn", f"version {version} is {age:.0f} days old (> {limit})")
+            d.alerts.append(
+                AlertSpec(
+                    "stale_model",
+                    "stale production model",
+                    f"version {version} is {age:.0f} days old (> {limit})",
+                    level,
+                    {"age_days": round(age, 1)},
+                )
             )
+            return
+
+
+def accuracy_rule(d: Decision, snap: Snapshot, cooled: bool) -> None:
+    """Warn, or alert and retrain, when the production version's live accuracy is
+    confidently below ``accuracy_warn_below`` / ``accuracy_retrain_below``."""
+    from scipy import stats
+
+    p, acc = d.policy, snap.accuracy
+    if acc is None or not np.isfinite(acc.se):
+        d.add("accuracy", "skipped", snap.accuracy_note)
+        return
+    z = float(stats.norm.ppf(p.accuracy_confidence))
+    upper = acc.accuracy + z * acc.se
+    d.metrics.update(live_accuracy=acc.accuracy, live_accuracy_se=acc.se, live_accuracy_upper=upper)
+    text = f"{acc.text()}, {p.accuracy_confidence:.0%} upper bound {upper:.1%}"
+    fields = {
+        "live_accuracy": round(acc.accuracy, 4),
+        "live_accuracy_se": round(acc.se, 4),
+        "n": acc.n,
+    }
+    if upper < p.accuracy_retrain_below:
+        line = f"confidently below {p.accuracy_retrain_below:.0%}"
+        retrain = p.retrain_on_accuracy and cooled
+        why = (
+            ""
+            if retrain
+            else " (retrain_on_accuracy = false)"
+            if not p.retrain_on_accuracy
+            else f" (a version was trained within cooldown_hours = {p.cooldown_hours:g})"
         )
+        d.add("accuracy", "trigger" if retrain else "warn", f"{text}: {line}{why}")
+        if retrain:
+            propose(d, "retrain", f"live accuracy {acc.accuracy:.1%} ± {acc.se:.1%} {line}")
+        d.alerts.append(
+            AlertSpec("accuracy_critical", f"accuracy {line}", text, "critical", fields)
+        )
+    elif upper < p.accuracy_warn_below:
+        line = f"confidently below {p.accuracy_warn_below:.0%}"
+        d.add("accuracy", "warn", f"{text}: {line}")
+        d.alerts.append(AlertSpec("accuracy_warning", f"accuracy {line}", text, "warning", fields))
+    else:
+        d.add("accuracy", "ok", f"{text}; not confidently below {p.accuracy_warn_below:.0%}")
 
 
 def ic_rule(d: Decision, snap: Snapshot, newest: pd.Timestamp | None) -> None:

@@ -16,6 +16,7 @@ import pandas as pd
 
 if TYPE_CHECKING:
     from tradai_strategy.lifecycle.policy import RetrainPolicy
+    from tradai_strategy.monitoring.class_accuracy import LiveAccuracy
 
 #: the reason of an automatic rollback starts with this (the audit trail is read for it)
 AUTO_ROLLBACK = "auto-rollback"
@@ -76,6 +77,12 @@ class Snapshot:
     drift: pd.DataFrame | None = None
     drift_note: str = FEATURE_DRIFT_OFF
     challenger: Challenger | None = None
+    #: the production version predicts more than two classes (the regimes): it has no
+    #: numeric score, so it is judged on its live accuracy, not on the IC
+    multiclass: bool = False
+    #: its live accuracy over ``accuracy_window_days`` (None: not measured, see the note)
+    accuracy: LiveAccuracy | None = None
+    accuracy_note: str = NO_REALISED
 
 
 @dataclass(frozen=True)

@@ -1,7 +1,8 @@
 """The retraining policy: ``configs/lifecycle.toml`` read into a validated :class:`RetrainPolicy`.
 
 The TOML file has one table per concern (``[model]``, ``[retrain]``, ``[drift]``, ``[ic]``,
-``[retention]``, ``[alerts]``, ``[train]``, ``[scheduler]``); each key is the name of a
+``[accuracy]``, ``[retention]``, ``[alerts]``, ``[train]``, ``[validation]``, ``[scheduler]``);
+each key is the name of a
 :class:`RetrainPolicy` field. Missing keys take the defaults below, unknown tables or keys are
 errors, and every wrong value is a :class:`PolicyError` with one line naming the file, the
 key and the fix. Relative paths in the file are relative to the working directory.
@@ -45,6 +46,7 @@ class RetrainPolicy:
     interval: str = "weekly"
     retrain_on_drift: bool = True
     retrain_on_ic: bool = True
+    retrain_on_accuracy: bool = True
     auto_promote: bool = False
     shadow_test_days: int = 7
     rollback_enabled: bool = True
@@ -64,6 +66,11 @@ class RetrainPolicy:
     ic_retire_days: int = 30
     ic_window_days: int = 30
     ic_confidence: float = 0.99
+    # [accuracy] (a classifier of more than two classes, e.g. the regimes: live accuracy)
+    accuracy_warn_below: float = 0.85
+    accuracy_retrain_below: float = 0.75
+    accuracy_window_days: int = 30
+    accuracy_confidence: float = 0.99
     # [retention]
     keep_versions: int = 5
     prediction_log_days: int = 60  # >= ic_window_days + ic_retire_days - 1 (see load_policy)
@@ -71,7 +78,8 @@ class RetrainPolicy:
     alert_urls: tuple[str, ...] = ()
     training_slow_hours: float = 2.0
     alert_repeat_hours: float = 24.0
-    stale_model_days: int = 45
+    stale_warn_days: int = 30  # production older than this: warning alert
+    stale_model_days: int = 45  # ... older than this: critical alert
     # [train]
     train_config: tuple[str, ...] = ("configs/train.json",)
     strategy: str = "RadStrategy"
@@ -86,6 +94,8 @@ class RetrainPolicy:
     validation_n_groups: int = 6
     validation_seeds: int = 10
     validation_jobs: int = 0  # 0: one worker per core
+    min_accuracy: float = 0.75  # more than two classes: the accuracy gate's floor ...
+    accuracy_margin: float = 0.02  # ... and the margin over persistence
     # [scheduler]
     cron: str = "0 * * * *"
     lock_file: str | None = None  # None: tradai_scheduler.lock beside the policy file
@@ -126,6 +136,7 @@ SECTIONS: dict[str, tuple[str, ...]] = {
         "interval",
         "retrain_on_drift",
         "retrain_on_ic",
+        "retrain_on_accuracy",
         "auto_promote",
         "shadow_test_days",
         "rollback_enabled",
@@ -148,8 +159,20 @@ SECTIONS: dict[str, tuple[str, ...]] = {
         "ic_window_days",
         "ic_confidence",
     ),
+    "accuracy": (
+        "accuracy_warn_below",
+        "accuracy_retrain_below",
+        "accuracy_window_days",
+        "accuracy_confidence",
+    ),
     "retention": ("keep_versions", "prediction_log_days"),
-    "alerts": ("alert_urls", "training_slow_hours", "alert_repeat_hours", "stale_model_days"),
+    "alerts": (
+        "alert_urls",
+        "training_slow_hours",
+        "alert_repeat_hours",
+        "stale_warn_days",
+        "stale_model_days",
+    ),
     "train": (
         "train_config",
         "strategy",
@@ -160,7 +183,14 @@ SECTIONS: dict[str, tuple[str, ...]] = {
         "offline",
         "skip_leakage_check",
     ),
-    "validation": ("validation_cv", "validation_n_groups", "validation_seeds", "validation_jobs"),
+    "validation": (
+        "validation_cv",
+        "validation_n_groups",
+        "validation_seeds",
+        "validation_jobs",
+        "min_accuracy",
+        "accuracy_margin",
+    ),
     "scheduler": ("cron", "lock_file"),
 }
 
@@ -213,6 +243,28 @@ def _check_ranges(p: RetrainPolicy, src: str) -> None:
             f"validation_jobs >= 0 (got {p.validation_n_groups}, {p.validation_seeds}, "
             f"{p.validation_jobs})"
         )
+    for key in ("min_accuracy", "accuracy_margin"):
+        if not 0 <= getattr(p, key) < 1:
+            raise bad("validation", key, "is outside [0, 1): a share of rows, e.g. 0.75 / 0.02")
+    for key in ("accuracy_warn_below", "accuracy_retrain_below"):
+        if not 0 < getattr(p, key) <= 1:
+            raise bad("accuracy", key, "is outside (0, 1]: an accuracy, e.g. 0.85 / 0.75")
+    if p.accuracy_retrain_below > p.accuracy_warn_below:
+        raise bad(
+            "accuracy",
+            "accuracy_retrain_below",
+            f"is above accuracy_warn_below = {p.accuracy_warn_below}: the retrain line is "
+            "the lower one, e.g. 0.75 under 0.85",
+        )
+    if not 0.5 <= p.accuracy_confidence < 1:
+        raise bad("accuracy", "accuracy_confidence", "is outside [0.5, 1): a one-sided confidence")
+    if p.stale_warn_days > p.stale_model_days:
+        raise bad(
+            "alerts",
+            "stale_warn_days",
+            f"is above stale_model_days = {p.stale_model_days}: the warning comes first, "
+            "e.g. 30 and 45",
+        )
     if p.interval not in INTERVALS:
         raise bad("retrain", "interval", f"is unknown: use one of {', '.join(INTERVALS)}")
     for key in ("ks_warn", "ks_retrain"):
@@ -234,8 +286,14 @@ def _check_ranges(p: RetrainPolicy, src: str) -> None:
         "retrain": ("cooldown_hours",),
         "drift": ("drift_window_days", "error_window_days"),
         "ic": ("ic_retrain_days", "ic_retire_days", "ic_window_days"),
+        "accuracy": ("accuracy_window_days",),
         "retention": ("prediction_log_days",),
-        "alerts": ("training_slow_hours", "alert_repeat_hours", "stale_model_days"),
+        "alerts": (
+            "training_slow_hours",
+            "alert_repeat_hours",
+            "stale_warn_days",
+            "stale_model_days",
+        ),
         "train": ("train_days",),
     }
     for section, keys in positive.items():
@@ -252,6 +310,13 @@ def _check_ranges(p: RetrainPolicy, src: str) -> None:
                 "e.g. slack://T/B/C, tgram://token/chat, json://host:port/path"
             )
     history = p.ic_window_days + p.ic_retire_days - 1
+    if p.prediction_log_days < p.accuracy_window_days:
+        raise bad(
+            "retention",
+            "prediction_log_days",
+            f"keeps too little history: the accuracy rule reads accuracy_window_days = "
+            f"{p.accuracy_window_days} days; keep at least that many",
+        )
     if p.prediction_log_days < history:
         raise bad(
             "retention",

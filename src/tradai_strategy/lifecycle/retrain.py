@@ -36,6 +36,7 @@ from tradai_strategy.lifecycle.retrain_rules import (
     FeatureSource,
     auto_rollback_allowed,
     champion_rows,
+    class_accuracy_of,
     error_ratio,
     ic_candles_of,
     measure_drift,
@@ -141,6 +142,7 @@ def live_snapshot(
         features = served_bundle_drift
     table, drift_note = measure_drift(policy, info, features, now)
     candles, ic_note = ic_candles_of(rows)
+    multiclass, accuracy, accuracy_note = class_accuracy_of(policy, log, info, now)
     return Snapshot(
         policy,
         now,
@@ -161,6 +163,9 @@ def live_snapshot(
         drift=table,
         drift_note=drift_note,
         challenger=challenger,
+        multiclass=multiclass,
+        accuracy=accuracy,
+        accuracy_note=accuracy_note,
     )
 
 

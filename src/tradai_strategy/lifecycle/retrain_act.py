@@ -47,7 +47,15 @@ EXIT_CODES = {
 ALERT_STATE = "tradai_alert_state.json"
 #: condition alerts repeated at most every ``alert_repeat_hours`` per production version
 REPEATED_EVENTS = frozenset(
-    {"drift_warning", "drift_critical", "ic_decay", "stale_model", "monitoring_blind"}
+    {
+        "drift_warning",
+        "drift_critical",
+        "ic_decay",
+        "accuracy_warning",
+        "accuracy_critical",
+        "stale_model",
+        "monitoring_blind",
+    }
 )
 MONITOR_TAGS = {
     "rolling_ic": tag.MONITOR_ROLLING_IC,
@@ -109,6 +117,10 @@ def validator_with(**cv_options: Any) -> Validator:
             "n_groups": policy.validation_n_groups,
             "seeds": policy.validation_seeds,
             "jobs": policy.validation_jobs,
+            # read by the accuracy gate, which the validation applies to a target of more
+            # than two classes (the IC/Sharpe checks of any other target ignore them)
+            "min_accuracy": policy.min_accuracy,
+            "accuracy_margin": policy.accuracy_margin,
             "skip_leakage_check": policy.skip_leakage_check,
             **cv_options,
         }

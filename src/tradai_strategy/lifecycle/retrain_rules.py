@@ -106,6 +106,37 @@ def ic_candles_of(rows: pd.DataFrame) -> tuple[pd.DataFrame | None, str]:
     return candles, ""
 
 
+def class_accuracy_of(
+    policy: RetrainPolicy, log: Any, info: VersionInfo, now: pd.Timestamp
+) -> tuple[bool, Any, str]:
+    """(more than two classes?, live accuracy or None, why None) of the production version's
+    champion class rows in the prediction log over ``accuracy_window_days`` before ``now``."""
+    from tradai_strategy.monitoring.class_accuracy import MIN_ROWS, live_accuracy
+
+    if log is None or not hasattr(log, "class_frame"):
+        return False, None, NO_REALISED
+    since = now - pd.Timedelta(days=policy.accuracy_window_days + 1)
+    frame = log.class_frame(info.name, since=since, role="champion")
+    if frame.empty:
+        return False, None, NO_REALISED
+    rows = frame[(frame["version"] == info.version) & (frame["time"] <= now)]
+    fixed = ["time", "pair", "model", "version", "role", "horizon", "predicted", "realised"]
+    classes = [c for c in rows.columns if c not in fixed and rows[c].notna().any()]
+    if len(classes) <= 2:  # an up/down classifier keeps its numeric score and the IC rules
+        return False, None, NO_REALISED
+    live = live_accuracy(rows[fixed], policy.accuracy_window_days, now=now)
+    if live is None:
+        return (
+            True,
+            None,
+            (
+                f"fewer than {MIN_ROWS} non-overlapping rows of version {info.version} with a "
+                f"realised class in the last {policy.accuracy_window_days} days"
+            ),
+        )
+    return True, live, ""
+
+
 def version_horizon(lc: Lifecycle, info: VersionInfo, policy: RetrainPolicy) -> int:
     """The version's label horizon in candles: its tag ``tradai.label_period_candles`` or its
     run's param, else the policy's training config."""
