@@ -100,3 +100,21 @@ def sink() -> Iterator[Sink]:
     yield s
     s.server.shutdown()
     s.server.server_close()
+
+
+@pytest.fixture
+def dask_scheduler() -> Iterator[str]:
+    """A real Dask scheduler and 2 worker processes on 127.0.0.1 (its address), closed after
+    the test."""
+    distributed = pytest.importorskip("distributed")
+    cluster = distributed.LocalCluster(
+        n_workers=2,
+        threads_per_worker=1,
+        processes=True,
+        host="127.0.0.1",
+        dashboard_address=None,
+    )
+    try:
+        yield str(cluster.scheduler_address)
+    finally:
+        cluster.close(timeout=30)

@@ -50,29 +50,16 @@ def test_classifier_local_pool_gives_the_serial_run(tmp_path: Path, candles: Pat
     assert_same_run(serial, local)
 
 
-@pytest.fixture
-def dask_cluster() -> Any:
-    """A real Dask scheduler and 2 worker processes on 127.0.0.1, closed after the test."""
-    distributed = pytest.importorskip("distributed")
-    cluster = distributed.LocalCluster(
-        n_workers=2,
-        threads_per_worker=1,
-        processes=True,
-        host="127.0.0.1",
-        dashboard_address=None,
-    )
-    try:
-        yield cluster.scheduler_address
-    finally:
-        cluster.close(timeout=30)
-
-
 def test_dask_cluster_gives_the_serial_run(
-    tmp_path: Path, candles: Path, serial: Any, dask_cluster: str, caplog: pytest.LogCaptureFixture
+    tmp_path: Path,
+    candles: Path,
+    serial: Any,
+    dask_scheduler: str,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
-    on_dask = run(tmp_path, candles, {"backend": "dask", "address": dask_cluster})
+    on_dask = run(tmp_path, candles, {"backend": "dask", "address": dask_scheduler})
     (line,) = pretrained(caplog)
-    assert line.startswith(f"TradAI: 6 fits of 2 pairs trained on dask ({dask_cluster})")
+    assert line.startswith(f"TradAI: 6 fits of 2 pairs trained on dask ({dask_scheduler})")
     assert_same_run(serial, on_dask)
 
 

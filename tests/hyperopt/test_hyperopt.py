@@ -93,6 +93,20 @@ def test_two_workers_finish_exactly_the_total(
     assert sum(result.states.values()) == 7 and result.ran == 7
 
 
+def test_workers_on_a_dask_cluster_finish_exactly_the_total(
+    hdata: HyperoptData, space: Space, tmp_path: Path, dask_scheduler: str
+) -> None:
+    """The study's two workers run on a real scheduler + 2 worker processes (127.0.0.1),
+    sharing one journal storage: every trial once, the total exactly."""
+    url = f"journal:///{tmp_path / 'study.log'}"
+    settings = HyperoptSettings(
+        n_trials=5, storage=url, workers=2, pruner="median", cluster=dask_scheduler
+    )
+    result = run_study(hdata, space, settings)
+    assert result.n_trials == 5 and result.numbers == list(range(5)) and result.ran == 5
+    assert sum(result.states.values()) == 5
+
+
 class _NaNOnSecond:
     def __init__(self, inner: Objective) -> None:
         self.inner = inner
@@ -117,6 +131,8 @@ def test_bad_storage_and_settings() -> None:
         open_storage("study.db")
     with pytest.raises(TradAIConfigError, match="--workers 2 needs a shared --storage"):
         HyperoptSettings(workers=2)
+    with pytest.raises(TradAIConfigError, match="needs a --storage the cluster's machines"):
+        HyperoptSettings(cluster="tcp://127.0.0.1:8786")
     with pytest.raises(TradAIConfigError, match="--pruner 'fast' is unknown"):
         HyperoptSettings(pruner="fast")  # type: ignore[arg-type]
 
@@ -126,6 +142,21 @@ def _cli(setup: dict[str, Any], tmp: Path, *extra: str) -> Any:
     args += ["--strategy-path", str(STRATEGIES), "--datadir", str(setup["data"])]
     args += ["--userdir", str(tmp / "user_data"), "--n-splits", "3", *extra]
     return runner.invoke(app, args)
+
+
+def test_cli_unreachable_cluster_is_one_line_before_the_features(
+    setup: dict[str, Any], tmp_path: Path
+) -> None:
+    from tradai_strategy.replay.registry_server import free_port
+
+    address = f"tcp://127.0.0.1:{free_port()}"
+    res = _cli(
+        setup, tmp_path, "--trials", "2", "--workers", "2", "--cluster", address,
+        "--storage", f"journal:///{tmp_path / 'study.log'}", "--no-tracking",
+    )  # fmt: skip
+    assert res.exit_code == 2, res.output
+    lines = [ln for ln in res.output.splitlines() if ln.strip()]
+    assert len(lines) == 1 and address in lines[0], lines
 
 
 def test_cli_end_to_end_with_mlflow(setup: dict[str, Any], tmp_path: Path) -> None:

@@ -51,6 +51,14 @@ def hyperopt(
     ] = None,
     study: Annotated[str, typer.Option("--study", help="Study name.")] = "tradai-hyperopt",
     workers: Annotated[int, typer.Option(help="Worker processes sharing the study.")] = 1,
+    cluster: Annotated[
+        str | None,
+        typer.Option(
+            "--cluster",
+            help="Run the workers on the Dask scheduler at this address (tcp://host:8786); "
+            "--storage must be one its machines reach (docs/parallel-training.md).",
+        ),
+    ] = None,
     metric: Annotated[str, typer.Option(help="Objective: ic (rank IC) or sharpe.")] = "ic",
     pruner: Annotated[
         str,
@@ -116,8 +124,14 @@ def hyperopt(
         pruner=pruner,  # type: ignore[arg-type]
         cost=cost,
         heartbeat=heartbeat,
+        cluster=cluster,
     )
     open_storage(storage, heartbeat)  # a bad URL fails before the features are built
+    if cluster:
+        from tradai_strategy.core.settings import ExecutorSettings
+        from tradai_strategy.models.executor import check_reachable
+
+        check_reachable(ExecutorSettings("dask", workers, cluster))  # one line before the features
     from tradai_strategy.data.candle_check import allow_gaps as gap_policy
 
     with quiet_logging(), gap_policy(allow_gaps):

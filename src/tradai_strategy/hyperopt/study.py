@@ -10,13 +10,19 @@ for several local processes).
 
 Trials of a killed run are failed by their stale heartbeat and not counted (see
 :mod:`tradai_strategy.hyperopt.storage`).
+
+Several workers run on the executor of parallel training (:mod:`tradai_strategy.models.
+executor`): a local process pool, or the Dask scheduler at ``cluster`` (each worker runs
+its share of trials against the shared storage, which the cluster's machines must reach:
+PostgreSQL, or a journal/sqlite file on a folder they all mount). A worker that fails or
+dies is retried once (:class:`StopAtTotal` keeps the study at its total), then the run
+stops with one line naming it.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Callable, Sequence
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -53,6 +59,8 @@ class HyperoptSettings:
     seed: int = 42
     #: seconds between heartbeats of a running trial (RDB storages; 0: off)
     heartbeat: int = 30
+    #: Dask scheduler address the workers run on (None: local processes)
+    cluster: str | None = None
 
     def __post_init__(self) -> None:
         if self.n_trials < 1:
@@ -73,6 +81,11 @@ class HyperoptSettings:
             raise TradAIConfigError(
                 f"--workers {self.workers} needs a shared --storage, e.g. "
                 "--storage journal:///hyperopt.log or sqlite:///hyperopt.db"
+            )
+        if self.cluster and not self.storage:
+            raise TradAIConfigError(
+                f"--cluster {self.cluster} needs a --storage the cluster's machines reach: "
+                "postgresql://..., or journal:///<shared folder>/hyperopt.log"
             )
 
 
@@ -165,18 +178,46 @@ def _optimize(
     study.optimize(objective, n_trials=n, callbacks=[*callbacks, StopAtTotal(total)], catch=())
 
 
-def _worker(
-    settings: HyperoptSettings,
-    objective: Any,
-    n: int,
-    index: int,
-    n_steps: int,
-    callbacks: Sequence[Callback],
-    pruner: Any = None,
-) -> int:
-    study = load_study(settings, n_steps, seed_offset=1000 * (index + 1), pruner=pruner)
-    _optimize(study, objective, n, callbacks, settings.n_trials)
-    return n
+@dataclass(frozen=True)
+class StudyPart:
+    """One worker's share of a study: ``trials`` trials (task of the executor)."""
+
+    settings: HyperoptSettings
+    objective: Any
+    trials: int
+    index: int
+    n_steps: int
+    callbacks: tuple[Callback, ...] = ()
+    pruner: Any = None
+
+    def label(self) -> str:
+        return f"study worker {self.index + 1} ({self.trials} trials)"
+
+
+def run_part(part: StudyPart) -> int:
+    """Run one worker's trials on the shared storage (in an executor's worker process)."""
+    study = load_study(
+        part.settings, part.n_steps, seed_offset=1000 * (part.index + 1), pruner=part.pruner
+    )
+    _optimize(study, part.objective, part.trials, part.callbacks, part.settings.n_trials)
+    return part.trials
+
+
+def _run_parts(parts: list[StudyPart], settings: HyperoptSettings) -> None:
+    from tradai_strategy.core.settings import ExecutorSettings
+    from tradai_strategy.models.executor import run_tasks
+
+    if settings.cluster:
+        backend = ExecutorSettings("dask", settings.workers, settings.cluster)
+    else:
+        backend = ExecutorSettings("local", len(parts))
+    run_tasks(
+        run_part,
+        parts,
+        backend,
+        label=StudyPart.label,
+        preload=("tradai_strategy.hyperopt.study",),
+    )
 
 
 @dataclass
@@ -226,19 +267,14 @@ def run_study(
     fail_stale(study)
     todo = max(settings.n_trials - finished_trials(study), 0)
     parts = shares(todo, settings.workers)
-    if len(parts) <= 1:
+    if len(parts) <= 1 and not settings.cluster:
         _optimize(study, objective, todo, callbacks, settings.n_trials)
-    else:
-        import multiprocessing
-
-        ctx = multiprocessing.get_context("spawn")
-        with ProcessPoolExecutor(len(parts), mp_context=ctx) as pool:
-            futures = [
-                pool.submit(_worker, settings, objective, n, i, n_steps, callbacks, pruner)
-                for i, n in enumerate(parts)
-            ]
-            for fut in futures:
-                fut.result()
+    elif parts:
+        tasks = [
+            StudyPart(settings, objective, n, i, n_steps, tuple(callbacks), pruner)
+            for i, n in enumerate(parts)
+        ]
+        _run_parts(tasks, settings)
         study = load_study(settings, n_steps, pruner=pruner)
     return summarise(study, settings, todo, time.perf_counter() - started)
 
