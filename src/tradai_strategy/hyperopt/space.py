@@ -88,14 +88,21 @@ DEFAULT_SPACES: dict[str, Space] = {
         "depth": Dimension("int", 3, 10),
         "l2_leaf_reg": Dimension("float", 1.0, 10.0, log=True),
     },
+    "random_forest": {
+        "n_estimators": Dimension("int", 100, 500),
+        "max_depth": Dimension("int", 3, 12),
+        "min_samples_leaf": Dimension("int", 10, 200, log=True),
+        "max_features": Dimension("float", 0.2, 1.0),
+    },
 }
 
 
 def default_space(estimator: str) -> Space:
-    """A copy of the default space of ``estimator`` (lightgbm or catboost)."""
+    """A copy of the default space of ``estimator`` (lightgbm, catboost or random_forest)."""
     if estimator not in DEFAULT_SPACES:
         raise TradAIConfigError(
-            f"freqai.tradai.estimator {estimator!r} has no search space: use lightgbm or catboost"
+            f"freqai.tradai.estimator {estimator!r} has no search space: use lightgbm, catboost "
+            "or random_forest"
         )
     return dict(DEFAULT_SPACES[estimator])
 

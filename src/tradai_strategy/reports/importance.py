@@ -1,7 +1,10 @@
 """Feature importance of a model bundle's native estimators, and its drift between versions.
 
 LightGBM: total gain of the splits on a feature (``Booster.feature_importance("gain")``);
-CatBoost: ``get_feature_importance()`` (PredictionValuesChange). Each pair's importances are
+CatBoost: ``get_feature_importance()`` (PredictionValuesChange); random forest (skops file,
+loaded trusting only the bundle's types): ``feature_importances_``, the mean decrease in
+impurity over the trees (computed on the training rows, biased towards features with many
+distinct values; fine for ranking continuous indicators). Each pair's importances are
 turned into shares (summing to 1), the pair's name is taken out of the feature name
 (``%-rsi-period_10_BTC/USDT_1h`` -> ``%-rsi-period_10_1h``) and shares are averaged over
 pairs, so models of different pairs and versions compare on one scale.
@@ -42,8 +45,14 @@ def native_importance(kind: str, model_file: Path, n_features: int) -> np.ndarra
         model = cb.CatBoost()
         model.load_model(str(model_file), format="cbm")
         values = model.get_feature_importance()
+    elif kind == "random_forest":
+        from tradai_strategy.bundle.io import load_forest
+
+        values = load_forest(model_file).feature_importances_
     else:
-        raise ValueError(f"{model_file}: unknown estimator kind {kind!r} (lightgbm or catboost)")
+        raise ValueError(
+            f"{model_file}: unknown estimator kind {kind!r} (lightgbm, catboost or random_forest)"
+        )
     out = np.asarray(values, dtype=float)
     if len(out) != n_features:
         raise ValueError(
