@@ -86,7 +86,8 @@ def replay(
         Path | None,
         typer.Option(
             help="Scripted lifecycle events (JSON/TOML: at, do = promote | rollback | "
-            "registry_down | registry_up), applied at their simulated time."
+            "registry_down | registry_up | retrain | retrain_check | scheduler), applied at "
+            "their simulated time (docs/replay.md)."
         ),
     ] = None,
     db_url: Annotated[
@@ -106,13 +107,16 @@ def replay(
 ) -> None:
     """Paper-trade a span of recorded candles with freqtrade's own dry-run bot.
 
-    The bot runs offline against the datadir's candles on a simulated clock that moves
-    one candle per bot iteration; orders fill as freqtrade's dry-run fills them, at the
-    open of the candle after the signal. Everything the bot needs must be in the datadir.
+    The bot runs offline on the datadir's candles, on a simulated clock that
+    moves one candle per bot iteration; orders fill as freqtrade's dry-run
+    fills them, at the open of the candle after the signal. --events moves
+    aliases, cuts the registry or runs the retraining policy at simulated
+    times; --compare-backtest joins the trades with a backtest's.
 
-    Example: tradai replay --config configs/inference.json --strategy RadStrategy
-    --freqaimodel TradAIMLflowModel --timerange 20250301-20250401
+    Example: tradai replay --config configs/inference.json --strategy
+    RadStrategy --freqaimodel TradAIMLflowModel --timerange 20250301-20250401
     """
+
     from tradai_strategy.core.paths import freqaimodels_path
     from tradai_strategy.replay.run import run_replay
 
