@@ -13,6 +13,7 @@ import pytest
 from freqai_helpers import timerange
 from regime_report_helpers import (
     IC_SECTIONS,
+    NAME,
     PAIRS,
     backtest_trades,
     check_regime_pages,
@@ -23,7 +24,7 @@ from regime_report_helpers import (
 from tradai_strategy.data.synthetic_regimes import write_regime_data
 from tradai_strategy.reports import class_sections as cs
 from tradai_strategy.reports.html import render_page
-from tradai_strategy.reports.model_report import validation_sections
+from tradai_strategy.reports.model_report import build_report, validation_sections
 
 CLASSES = ["bear", "bull", "crisis"]
 #: rows realised, columns predicted; crisis never happened (an empty row)
@@ -127,3 +128,11 @@ def test_regime_pipeline_report_on_a_planted_market(tmp_path: Path) -> None:
     section = check_regime_pages(out)
     assert set(section["pairs"]) == set(PAIRS)
     assert sum(map(sum, section["confusion"])) > 2 * 500  # 2 pairs x ~40 days of 1h rows
+    # --compare of two regime versions: no paired IC test, the validations side by side
+    page = build_report(
+        NAME, "1", compare="1", out=tmp_path / "c.html", tracking_uri=out["uri"], log_artifact=False
+    ).read_text()
+    compare = page_sections(page)["compare"]
+    acc = section["overall"]["model"]["accuracy"]
+    assert f"validation model accuracy {acc:.4g} {acc:.4g}" in compare
+    assert "No paired IC test" in compare and not IC_SECTIONS & set(page_sections(page))
