@@ -211,6 +211,7 @@ class StubEngine:
         self.challenger = None
         self.retired = self.auto_rolled_back = False
         self.events: list[SimEvent] = []
+        self.multiclass = False  # a regression target: the IC rules
 
     # measurements
     def watched_ic(self, day: pd.Timestamp) -> pd.DataFrame:
@@ -240,6 +241,9 @@ class StubEngine:
         self.stack.pop()
         self.current = self.stack[-1] if self.stack else None
         return self.current
+
+    def retain(self, keep: int) -> list[int]:
+        return []  # nothing registered beyond the stack here
 
 
 FIRST_EVENT = {"retrain": "retrained", "rollback": "rolled back", "retire": "retired"}

@@ -46,7 +46,25 @@ _COLOURS = {
     "retrained": "cyan",
     "rolled back": "magenta",
     "retired": "red",
+    "deleted": "dim",
 }
+COUNT_ROWS = [
+    ("retrains", "retrains", "d"),
+    ("promotions", "promotions", "d"),
+    ("staged for a shadow test", "staged", "d"),
+    ("discarded after it", "discarded", "d"),
+    ("kept (gate failed)", "kept", "d"),
+    ("rollbacks", "rollbacks", "d"),
+    ("retirements", "retirements", "d"),
+    ("deleted by retention", "deleted", "d"),
+]
+CLASS_ROWS = [
+    ("accuracy (every h-th row)", "accuracy", ".3f"),
+    ("  standard error (by candle)", "accuracy_se", ".3f"),
+    ("  rows", "n_scored", "d"),
+    ("balanced accuracy", "balanced_accuracy", ".3f"),
+    ("served share of rows", "coverage", ".3f"),
+]
 
 
 def render_result(result: SimulationResult, out: Console) -> None:
@@ -72,6 +90,9 @@ def render_result(result: SimulationResult, out: Console) -> None:
     table.add_column("policy", justify="right")
     table.add_column("never retrain", justify="right")
     p, b = result.policy, result.baseline
+    if result.multiclass:
+        _render_classes(result, table, out)
+        return
     rows = [
         ("pooled IC (every h-th row)", "pooled_ic", "+.4f"),
         ("  standard error", "pooled_ic_se", ".4f"),
@@ -84,23 +105,46 @@ def render_result(result: SimulationResult, out: Console) -> None:
         ("net return (sum)", "net_return", "+.4f"),
         ("turnover per period", "turnover", ".3f"),
         ("served share of rows", "coverage", ".3f"),
-        ("retrains", "retrains", "d"),
-        ("promotions", "promotions", "d"),
-        ("staged for a shadow test", "staged", "d"),
-        ("discarded after it", "discarded", "d"),
-        ("kept (gate failed)", "kept", "d"),
-        ("rollbacks", "rollbacks", "d"),
-        ("retirements", "retirements", "d"),
+        *COUNT_ROWS,
     ]
     for label, key, fmt in rows:
         table.add_row(label, fmt_num(getattr(p, key), fmt), fmt_num(getattr(b, key), fmt))
     out.print(table)
+    _render_registry(result, out)
     diff = p.pooled_ic - b.pooled_ic
     se = math.hypot(p.pooled_ic_se, b.pooled_ic_se)
     out.print(
         f"policy - never retrain: pooled IC {fmt_num(diff, '+.4f')} "
         f"(about {fmt_num(diff / se, '+.1f')} "
         "standard errors, both arms on the same rows, so only indicative)",
+        highlight=False,
+        soft_wrap=True,
+    )
+
+
+def _render_classes(result: SimulationResult, table: Table, out: Console) -> None:
+    """A target of more than two classes: accuracy rows, persistence beside them."""
+    p, b, pers = result.policy, result.baseline, result.persistence
+    for label, key, fmt in [*CLASS_ROWS, *COUNT_ROWS]:
+        table.add_row(label, fmt_num(getattr(p, key), fmt), fmt_num(getattr(b, key), fmt))
+    out.print(table)
+    out.print(
+        f"persistence (the regime known at t) on the same rows: accuracy "
+        f"{fmt_num(pers.get('accuracy', float('nan')), '.3f')} ± "
+        f"{fmt_num(pers.get('accuracy_se', float('nan')), '.3f')}; more than two classes: "
+        "gated by the accuracy gate, watched on the live accuracy (no IC or Sharpe)",
+        highlight=False,
+        soft_wrap=True,
+    )
+    _render_registry(result, out)
+
+
+def _render_registry(result: SimulationResult, out: Console) -> None:
+    s = result.settings
+    kept = ", ".join(f"v{v}" + (f" @{a}" if a else "") for v, a in result.registry)
+    out.print(
+        f"registry at the end (keep_versions = {s.get('keep_versions', '?')} unaliased): "
+        f"{kept or 'empty'}",
         highlight=False,
         soft_wrap=True,
     )
@@ -154,6 +198,20 @@ def simulate(
         float | None,
         typer.Option(help="Holdout IC a candidate needs (default: the policy's ic_retrain_below)."),
     ] = None,
+    min_accuracy: Annotated[
+        float | None,
+        typer.Option(
+            help="More than two classes: holdout accuracy floor of the gate (default: the "
+            "policy's [validation] min_accuracy)."
+        ),
+    ] = None,
+    accuracy_margin: Annotated[
+        float | None,
+        typer.Option(
+            help="More than two classes: margin over persistence (default: the policy's "
+            "[validation] accuracy_margin)."
+        ),
+    ] = None,
     cost: CostOpt = 0.001,
     json_out: Annotated[
         Path | None, typer.Option("--json", help="Also write events and metrics as JSON here.")
@@ -163,7 +221,11 @@ def simulate(
     out of sample, labels arrive after the label horizon, the policy's schedule, IC-decay, drift,
     rollback and retirement rules act on what was known each day, and each retrain is gated on a
     purged holdout. Prints every decision and the out-of-sample IC, ICIR and net Sharpe of the
-    policy next to never retraining (the model trained at --from kept to the end)."""
+    policy next to never retraining (the model trained at --from kept to the end). A target of
+    more than two classes (regimes) is gated by the accuracy gate (the policy's [validation]
+    min_accuracy and accuracy_margin), watched on its live accuracy ([accuracy]) and scored
+    on accuracy next to persistence. Retention (keep_versions) runs after every retrain; the
+    registry left at the end is printed."""
     from freqtrade.exceptions import OperationalException
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
 
@@ -185,6 +247,19 @@ def simulate(
     )
     try:
         policy = load_policy(policy_path)
+        gate = {"min_accuracy": min_accuracy, "accuracy_margin": accuracy_margin}
+        if any(v is not None for v in gate.values()):
+            from dataclasses import replace
+
+            from tradai_strategy.lifecycle.policy import policy_from_dict
+
+            if min_accuracy is not None:
+                policy = replace(policy, min_accuracy=min_accuracy)
+            if accuracy_margin is not None:
+                policy = replace(policy, accuracy_margin=accuracy_margin)
+            policy_from_dict(  # the same range checks as in the file
+                {"validation": {k: getattr(policy, k) for k in gate}}, "--min-accuracy"
+            )
         args = _policy_args(policy, config, strategy, strategy_path, datadir, userdir)
         pair_list = [p.strip() for p in pairs.split(",") if p.strip()] if pairs else None
         with quiet_logging(logging.WARNING):  # freqtrade warns about partial data ranges
@@ -208,7 +283,13 @@ def simulate(
                     date_to,
                     settings,
                     progress=lambda done, total: progress.update(bar, completed=done, total=total),
-                    meta={"strategy": cfg.get("strategy"), "config": args["config"]},
+                    meta={
+                        "strategy": cfg.get("strategy"),
+                        "config": args["config"],
+                        "keep_versions": policy.keep_versions,
+                        "min_accuracy": policy.min_accuracy,
+                        "accuracy_margin": policy.accuracy_margin,
+                    },
                 )
     except (FreqtradeRunError, OperationalException) as err:  # no bare ValueError: a bug
         fail(" ".join(str(err).split()))

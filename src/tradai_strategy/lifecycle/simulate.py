@@ -140,6 +140,13 @@ def load_simulation_data(
     strategy = load_strategy(config)
     minutes = timeframe_to_minutes(settings.timeframe)
     warmup = int(getattr(strategy, "startup_candle_count", 0) or 0) * minutes / 1440
+    target = (config.get("freqai", {}).get("tradai") or {}).get("target")
+    if (target or getattr(strategy, "target", None)) == "regime":
+        # the labels' (and the regime features') trailing quantiles need lookback + h candles
+        from tradai_strategy.core.regimes import RegimeSettings
+
+        lookback = RegimeSettings.from_config(config).lookback
+        warmup += (lookback + 2 * settings.horizon) * minutes / 1440
     first = t0 - pd.Timedelta(days=settings.train_period_days + math.ceil(warmup) + 2)
     last = t1 + pd.Timedelta(days=math.ceil(settings.horizon * minutes / 1440) + 1)
     timerange = f"{first:%Y%m%d}-{last:%Y%m%d}"

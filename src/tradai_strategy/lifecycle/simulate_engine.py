@@ -22,6 +22,12 @@ Each UTC day of ``[start, end)`` is one decision point ``T`` (00:00 of the day):
    kept.
 4. The served model predicts the day's rows (strictly out of sample).
 
+A target of more than two classes (the regimes) has no numeric score: the gate is the
+accuracy gate and the decision reads the live accuracy (:mod:`.simulate_classes`). Every
+candidate is registered in the simulated registry; after each retrain, retention deletes all
+but the newest ``keep_versions`` unaliased versions (``@production``, ``@challenger`` stay),
+as ``tradai retrain --check`` does; a deleted model can no longer be rolled back to.
+
 The baseline arm never retrains: the model trained at ``start`` predicts every day.
 """
 
@@ -55,6 +61,10 @@ class Model:
     rolled_back_from: bool = False  # auto-rollback fires at most once per model
     #: holdout cross-sectional IC and its s.e. (None: one pair, or no holdout IC)
     reference: tuple[float, float] | None = None
+    #: more than two classes: the accuracy gate's verdict, its text and holdout accuracy
+    gate_passed: bool | None = None
+    gate_text: str = ""
+    gate_accuracy: float = float("nan")
 
 
 class Engine:
@@ -89,6 +99,12 @@ class Engine:
         self.retired = False
         self.policy_pred = [np.full(len(p.X), np.nan) for p in data]
         self.version = [np.full(len(p.X), np.nan) for p in data]
+        from tradai_strategy.validation.classes import is_multiclass
+
+        self.multiclass = is_multiclass(data)
+        #: the served class of every row (more than two classes; None: nothing served)
+        self.policy_class = [np.full(len(p.X), None, dtype=object) for p in data]
+        self.registered: list[int] = []  # the simulated registry's versions
 
     # ---- training -----------------------------------------------------------------------
     def _fit(self, pair: int, rows: npt.NDArray[np.bool_], seed: int) -> Any:
@@ -105,16 +121,26 @@ class Engine:
 
     def predict(self, pair: int, model: Any, rows: npt.NDArray[np.bool_]) -> npt.NDArray[Any]:
         """``model`` (one pair's estimator)'s predictions for the given rows of pair ``pair``."""
+        return self.predict_both(pair, model, rows)[0]
+
+    def predict_both(
+        self, pair: int, model: Any, rows: npt.NDArray[np.bool_]
+    ) -> tuple[npt.NDArray[Any], npt.NDArray[Any]]:
+        """(numeric score, predicted class or None) of ``model`` on the given rows."""
         from tradai_strategy.models.fitting import predict_scores
 
         if not rows.any():
-            return np.empty(0)
-        return predict_scores(model, self.data[pair].X[rows], self.data[pair].task)[0]
+            return np.empty(0), np.empty(0, dtype=object)
+        score, classes = predict_scores(model, self.data[pair].X[rows], self.data[pair].task)
+        if classes is None:
+            return score, np.full(len(score), None, dtype=object)
+        return score, np.asarray(classes).astype(str).astype(object)
 
     def train(self, at: pd.Timestamp) -> Model:
         """Candidate trained on the purged window ending at ``at``, with its gate numbers."""
         begin = at - pd.Timedelta(days=self.s.train_period_days)
         estimators, masks, hold_pred, hold_real, hold_rows = [], [], [], [], []
+        hold_class = []
         for i, p in enumerate(self.data):
             window = np.asarray((self.dates[i] >= begin) & (self.label_end[i] <= at))
             n = int(window.sum())
@@ -128,7 +154,9 @@ class Engine:
             hold = window & (np.arange(len(window)) >= cut)
             gate_rows = window & np.asarray(self.label_end[i] <= self.dates[i][cut])
             gate_model = self._fit(i, gate_rows, self.s.seed + self.next_version)
-            hold_pred.append(self.predict(i, gate_model, hold))
+            score, classes = self.predict_both(i, gate_model, hold)
+            hold_pred.append(score)
+            hold_class.append(classes)
             hold_real.append(p.realised[hold])
             hold_rows.append(hold)
             estimators.append(self._fit(i, window, self.s.seed + self.next_version))
@@ -136,7 +164,16 @@ class Engine:
         pred, real = np.concatenate(hold_pred), np.concatenate(hold_real)
         ok = np.isfinite(pred) & np.isfinite(real)
         mae = float(np.mean(np.abs(pred[ok] - real[ok]))) if ok.any() else float("nan")
-        gate_ic, reference = self.holdout_ic(hold_rows, hold_pred)
+        if self.multiclass:  # no numeric score: the accuracy gate (module docstring)
+            from tradai_strategy.lifecycle.simulate_classes import holdout_gate
+
+            passed, text, accuracy = holdout_gate(
+                self.data, masks, hold_rows, hold_class, self.s.horizon, self.rules
+            )
+            gate_ic, reference, mae = float("nan"), None, float("nan")
+        else:
+            passed, text, accuracy = None, "", float("nan")
+            gate_ic, reference = self.holdout_ic(hold_rows, hold_pred)
         model = Model(
             version=self.next_version,
             estimators=estimators,
@@ -145,9 +182,28 @@ class Engine:
             gate_ic=gate_ic,
             baseline_mae=mae,
             reference=reference,
+            gate_passed=passed,
+            gate_text=text,
+            gate_accuracy=accuracy,
         )
+        self.registered.append(self.next_version)
         self.next_version += 1
         return model
+
+    def retain(self, keep: int) -> list[int]:
+        """Retention on the simulated registry: delete all but the newest ``keep`` unaliased
+        versions (the served ``@production`` and a staged ``@challenger`` stay); the deleted
+        ones leave the rollback history too. Returns them, newest first."""
+        aliased = set()
+        if self.current is not None:  # @production, or the @fallback served after a retirement
+            aliased.add(self.current.version)
+        if self.challenger is not None:
+            aliased.add(self.challenger[0].version)
+        unaliased = [v for v in sorted(self.registered, reverse=True) if v not in aliased]
+        doomed = unaliased[keep:]
+        self.registered = [v for v in self.registered if v not in doomed]
+        self.stack = [m for m in self.stack if m.version not in doomed or m is self.current]
+        return doomed
 
     def rows_frame(
         self, rows: Sequence[npt.NDArray[np.bool_]], preds: Sequence[npt.NDArray[Any]]
@@ -196,9 +252,12 @@ class Engine:
             rows = np.asarray(self.dates[i] >= day)
             if model is None:
                 self.policy_pred[i][rows] = np.nan
+                self.policy_class[i][rows] = None
                 self.version[i][rows] = np.nan
             else:
-                self.policy_pred[i][rows] = self.predict(i, model.estimators[i], rows)
+                score, classes = self.predict_both(i, model.estimators[i], rows)
+                self.policy_pred[i][rows] = score
+                self.policy_class[i][rows] = classes
                 self.version[i][rows] = model.version
         self._score_days(day)
 
@@ -236,6 +295,9 @@ class Engine:
         from tradai_strategy.stats.live_ic import MIN_PAIRS, cross_sectional_ic
 
         kept = self.candle_ic[self.candle_ic.index < day]
+        if self.multiclass:  # P(last class) has no IC worth watching
+            self.candle_ic = kept
+            return
         fresh = self.served(day, pd.Timestamp.max.tz_localize("UTC"))
         if len(fresh) and len(self.data) >= MIN_PAIRS:
             new = cross_sectional_ic(fresh, pred="pred", time="date")
@@ -254,6 +316,22 @@ class Engine:
     def watched_ic(self, at: pd.Timestamp) -> pd.DataFrame:
         """Per-candle IC of the served model since its deployment, labels known at ``at``."""
         return self.watched_candles(self.deployed_at, self.labelled_before(at))
+
+    def live_accuracy(self, at: pd.Timestamp) -> Any:
+        """Live accuracy at ``at`` of the served model since its deployment (labels known at
+        ``at``, the last ``accuracy_window_days``); None below the minimum of rows."""
+        from tradai_strategy.lifecycle.simulate_classes import served_accuracy
+
+        return served_accuracy(
+            self.data,
+            self.dates,
+            self.policy_class,
+            self.deployed_at,
+            self.labelled_before(at),
+            at,
+            self.s.horizon,
+            self.rules.accuracy_window_days,
+        )
 
     def error_ratio(self, at: pd.Timestamp) -> float:
         """Error-drift ratio of the served model (labelled rows since deployment)."""

@@ -6,12 +6,19 @@
 * net Sharpe: hold ``sign(prediction)`` for ``h`` candles on the non-overlapping rows, pay
   ``cost`` per unit of position change, average the pairs per period, annualise with
   ``sqrt(periods a year)``. A period without a served model is flat (no position).
+
+A target of more than two classes (the regimes) is scored on its classes instead: accuracy
+of each arm over the non-overlapping rows with the s.e. clustered by candle (the live
+statistic, :func:`tradai_strategy.lifecycle.simulate_classes.arm_accuracy`), balanced
+accuracy, and persistence (the regime known at ``t``) beside them; IC and Sharpe are not
+computed (``P(last class)`` is no score). The simulated registry at the end (retention) is
+reported for every target.
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -23,7 +30,16 @@ from tradai_strategy.lifecycle.simulate_rules import SimSettings
 if TYPE_CHECKING:
     from tradai_strategy.validation.runner import PairData
 
-ACTIONS = ("retrained", "promoted", "staged", "discarded", "kept", "rolled back", "retired")
+ACTIONS = (
+    "retrained",
+    "promoted",
+    "staged",
+    "discarded",
+    "kept",
+    "rolled back",
+    "retired",
+    "deleted",
+)
 
 
 @dataclass(frozen=True)
@@ -53,6 +69,11 @@ class Replay:
     baseline_pred: list[npt.NDArray[np.float64]]
     version: list[npt.NDArray[np.float64]]
     in_range: list[npt.NDArray[np.bool_]]
+    #: more than two classes: both arms' predicted class per row (None: not such a target)
+    policy_class: list[npt.NDArray[Any]] | None = None
+    baseline_class: list[npt.NDArray[Any]] | None = None
+    #: the simulated registry at the end: (version, alias or ""), newest first
+    registry: list[tuple[int, str]] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -77,6 +98,12 @@ class ArmMetrics:
     kept: int = 0
     rollbacks: int = 0
     retirements: int = 0
+    deleted: int = 0  # versions deleted by retention
+    #: more than two classes: accuracy over the non-overlapping rows, its clustered s.e.
+    accuracy: float = float("nan")
+    accuracy_se: float = float("nan")
+    balanced_accuracy: float = float("nan")
+    n_scored: int = 0
 
     def to_dict(self) -> dict[str, float | None]:
         return {k: (v if math.isfinite(v) else None) for k, v in asdict(self).items()}
@@ -92,6 +119,13 @@ class SimulationResult:
     predictions: pd.DataFrame  # date, pair, policy, baseline, version, realised, fwd, grid
     daily: pd.DataFrame  # index day; columns policy, baseline (daily mean cross-sectional IC)
     settings: dict[str, Any] = field(default_factory=dict)
+    registry: list[tuple[int, str]] = field(default_factory=list)
+    #: more than two classes: persistence's accuracy on the same rows (else NaN)
+    persistence: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def multiclass(self) -> bool:
+        return bool(self.persistence)
 
     def to_dict(self) -> dict[str, Any]:
         def clean(v: float) -> float | None:
@@ -102,6 +136,8 @@ class SimulationResult:
             "events": [e.to_dict() for e in self.events],
             "policy": self.policy.to_dict(),
             "never_retrain": self.baseline.to_dict(),
+            "registry": [{"version": v, "alias": a or None} for v, a in self.registry],
+            "persistence": {k: clean(v) for k, v in self.persistence.items()},
             "daily_cs_ic": [
                 {
                     "day": f"{day:%Y-%m-%d}",
@@ -133,6 +169,25 @@ def prediction_frame(data: list[PairData], rep: Replay) -> pd.DataFrame:
             )
         )
     return pd.concat(parts, ignore_index=True)
+
+
+def add_classes(frame: pd.DataFrame, data: list[PairData], rep: Replay, h: int) -> pd.DataFrame:
+    """``frame`` (:func:`prediction_frame`) with the columns label, policy_class,
+    baseline_class and persistence_class (same row order)."""
+    from tradai_strategy.lifecycle.simulate_classes import persistence_column
+
+    assert rep.policy_class is not None and rep.baseline_class is not None
+    rows = rep.in_range
+
+    def stacked(columns: list[npt.NDArray[Any]]) -> npt.NDArray[Any]:
+        return np.concatenate([c[r] for c, r in zip(columns, rows, strict=True)])
+
+    return frame.assign(
+        label=stacked([p.y.astype(str) for p in data]),
+        policy_class=stacked(rep.policy_class),
+        baseline_class=stacked(rep.baseline_class),
+        persistence_class=np.concatenate(persistence_column(data, rows, h)),
+    )
 
 
 def candle_ics(frame: pd.DataFrame) -> pd.DataFrame:
@@ -213,6 +268,16 @@ def summarise(
     candles = candle_ics(frame)
     counts = count_actions(rep.events)
     policy = arm_metrics(frame, candles["policy"], "policy", settings)
+    baseline = arm_metrics(frame, candles["baseline"], "baseline", settings)
+    persistence: dict[str, float] = {}
+    if rep.policy_class is not None:
+        from tradai_strategy.lifecycle.simulate_classes import arm_accuracy
+
+        frame = add_classes(frame, data, rep, settings.horizon)
+        h = settings.horizon
+        policy = replace(policy, **arm_accuracy(frame, "policy_class", h))  # type: ignore[arg-type]
+        baseline = replace(baseline, **arm_accuracy(frame, "baseline_class", h))  # type: ignore[arg-type]
+        persistence = arm_accuracy(frame, "persistence_class", h)
     policy = ArmMetrics(
         **{
             **asdict(policy),
@@ -223,9 +288,18 @@ def summarise(
             "kept": counts["kept"],
             "rollbacks": counts["rolled back"],
             "retirements": counts["retired"],
+            "deleted": counts["deleted"],
         }
     )
-    baseline = arm_metrics(frame, candles["baseline"], "baseline", settings)
     sim = {k: v for k, v in asdict(settings).items()}
     daily = daily_means(candles)
-    return SimulationResult(rep.events, policy, baseline, frame, daily, {**sim, **meta})
+    return SimulationResult(
+        rep.events,
+        policy,
+        baseline,
+        frame,
+        daily,
+        {**sim, **meta},
+        registry=rep.registry,
+        persistence=persistence,
+    )

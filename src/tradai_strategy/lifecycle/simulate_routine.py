@@ -11,7 +11,9 @@
 ``shadow_test_days`` the per-candle cross-sectional ICs of both over the shadow candles whose
 labels have closed go through the paired test of :mod:`tradai_strategy.stats.compare`
 (``paired_ic_test`` + ``recommend``, as ``tradai retrain --check`` does): promoted or
-discarded.
+discarded. A model of more than two classes is gated, watched and shadow-tested on its
+accuracy instead (:mod:`.simulate_classes`). After every retrain, retention keeps the newest
+``keep_versions`` unaliased versions of the simulated registry (event ``deleted``).
 """
 
 from __future__ import annotations
@@ -50,9 +52,9 @@ def replay(
     eng.first_trained = t0
     eng.promote(first, t0)
     baseline = [pred.copy() for pred in eng.policy_pred]  # the first model, from t0 on
-    eng.events.append(
-        SimEvent(t0, "promoted", f"initial model, holdout IC {first.gate_ic:+.3f}", first.version)
-    )
+    baseline_class = [c.copy() for c in eng.policy_class]
+    gate = first.gate_text if eng.multiclass else f"holdout IC {first.gate_ic:+.3f}"
+    eng.events.append(SimEvent(t0, "promoted", f"initial model, {gate}", first.version))
     days = list(pd.date_range(t0, t1 - DAY, freq="D"))
     for n, day in enumerate(days):
         if n > 0:
@@ -60,7 +62,26 @@ def replay(
         if progress:
             progress(n + 1, len(days))
     in_range = [np.asarray((d >= t0) & (d < t1)) for d in eng.dates]
-    return Replay(eng.events, eng.policy_pred, baseline, eng.version, in_range)
+    return Replay(
+        eng.events,
+        eng.policy_pred,
+        baseline,
+        eng.version,
+        in_range,
+        policy_class=eng.policy_class if eng.multiclass else None,
+        baseline_class=baseline_class if eng.multiclass else None,
+        registry=registry_state(eng),
+    )
+
+
+def registry_state(eng: Engine) -> list[tuple[int, str]]:
+    """The simulated registry at the end: (version, alias or "") newest first."""
+    aliases = {}
+    if eng.current is not None:
+        aliases[eng.current.version] = "fallback" if eng.retired else "production"
+    if eng.challenger is not None:
+        aliases[eng.challenger[0].version] = "challenger"
+    return [(v, aliases.get(v, "")) for v in sorted(eng.registered, reverse=True)]
 
 
 def step(eng: Engine, day: pd.Timestamp) -> Decision:
@@ -82,11 +103,27 @@ def snapshot(eng: Engine, day: pd.Timestamp) -> Snapshot:
     cur = None if eng.retired else eng.current
     if cur is None:  # nothing served, or retired: no @production version
         return Snapshot(p, day, p.model_name, newest=newest, challenger=challenger)
+    if eng.multiclass:  # judged on its live accuracy: no IC, no error ratio
+        live = eng.live_accuracy(day)
+        return Snapshot(
+            p,
+            day,
+            p.model_name,
+            production=str(cur.version),
+            production_created=cur.trained_at,
+            newest=newest,
+            error_note=f"version {cur.version} is a classifier: no baseline MAE",
+            drift=_drift(eng, day)[0],
+            drift_note=_drift(eng, day)[1],
+            challenger=challenger,
+            multiclass=True,
+            accuracy=live,
+            accuracy_note=(
+                "" if live is not None else "too few non-overlapping rows with a known regime"
+            ),
+        )
     ratio, note = _error_ratio(eng, cur, day)
-    table, drift_note = None, FEATURE_DRIFT_OFF
-    if p.feature_drift:
-        raw = eng.drift_table(day)
-        table, drift_note = (None, "no recent rows") if raw is None else (drift_table(raw, p), "")
+    table, drift_note = _drift(eng, day)
     return Snapshot(
         p,
         day,
@@ -105,6 +142,13 @@ def snapshot(eng: Engine, day: pd.Timestamp) -> Snapshot:
         drift_note=drift_note,
         challenger=challenger,
     )
+
+
+def _drift(eng: Engine, day: pd.Timestamp) -> tuple[pd.DataFrame | None, str]:
+    if not eng.rules.feature_drift:
+        return None, FEATURE_DRIFT_OFF
+    raw = eng.drift_table(day)
+    return (None, "no recent rows") if raw is None else (drift_table(raw, eng.rules), "")
 
 
 def _ic_note(eng: Engine) -> str:
@@ -183,12 +227,32 @@ def _attempt(eng: Engine, day: pd.Timestamp, reason: str) -> None:
     """Retrain, gate, then promote or keep."""
     eng.last_attempt = day
     cand = eng.train(day)
-    eng.events.append(
-        SimEvent(day, "retrained", f"{reason}; holdout IC {cand.gate_ic:+.3f}", cand.version)
-    )
+    _gate_and_serve(eng, day, reason, cand)
+    for version in eng.retain(eng.rules.keep_versions):
+        eng.events.append(
+            SimEvent(
+                day,
+                "deleted",
+                f"retention: keep_versions = {eng.rules.keep_versions} unaliased versions",
+                version,
+            )
+        )
+
+
+def _gate_and_serve(eng: Engine, day: pd.Timestamp, reason: str, cand: Model) -> None:
     gate = eng.s.min_gate_ic
-    passed = f"holdout IC {cand.gate_ic:+.3f} >= {gate}"
-    if np.isfinite(cand.gate_ic) and cand.gate_ic >= gate:
+    if eng.multiclass:
+        eng.events.append(SimEvent(day, "retrained", reason, cand.version))
+        ok = bool(cand.gate_passed)
+        passed = failed = f"accuracy gate {'passed' if ok else 'refused'}: {cand.gate_text}"
+    else:
+        eng.events.append(
+            SimEvent(day, "retrained", f"{reason}; holdout IC {cand.gate_ic:+.3f}", cand.version)
+        )
+        ok = bool(np.isfinite(cand.gate_ic) and cand.gate_ic >= gate)
+        passed = f"holdout IC {cand.gate_ic:+.3f} >= {gate}"
+        failed = f"gate failed: holdout IC {cand.gate_ic:+.3f} < {gate}"
+    if ok:
         if eng.rules.auto_promote or eng.rules.shadow_test_days == 0:
             eng.promote(cand, day)
             eng.events.append(SimEvent(day, "promoted", passed, cand.version))
@@ -214,8 +278,7 @@ def _attempt(eng: Engine, day: pd.Timestamp, reason: str) -> None:
         SimEvent(
             day,
             "kept",
-            f"gate failed: holdout IC {cand.gate_ic:+.3f} < {gate}; serving "
-            + (f"v{served.version}" if served else "nothing (flat)"),
+            f"{failed}; serving " + (f"v{served.version}" if served else "nothing (flat)"),
             served.version if served else None,
         )
     )
@@ -242,6 +305,16 @@ def shadow_verdict(
     from tradai_strategy.stats.compare import PairedTestError, paired_ic_test, recommend
 
     until = eng.labelled_before(day)
+    if eng.multiclass:
+        from tradai_strategy.lifecycle.simulate_classes import shadow_accuracy_test
+
+        rows = [np.asarray((d >= since) & (d < until)) for d in eng.dates]
+        new_class = [np.full(len(p.X), None, dtype=object) for p in eng.data]
+        for i, r in enumerate(rows):
+            new_class[i][r] = eng.predict_both(i, model.estimators[i], r)[1]
+        return shadow_accuracy_test(
+            eng.data, eng.dates, new_class, eng.policy_class, rows, eng.s.horizon
+        )
     new = challenger_candle_ic(eng, model, since, until)
     old = eng.watched_candles(since, until)["ic"]
     served = f"v{eng.current.version}" if eng.current else "nothing"
