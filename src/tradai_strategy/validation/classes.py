@@ -16,8 +16,8 @@ and gated: OOS accuracy above ``min_accuracy`` *and* persistence beaten by more 
 margin with one-sided ``p < 0.05`` (overlap-aware error). A pair passes when the gate
 passes on at least half of its seed x path runs; the verdict passes when every pair does,
 and each failing pair's reason names the condition(s) that failed with their numbers.
-Tables show means over seeds and paths; the confusion matrix sums the pairs' first
-seed's first path (one complete out-of-sample history per pair).
+Tables show means over seeds and paths; the confusion matrix is each pair's first seed's
+first path (one complete out-of-sample history per pair) and their sum.
 """
 
 from __future__ import annotations
@@ -180,7 +180,9 @@ def score_classes(
         per_pair[pd_.pair] = score_pair(
             pd_, cvs[p], splits[p], mine, seeds, classes, horizon, settings
         )
-    confusion = sum(r.pop("confusion").to_numpy() for r in per_pair.values())
+    confusion = sum(r["confusion"].to_numpy() for r in per_pair.values())
+    for r in per_pair.values():  # each pair's own matrix, for the report's per-pair view
+        r["confusion"] = r["confusion"].to_numpy().tolist()
     overall = {
         k: _mean([r[k] for r in per_pair.values()]) for k in ("model", "majority", "persistence")
     }
