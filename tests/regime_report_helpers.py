@@ -15,6 +15,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 from freqai_helpers import STRATEGIES
 from typer.testing import CliRunner
 
@@ -218,4 +219,8 @@ def check_regime_pages(out: dict[str, Any]) -> dict[str, Any]:
         row = matrix[0]
         share = row[0] / sum(row)
         assert f"{first} {int(row[0])} ({share:.0%})" in texts["confusion"]
+        assert "recall per pair" in texts["confusion"]
+    # each pair's own matrix (the report's menu) adds up to the matrix of all pairs
+    own = sum(np.asarray(r["confusion"]) for r in section["pairs"].values())
+    assert own.tolist() == section["confusion"]
     return section

@@ -80,6 +80,22 @@ def test_confusion_rows_are_realised_columns_predicted_with_row_shares() -> None
     assert "recall on the diagonal: bear 0.60, bull 0.80, crisis -" in text
 
 
+def test_each_pairs_matrix_is_one_menu_entry_away() -> None:
+    section = _section()
+    mine = [[1, 1, 0], [0, 4, 0], [0, 0, 0]]
+    section["pairs"]["BTC/USDT"]["confusion"] = mine
+    fig = cs.confusion_section(section).figure
+    assert [t.name for t in fig.data] == ["all pairs", "BTC/USDT"]
+    assert [t.visible for t in fig.data] == [True, False]
+    assert np.asarray(fig.data[1].customdata).tolist() == mine
+    (menu,) = fig.layout.updatemenus
+    assert [b.label for b in menu.buttons] == ["all pairs", "BTC/USDT"]
+    assert menu.buttons[1].args[0] == {"visible": [False, True]}
+    page = render_page("t", "s", [cs.confusion_section(section)])
+    text = page_sections(page)["confusion"]
+    assert "recall per pair bear bull crisis BTC/USDT 0.5 1 -" in text
+
+
 def test_validation_page_of_a_regime_target_shows_scores_gate_and_no_ic() -> None:
     report = {
         "settings": {"strategy": "RegimeStrategy", "cv": "walkforward"},

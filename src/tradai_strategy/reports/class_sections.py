@@ -23,7 +23,7 @@ import numpy as np
 import numpy.typing as npt
 import plotly.graph_objects as go
 
-from tradai_strategy.reports.figures import _layout
+from tradai_strategy.reports.figures import layout
 from tradai_strategy.reports.html import Section, bullet_list, fmt, kv_table, verdict_html
 
 if TYPE_CHECKING:
@@ -39,6 +39,8 @@ SCORES = (
 PREDICTORS = ("model", "majority", "persistence")
 #: the row of the pairs' mean
 MEAN = "mean of pairs"
+#: the confusion matrix of all pairs summed
+ALL_PAIRS = "all pairs"
 _COLORS = {"model": "#1f77b4", "majority": "#9e9e9e", "persistence": "#ff7f0e"}
 
 
@@ -93,37 +95,60 @@ def accuracy_figure(section: Mapping[str, Any]) -> go.Figure | None:
             annotation_text=f"gate floor {floor:.2f}",
         )
     fig.update_yaxes(title_text="out-of-sample share", range=[0, 1])
-    return _layout(fig, "Accuracy against the majority and persistence baselines", barmode="group")
+    return layout(fig, "Accuracy against the majority and persistence baselines", barmode="group")
 
 
-def confusion_figure(classes: Sequence[str], counts: npt.ArrayLike) -> go.Figure | None:
+def confusion_figure(
+    classes: Sequence[str],
+    counts: npt.ArrayLike,
+    per_pair: Mapping[str, npt.ArrayLike] | None = None,
+) -> go.Figure | None:
     """Heatmap, rows = realised class, columns = predicted class; colour = the row's share,
-    text = count and share."""
-    matrix = np.asarray(counts, dtype=float)
-    if matrix.size == 0 or matrix.sum() == 0:
+    text = count and share. With ``per_pair``, a menu switches between all pairs (shown
+    first) and each pair's own matrix."""
+    views = {ALL_PAIRS: np.asarray(counts, dtype=float)}
+    views.update({p: np.asarray(m, dtype=float) for p, m in (per_pair or {}).items()})
+    if views[ALL_PAIRS].size == 0 or views[ALL_PAIRS].sum() == 0:
         return None
-    shares = row_shares(matrix)
-    text = _cells(matrix, shares, "{count}<br>{share}")
-    fig = go.Figure(
-        go.Heatmap(
-            z=shares,
-            x=list(classes),
-            y=list(classes),
-            text=text,
-            texttemplate="%{text}",
-            customdata=matrix,
-            zmin=0,
-            zmax=1,
-            colorscale="Blues",
-            colorbar={"title": {"text": "share of row"}},
-            hovertemplate="realised %{y}, predicted %{x}<br>%{customdata:.0f} rows, "
-            "%{z:.1%} of the realised class<extra></extra>",
+    fig = go.Figure()
+    for k, (name, matrix) in enumerate(views.items()):
+        shares = row_shares(matrix)
+        fig.add_trace(
+            go.Heatmap(
+                z=shares,
+                x=list(classes),
+                y=list(classes),
+                text=_cells(matrix, shares, "{count}<br>{share}"),
+                texttemplate="%{text}",
+                customdata=matrix,
+                zmin=0,
+                zmax=1,
+                colorscale="Blues",
+                colorbar={"title": {"text": "share of row"}},
+                name=name,
+                visible=k == 0,
+                hovertemplate=f"{name}<br>realised %{{y}}, predicted %{{x}}<br>"
+                "%{customdata:.0f} rows, %{z:.1%} of the realised class<extra></extra>",
+            )
         )
-    )
+    title = "Confusion matrix (rows: realised, columns: predicted)"
+    if len(views) > 1:
+        buttons = [
+            {
+                "label": name,
+                "method": "update",
+                "args": [
+                    {"visible": [j == k for j in range(len(views))]},
+                    {"title.text": f"{title}: {name}"},
+                ],
+            }
+            for k, name in enumerate(views)
+        ]
+        fig.update_layout(updatemenus=[{"buttons": buttons, "x": 1.0, "y": 1.18}])
     fig.update_xaxes(title_text="predicted", side="top", type="category")
     fig.update_yaxes(title_text="realised", autorange="reversed", type="category")
     height = 160 + 60 * len(classes)
-    return _layout(fig, "Confusion matrix (rows: realised, columns: predicted)", height=height)
+    return layout(fig, f"{title}: {ALL_PAIRS}", height=height)
 
 
 def _cells(matrix: np.ndarray, shares: np.ndarray, template: str) -> list[list[str]]:
@@ -166,7 +191,7 @@ def window_accuracy_figure(oos: Mapping[str, Any]) -> go.Figure | None:
         return None
     fig.update_xaxes(title_text="window start", type="category")
     fig.update_yaxes(title_text="accuracy (all rows of the window)", range=[0, 1])
-    return _layout(fig, "Training backtest: accuracy per walk-forward window", barmode="group")
+    return layout(fig, "Training backtest: accuracy per walk-forward window", barmode="group")
 
 
 # ---- sections -----------------------------------------------------------------------------
@@ -256,7 +281,12 @@ def confusion_section(section: Mapping[str, Any] | None, missing: str = "") -> S
         return sec
     classes = [str(c) for c in section.get("classes") or []]
     matrix = np.asarray(section["confusion"], dtype=float)
-    sec.figure = confusion_figure(classes, matrix)
+    per_pair = {
+        pair: r["confusion"]
+        for pair, r in (section.get("pairs") or {}).items()
+        if r.get("confusion")
+    }
+    sec.figure = confusion_figure(classes, matrix, per_pair)
     shares = row_shares(matrix)
     cells = _cells(matrix, shares, "{count} ({share})")
     rows = [
@@ -272,6 +302,13 @@ def confusion_section(section: Mapping[str, Any] | None, missing: str = "") -> S
         "from the validation report; the share is of the realised class (its recall on the "
         f"diagonal: {html.escape(recall)}).</p>"
     )
+    if per_pair:
+        recalls = [
+            (pair, *np.diag(row_shares(np.asarray(m, dtype=float))).round(3))
+            for pair, m in per_pair.items()
+        ]
+        sec.body += kv_table(recalls, ["recall per pair", *classes])
+        sec.body += "<p>The menu above the matrix shows each pair's own matrix.</p>"
     return sec
 
 

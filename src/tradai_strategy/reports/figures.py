@@ -14,7 +14,8 @@ from plotly.subplots import make_subplots
 MAX_POINTS = 4000
 
 
-def _layout(fig: go.Figure, title: str, height: int = 380, **kw: Any) -> go.Figure:
+def layout(fig: go.Figure, title: str, height: int = 380, **kw: Any) -> go.Figure:
+    """The report's common look: title, white template, margins, legend below the plot."""
     fig.update_layout(
         title={"text": title, "x": 0.01},
         template="plotly_white",
@@ -46,7 +47,7 @@ def equity_figure(curve: pd.DataFrame, currency: str = "") -> go.Figure | None:
     )
     fig.update_yaxes(title_text=f"equity {currency}".strip(), row=1, col=1)
     fig.update_yaxes(title_text="drawdown %", row=2, col=1)
-    return _layout(fig, "Backtest equity and drawdown", height=460)
+    return layout(fig, "Backtest equity and drawdown", height=460)
 
 
 def window_ic_figure(oos: dict[str, Any]) -> go.Figure | None:
@@ -73,7 +74,7 @@ def window_ic_figure(oos: dict[str, Any]) -> go.Figure | None:
         return None
     fig.update_xaxes(title_text="window start", type="category")
     fig.update_yaxes(title_text="RankIC (overlapping labels)")
-    return _layout(fig, "Out-of-sample RankIC per walk-forward window", barmode="group")
+    return layout(fig, "Out-of-sample RankIC per walk-forward window", barmode="group")
 
 
 def rolling_ic_title(days: int) -> str:
@@ -115,7 +116,7 @@ def rolling_ic_figure(window: pd.DataFrame, days: int) -> go.Figure | None:
     )
     fig.add_hline(y=0, line={"color": "#888", "width": 1})
     fig.update_yaxes(title_text=f"{days}-day mean cross-sectional IC")
-    return _layout(fig, rolling_ic_title(days))
+    return layout(fig, rolling_ic_title(days))
 
 
 def decay_figure(decay: pd.DataFrame, source: str) -> go.Figure | None:
@@ -133,7 +134,7 @@ def decay_figure(decay: pd.DataFrame, source: str) -> go.Figure | None:
     )
     fig.update_xaxes(title_text="forward horizon (candles)", type="category")
     fig.update_yaxes(title_text="non-overlapping RankIC")
-    return _layout(fig, f"IC decay by horizon ({source})")
+    return layout(fig, f"IC decay by horizon ({source})")
 
 
 def path_sharpe_figure(paths: list[dict[str, Any]]) -> go.Figure | None:
@@ -146,7 +147,7 @@ def path_sharpe_figure(paths: list[dict[str, Any]]) -> go.Figure | None:
     fig.add_vline(x=float(np.median(values)), line={"dash": "dash"}, annotation_text="median")
     fig.update_xaxes(title_text="annualised portfolio Sharpe of a backtest path")
     fig.update_yaxes(title_text="paths")
-    return _layout(fig, f"Sharpe ratio over {len(values)} backtest path(s)")
+    return layout(fig, f"Sharpe ratio over {len(values)} backtest path(s)")
 
 
 def importance_figure(top: pd.Series, bottom: pd.Series) -> go.Figure | None:
@@ -170,7 +171,7 @@ def importance_figure(top: pd.Series, bottom: pd.Series) -> go.Figure | None:
         fig.update_yaxes(autorange="reversed", row=row, col=1)
         fig.update_xaxes(title_text="share of importance %", row=row, col=1)
     height = 200 + 20 * sum(heights)
-    return _layout(fig, "Feature importance (mean share over pairs)", height=height)
+    return layout(fig, "Feature importance (mean share over pairs)", height=height)
 
 
 def importance_drift_figure(drift: pd.DataFrame, rho: float, n: int = 20) -> go.Figure | None:
@@ -193,7 +194,7 @@ def importance_drift_figure(drift: pd.DataFrame, rho: float, n: int = 20) -> go.
     fig.update_yaxes(autorange="reversed")
     fig.update_xaxes(title_text="change of importance share (percentage points)")
     title = f"Importance drift (rank correlation {rho:+.2f})"
-    return _layout(fig, title, height=140 + 22 * len(part))
+    return layout(fig, title, height=140 + 22 * len(part))
 
 
 def drift_heatmap(matrix: pd.DataFrame) -> go.Figure | None:
@@ -212,7 +213,7 @@ def drift_heatmap(matrix: pd.DataFrame) -> go.Figure | None:
         )
     )
     title = "Feature drift: daily KS against the first training window"
-    return _layout(fig, title, 160 + 18 * len(matrix))
+    return layout(fig, title, 160 + 18 * len(matrix))
 
 
 def scatter_figure(table: pd.DataFrame) -> go.Figure | None:
@@ -239,7 +240,7 @@ def scatter_figure(table: pd.DataFrame) -> go.Figure | None:
     fig.update_yaxes(
         title_text="realised forward return" if label == "&-s_close" else f"realised {label}"
     )
-    return _layout(fig, "Prediction vs realised (out of sample)", height=440)
+    return layout(fig, "Prediction vs realised (out of sample)", height=440)
 
 
 def timeline_figure(events: pd.DataFrame) -> go.Figure | None:
@@ -262,7 +263,7 @@ def timeline_figure(events: pd.DataFrame) -> go.Figure | None:
             )
         )
     fig.update_yaxes(type="category")
-    return _layout(fig, "Lifecycle timeline", height=320)
+    return layout(fig, "Lifecycle timeline", height=320)
 
 
 def compare_ic_figure(rolling: dict[str, pd.DataFrame], days: int) -> go.Figure | None:
@@ -275,4 +276,4 @@ def compare_ic_figure(rolling: dict[str, pd.DataFrame], days: int) -> go.Figure 
         fig.add_trace(go.Scatter(x=roll.index, y=roll, mode="lines", name=label))
     fig.add_hline(y=0, line={"color": "#888", "width": 1})
     fig.update_yaxes(title_text=f"{days}-day mean cross-sectional IC")
-    return _layout(fig, f"{days}-day cross-sectional IC of the two versions")
+    return layout(fig, f"{days}-day cross-sectional IC of the two versions")

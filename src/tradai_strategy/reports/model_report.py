@@ -295,7 +295,7 @@ def validation_sections(report: dict[str, Any]) -> list[Section]:
         fig = go.Figure(go.Bar(x=list(by_split), y=[float(np.mean(v)) for v in by_split.values()]))
         fig.update_xaxes(title_text="test groups", type="category")
         fig.update_yaxes(title_text="RankIC")
-        splits.figure = fg._layout(fig, "RankIC per split")
+        splits.figure = fg.layout(fig, "RankIC per split")
     splits.missing = "the report has no split rows"
     decay = Section("ic-decay", "IC decay by horizon")
     items = sorted((int(h), v) for h, v in (report.get("ic_decay") or {}).items())
