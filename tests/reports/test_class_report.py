@@ -130,14 +130,22 @@ def test_validation_page_of_a_regime_target_shows_scores_gate_and_no_ic() -> Non
     assert "BTC/USDT: passed on 2 of 2 run(s); passed: OOS accuracy 0.700 > 0.650" in gate
 
 
-@pytest.mark.e2e
-def test_regime_pipeline_report_on_a_planted_market(tmp_path: Path) -> None:
-    data = tmp_path / "data"
+@pytest.fixture(scope="module")
+def planted(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    """The pipeline's outputs on a planted regime market (130 days, 2 pairs)."""
+    tmp = tmp_path_factory.mktemp("regime-report")
+    data = tmp / "data"
     write_regime_data(PAIRS, "1h", 130, seed=1, datadir=data)
     out = regime_pipeline(
-        tmp_path, data, train_range=timerange(45, 105), backtest_range=timerange(105, 125)
+        tmp, data, train_range=timerange(45, 105), backtest_range=timerange(105, 125)
     )
     print(f"\nseconds per step: {out['seconds']}")
+    return out
+
+
+@pytest.mark.e2e
+def test_regime_pipeline_report_on_a_planted_market(planted: dict[str, Any]) -> None:
+    out, tmp_path = planted, planted["tmp"]
     assert "tradai.validation_status=failed" in out["validate"]  # the 0.75 floor
     assert "@production: unset -> 1" in out["promote"]
     assert len(backtest_trades(out["backtest_results"])) > 0
@@ -152,3 +160,47 @@ def test_regime_pipeline_report_on_a_planted_market(tmp_path: Path) -> None:
     acc = section["overall"]["model"]["accuracy"]
     assert f"validation model accuracy {acc:.4g} {acc:.4g}" in compare
     assert "No paired IC test" in compare and not IC_SECTIONS & set(page_sections(page))
+
+
+@pytest.mark.e2e
+def test_regime_report_draws_in_chromium(planted: dict[str, Any], tmp_path: Path) -> None:
+    """Headless Chromium (as tests/reports/test_report_browser.py): no console error, the
+    accuracy bars and the 5 x 5 confusion matrix drawn, the menu shows a pair's matrix."""
+    chromium = Path("/usr/bin/chromium")
+    if not chromium.exists():
+        pytest.skip(f"{chromium} is missing: install Debian's chromium (make browser) to run")
+    sync = pytest.importorskip("playwright.sync_api", reason="playwright is not installed")
+    errors: list[str] = []
+    with sync.sync_playwright() as p:
+        browser = p.chromium.launch(
+            executable_path=str(chromium), headless=True, args=["--no-sandbox", "--disable-gpu"]
+        )
+        try:
+            page = browser.new_page(viewport={"width": 1280, "height": 900})
+            page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+            page.route(
+                "**/*", lambda r: r.continue_() if r.request.url.startswith("file:") else r.abort()
+            )
+            page.goto(planted["report_html"].resolve().as_uri(), wait_until="load")
+            page.wait_for_function(
+                "document.querySelectorAll('#plot-confusion .main-svg').length > 0"
+            )
+            drawn = page.evaluate(
+                "() => ['plot-classification', 'plot-confusion'].map(id => "
+                "document.getElementById(id).data.map(t => [t.name, t.visible, t.y.length]))"
+                ".concat([document.getElementById('plot-confusion')._fullData[0].z.length])"
+            )
+            menu = page.locator("#confusion")
+            menu.locator(".updatemenu-header").click()
+            menu.locator(".updatemenu-item-text", has_text="ETH/USDT").click(force=True)
+            page.wait_for_function(
+                "document.getElementById('plot-confusion').data[2].visible === true"
+            )
+            page.locator("#confusion").screenshot(path=str(tmp_path / "confusion.png"))
+        finally:
+            browser.close()
+    assert not errors, errors
+    bars, heatmaps, drawn_rows = drawn
+    assert drawn_rows == 5  # the visible matrix's z as plotly.js drew it
+    assert len(bars) == 6 and all(n == 3 for _, _, n in bars)  # 2 scores x 3 predictors
+    assert heatmaps == [["all pairs", True, 5], ["BTC/USDT", False, 5], ["ETH/USDT", False, 5]]
