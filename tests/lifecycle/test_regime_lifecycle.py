@@ -184,11 +184,8 @@ def test_policy_accuracy_keys_defaults_and_one_line_errors(tmp_path: Path) -> No
     p = RetrainPolicy()
     assert (p.min_accuracy, p.accuracy_margin) == (0.75, 0.02)
     assert (p.accuracy_warn_below, p.accuracy_retrain_below) == (0.85, 0.75)
-    assert (p.accuracy_window_days, p.accuracy_confidence, p.retrain_on_accuracy) == (
-        30,
-        0.99,
-        True,
-    )
+    assert (p.accuracy_window_days, p.accuracy_days, p.accuracy_confidence) == (30, 5, 0.99)
+    assert p.retrain_on_accuracy
     assert (p.stale_warn_days, p.stale_model_days) == (30, 45)
     path = tmp_path / "p.toml"
     path.write_text("[validation]\nmin_accuracy = 0.5\naccuracy_margin = 0.0\n")
@@ -201,7 +198,7 @@ def test_policy_accuracy_keys_defaults_and_one_line_errors(tmp_path: Path) -> No
         ("[accuracy]\nmin_accuracy = 0.5", "min_accuracy is unknown: it belongs in [validation]"),
         (
             "[accuracy]\naccuracy_window_days = 90",
-            "the accuracy rule reads accuracy_window_days = 90 days",
+            "the accuracy rule reads 94 days (accuracy_window_days + accuracy_days - 1)",
         ),
     ]:
         path.write_text(text)
@@ -272,3 +269,37 @@ SMALL = {
     "min_child_samples": 100,
     "colsample_bytree": 0.5,
 }
+
+
+def test_a_drop_retrains_on_the_fifth_consecutive_daily_check_below(
+    lc: Lifecycle, tmp_path: Path
+) -> None:
+    """Hits 100 % for 30 days, then 30 %: the window accuracy falls day by day; the rule
+    fires on the first check whose own and 4 previous daily windows are all confidently
+    below 75 % (oracle: live_accuracy of the log at each of those times)."""
+    log = PredictionLog(tmp_path / "p.sqlite")
+    plant_classes(log, "2", 30, 10)
+    later = PredictionLog(tmp_path / "later.sqlite")  # the same blocks at 30 %, 30 days on
+    plant_classes(later, "2", 60, 3)
+    rows = later.class_frame(NAME, role="champion")
+    rows = rows[rows["time"] >= day0() + pd.Timedelta(days=30)]
+    classes = [c for c in CLASSES if c in rows.columns]
+    for pair, part in rows.groupby("pair"):
+        ms = np.asarray(pd.DatetimeIndex(part["time"]).as_unit("ms").asi8, dtype=np.int64)
+        log.insert_classes(
+            ms, str(pair), NAME, "2", "champion", part["predicted"].to_numpy(),
+            part[classes].to_numpy(), classes, H,
+        )  # fmt: skip
+        log.set_realised_labels(ms, str(pair), part["realised"].to_numpy())
+    pol = policy(lc, log, stale_warn_days=90, stale_model_days=90)
+    z = stats.norm.ppf(0.99)
+    below = {}
+    for day in range(30, 60):
+        acc, se = oracle(log, end_of(day))
+        below[day] = acc + z * se < 0.75
+    first = next(d for d in range(34, 60) if all(below[d - k] for k in range(5)))
+    assert not below[30] and below[first - 4]  # the run starts after the drop
+    assert check(pol, now=end_of(first - 1), lc=lc, log=log).action == "nothing"
+    fired = check(pol, now=end_of(first), lc=lc, log=log)
+    assert fired.action == "retrain" and "on 5 daily checks" in fired.reason
+    print(f"\ndrop at day 30: first below on day {first - 4}, retrain on day {first}")

@@ -26,8 +26,9 @@ A production version of more than two classes (the regime model) has no numeric 
 rules are skipped and its live accuracy is judged instead (``[accuracy]``, the non-overlapping
 rows of :func:`tradai_strategy.monitoring.class_accuracy.live_accuracy` over
 ``accuracy_window_days``): confidently below ``accuracy_warn_below`` (upper one-sided
-``accuracy_confidence`` bound under the line) is a warning alert; confidently below
-``accuracy_retrain_below`` a critical alert and a retrain (``retrain_on_accuracy``; waits
+``accuracy_confidence`` bound under the line) at this check and the ``accuracy_days - 1``
+daily ones before it is a warning alert; so below ``accuracy_retrain_below`` a critical
+alert and a retrain (``retrain_on_accuracy``; waits
 ``cooldown_hours`` after the newest version, as drift retrains do, so a version the gate
 refused is not retrained again at every check). The age rule warns after
 ``stale_warn_days`` and is critical after ``stale_model_days``.
@@ -186,6 +187,20 @@ def accuracy_rule(d: Decision, snap: Snapshot, cooled: bool) -> None:
         return
     z = float(stats.norm.ppf(p.accuracy_confidence))
     upper = acc.accuracy + z * acc.se
+    history = snap.accuracy_days or (acc,)
+    uppers = [
+        a.accuracy + z * a.se if a is not None and np.isfinite(a.se) else np.nan for a in history
+    ]
+
+    def run_below(line: float) -> int:
+        """Consecutive daily checks up to now whose upper bound is below ``line``."""
+        n = 0
+        for u in reversed(uppers):
+            if not u < line:
+                break
+            n += 1
+        return n
+
     d.metrics.update(live_accuracy=acc.accuracy, live_accuracy_se=acc.se, live_accuracy_upper=upper)
     text = f"{acc.text()}, {p.accuracy_confidence:.0%} upper bound {upper:.1%}"
     fields = {
@@ -193,8 +208,10 @@ def accuracy_rule(d: Decision, snap: Snapshot, cooled: bool) -> None:
         "live_accuracy_se": round(acc.se, 4),
         "n": acc.n,
     }
-    if upper < p.accuracy_retrain_below:
-        line = f"confidently below {p.accuracy_retrain_below:.0%}"
+    need = p.accuracy_days
+    days = f" on {need} daily checks" if need > 1 else ""
+    if run_below(p.accuracy_retrain_below) >= need:
+        line = f"confidently below {p.accuracy_retrain_below:.0%}{days}"
         retrain = p.retrain_on_accuracy and cooled
         why = (
             ""
@@ -209,10 +226,13 @@ def accuracy_rule(d: Decision, snap: Snapshot, cooled: bool) -> None:
         d.alerts.append(
             AlertSpec("accuracy_critical", f"accuracy {line}", text, "critical", fields)
         )
-    elif upper < p.accuracy_warn_below:
-        line = f"confidently below {p.accuracy_warn_below:.0%}"
+    elif run_below(p.accuracy_warn_below) >= need:
+        line = f"confidently below {p.accuracy_warn_below:.0%}{days}"
         d.add("accuracy", "warn", f"{text}: {line}")
         d.alerts.append(AlertSpec("accuracy_warning", f"accuracy {line}", text, "warning", fields))
+    elif upper < p.accuracy_warn_below:
+        run = run_below(p.accuracy_warn_below)
+        d.add("accuracy", "ok", f"{text}; below {p.accuracy_warn_below:.0%} {run} of {need} days")
     else:
         d.add("accuracy", "ok", f"{text}; not confidently below {p.accuracy_warn_below:.0%}")
 

@@ -82,6 +82,9 @@ class Snapshot:
     multiclass: bool = False
     #: its live accuracy over ``accuracy_window_days`` (None: not measured, see the note)
     accuracy: LiveAccuracy | None = None
+    #: the same figure at ``now`` and each of the ``accuracy_days - 1`` days before it,
+    #: oldest first (None where too few rows): the rule needs a run of them below a line
+    accuracy_days: tuple[LiveAccuracy | None, ...] = ()
     accuracy_note: str = NO_REALISED
 
 

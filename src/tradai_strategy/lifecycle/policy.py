@@ -70,6 +70,7 @@ class RetrainPolicy:
     accuracy_warn_below: float = 0.85
     accuracy_retrain_below: float = 0.75
     accuracy_window_days: int = 30
+    accuracy_days: int = 5
     accuracy_confidence: float = 0.99
     # [retention]
     keep_versions: int = 5
@@ -163,6 +164,7 @@ SECTIONS: dict[str, tuple[str, ...]] = {
         "accuracy_warn_below",
         "accuracy_retrain_below",
         "accuracy_window_days",
+        "accuracy_days",
         "accuracy_confidence",
     ),
     "retention": ("keep_versions", "prediction_log_days"),
@@ -286,7 +288,7 @@ def _check_ranges(p: RetrainPolicy, src: str) -> None:
         "retrain": ("cooldown_hours",),
         "drift": ("drift_window_days", "error_window_days"),
         "ic": ("ic_retrain_days", "ic_retire_days", "ic_window_days"),
-        "accuracy": ("accuracy_window_days",),
+        "accuracy": ("accuracy_window_days", "accuracy_days"),
         "retention": ("prediction_log_days",),
         "alerts": (
             "training_slow_hours",
@@ -310,19 +312,20 @@ def _check_ranges(p: RetrainPolicy, src: str) -> None:
                 "e.g. slack://T/B/C, tgram://token/chat, json://host:port/path"
             )
     history = p.ic_window_days + p.ic_retire_days - 1
-    if p.prediction_log_days < p.accuracy_window_days:
-        raise bad(
-            "retention",
-            "prediction_log_days",
-            f"keeps too little history: the accuracy rule reads accuracy_window_days = "
-            f"{p.accuracy_window_days} days; keep at least that many",
-        )
     if p.prediction_log_days < history:
         raise bad(
             "retention",
             "prediction_log_days",
             f"keeps too little history: the retire rule reads {history} days "
             f"(ic_window_days + ic_retire_days - 1); keep at least {history}",
+        )
+    needed = p.accuracy_window_days + p.accuracy_days - 1
+    if p.prediction_log_days < needed:
+        raise bad(
+            "retention",
+            "prediction_log_days",
+            f"keeps too little history: the accuracy rule reads {needed} days "
+            "(accuracy_window_days + accuracy_days - 1); keep at least that many",
         )
     if not p.train_config:
         raise bad("train", "train_config", 'is empty: e.g. train_config = ["configs/train.json"]')

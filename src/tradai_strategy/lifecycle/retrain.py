@@ -142,7 +142,7 @@ def live_snapshot(
         features = served_bundle_drift
     table, drift_note = measure_drift(policy, info, features, now)
     candles, ic_note = ic_candles_of(rows)
-    multiclass, accuracy, accuracy_note = class_accuracy_of(policy, log, info, now)
+    multiclass, accuracy_days, accuracy_note = class_accuracy_of(policy, log, info, now)
     return Snapshot(
         policy,
         now,
@@ -164,7 +164,8 @@ def live_snapshot(
         drift_note=drift_note,
         challenger=challenger,
         multiclass=multiclass,
-        accuracy=accuracy,
+        accuracy=accuracy_days[-1] if accuracy_days else None,
+        accuracy_days=accuracy_days,
         accuracy_note=accuracy_note,
     )
 

@@ -108,33 +108,33 @@ def ic_candles_of(rows: pd.DataFrame) -> tuple[pd.DataFrame | None, str]:
 
 def class_accuracy_of(
     policy: RetrainPolicy, log: Any, info: VersionInfo, now: pd.Timestamp
-) -> tuple[bool, Any, str]:
-    """(more than two classes?, live accuracy or None, why None) of the production version's
-    champion class rows in the prediction log over ``accuracy_window_days`` before ``now``."""
+) -> tuple[bool, tuple[Any, ...], str]:
+    """(more than two classes?, live accuracies, why the newest is None) of the production
+    version's champion class rows in the prediction log: over ``accuracy_window_days``
+    before ``now`` and before each of the ``accuracy_days - 1`` days earlier, oldest first."""
     from tradai_strategy.monitoring.class_accuracy import MIN_ROWS, live_accuracy
 
     if log is None or not hasattr(log, "class_frame"):
-        return False, None, NO_REALISED
-    since = now - pd.Timedelta(days=policy.accuracy_window_days + 1)
+        return False, (), NO_REALISED
+    since = now - pd.Timedelta(days=policy.accuracy_window_days + policy.accuracy_days)
     frame = log.class_frame(info.name, since=since, role="champion")
     if frame.empty:
-        return False, None, NO_REALISED
+        return False, (), NO_REALISED
     rows = frame[(frame["version"] == info.version) & (frame["time"] <= now)]
     fixed = ["time", "pair", "model", "version", "role", "horizon", "predicted", "realised"]
     classes = [c for c in rows.columns if c not in fixed and rows[c].notna().any()]
     if len(classes) <= 2:  # an up/down classifier keeps its numeric score and the IC rules
-        return False, None, NO_REALISED
-    live = live_accuracy(rows[fixed], policy.accuracy_window_days, now=now)
-    if live is None:
-        return (
-            True,
-            None,
-            (
-                f"fewer than {MIN_ROWS} non-overlapping rows of version {info.version} with a "
-                f"realised class in the last {policy.accuracy_window_days} days"
-            ),
-        )
-    return True, live, ""
+        return False, (), NO_REALISED
+    days = []
+    for back in range(policy.accuracy_days - 1, -1, -1):
+        at = now - pd.Timedelta(days=back)
+        part = rows[rows["time"] <= at][fixed]
+        days.append(live_accuracy(part, policy.accuracy_window_days, now=at) if len(part) else None)
+    note = (
+        f"fewer than {MIN_ROWS} non-overlapping rows of version {info.version} with a "
+        f"realised class in the last {policy.accuracy_window_days} days"
+    )
+    return True, tuple(days), "" if days[-1] is not None else note
 
 
 def version_horizon(lc: Lifecycle, info: VersionInfo, policy: RetrainPolicy) -> int:

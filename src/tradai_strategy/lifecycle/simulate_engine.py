@@ -105,6 +105,8 @@ class Engine:
         #: the served class of every row (more than two classes; None: nothing served)
         self.policy_class = [np.full(len(p.X), None, dtype=object) for p in data]
         self.registered: list[int] = []  # the simulated registry's versions
+        #: live accuracy of the served model per decision day (cleared at each deployment)
+        self.accuracy_at: dict[pd.Timestamp, Any] = {}
 
     # ---- training -----------------------------------------------------------------------
     def _fit(self, pair: int, rows: npt.NDArray[np.bool_], seed: int) -> Any:
@@ -248,6 +250,7 @@ class Engine:
         """Serve ``model`` (None: nothing, flat) from ``day`` on."""
         self.current = model
         self.deployed_at = day
+        self.accuracy_at = {}
         for i in range(len(self.data)):
             rows = np.asarray(self.dates[i] >= day)
             if model is None:
@@ -320,6 +323,13 @@ class Engine:
     def live_accuracy(self, at: pd.Timestamp) -> Any:
         """Live accuracy at ``at`` of the served model since its deployment (labels known at
         ``at``, the last ``accuracy_window_days``); None below the minimum of rows."""
+        if at < self.deployed_at:  # before this model served: nothing of it to judge
+            return None
+        if at not in self.accuracy_at:  # as known on that day (labels closed by then)
+            self.accuracy_at[at] = self._live_accuracy(at)
+        return self.accuracy_at[at]
+
+    def _live_accuracy(self, at: pd.Timestamp) -> Any:
         from tradai_strategy.lifecycle.simulate_classes import served_accuracy
 
         return served_accuracy(

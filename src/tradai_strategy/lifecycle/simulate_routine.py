@@ -104,7 +104,10 @@ def snapshot(eng: Engine, day: pd.Timestamp) -> Snapshot:
     if cur is None:  # nothing served, or retired: no @production version
         return Snapshot(p, day, p.model_name, newest=newest, challenger=challenger)
     if eng.multiclass:  # judged on its live accuracy: no IC, no error ratio
-        live = eng.live_accuracy(day)
+        history = tuple(
+            eng.live_accuracy(day - back * DAY) for back in range(p.accuracy_days - 1, -1, -1)
+        )
+        live = history[-1]
         return Snapshot(
             p,
             day,
@@ -118,6 +121,7 @@ def snapshot(eng: Engine, day: pd.Timestamp) -> Snapshot:
             challenger=challenger,
             multiclass=True,
             accuracy=live,
+            accuracy_days=history,
             accuracy_note=(
                 "" if live is not None else "too few non-overlapping rows with a known regime"
             ),
