@@ -70,3 +70,21 @@ def test_retention_never_deletes_an_aliased_version(reg: RegistryClient) -> None
     assert reg.aliases(NAME) == {"production": "1", "challenger": "4"}
     with pytest.raises(RegistryError, match="keep=-1 is negative"):
         reg.apply_retention(NAME, keep=-1)
+
+
+def test_pyfunc_requirements_name_installable_packages() -> None:
+    """Each estimator maps to its pip package; the random forest is scikit-learn's (already
+    listed), not a package called random_forest that pip cannot install."""
+    from tradai_strategy.registry.bundle_registry import requirements
+
+    manifest = {
+        "versions": {"scikit-learn": "1.7.0", "lightgbm": "4.6.0"},
+        "pairs": {
+            "BTC/USDT": {"estimator": "random_forest"},
+            "ETH/USDT": {"estimator": "lightgbm"},
+            "SOL/USDT": {"estimator": "catboost"},
+        },
+    }
+    reqs = requirements(manifest)
+    assert "scikit-learn==1.7.0" in reqs and "lightgbm==4.6.0" in reqs and "catboost" in reqs
+    assert not [r for r in reqs if r.startswith("random_forest")], reqs

@@ -77,10 +77,18 @@ def bundle_signature(manifest: dict[str, Any]) -> Any:
     return ModelSignature(inputs=inputs, outputs=outputs, params=params)
 
 
-def _requirements(manifest: dict[str, Any]) -> list[str]:
+#: the pip package of each estimator the base requirements do not already hold
+ESTIMATOR_PACKAGES = {"lightgbm": "lightgbm", "catboost": "catboost", "random_forest": None}
+
+
+def requirements(manifest: dict[str, Any]) -> list[str]:
+    """The pip requirements of a bundle's pyfunc: the base stack and its estimators'."""
     versions = manifest.get("versions", {})
     needed = ["scikit-learn", "datasieve", "skops", "pandas", "numpy", "pyarrow"]
-    needed += sorted({meta["estimator"] for meta in manifest["pairs"].values()})
+    packages = {
+        ESTIMATOR_PACKAGES.get(m["estimator"], m["estimator"]) for m in manifest["pairs"].values()
+    }
+    needed += sorted(p for p in packages if p)
     return [f"{n}=={versions[n]}" if n in versions else n for n in needed]
 
 
@@ -162,7 +170,7 @@ def save_pyfunc(root: Path, manifest: dict[str, Any], out: Path) -> str:
         data_path=str(root),
         signature=bundle_signature(manifest),
         input_example=example_input(root, next(iter(manifest["pairs"]))),
-        pip_requirements=_requirements(manifest),
+        pip_requirements=requirements(manifest),
     )
     return write_file_list(out)
 
