@@ -159,6 +159,27 @@ def test_cli_unreachable_cluster_is_one_line_before_the_features(
     assert len(lines) == 1 and address in lines[0], lines
 
 
+def test_cli_refuses_a_multi_class_target_in_one_line(tmp_path: Path) -> None:
+    """A regime target has no numeric score for the IC/Sharpe objective: one line, no study."""
+    from tradai_strategy.cli.config_builder import StrategyMeta, build_training_config
+    from tradai_strategy.data.synthetic_regimes import write_regime_data
+
+    data = tmp_path / "data"
+    write_regime_data(["BTC/USDT"], "1h", 60, seed=4, datadir=data)
+    meta = StrategyMeta(pairs=["BTC/USDT"], datadir=str(data), target="regime")
+    cfg = build_training_config(meta)
+    cfg["freqai"]["tradai"]["regime"] = {"lookback": 100}
+    path = tmp_path / "regime.json"
+    path.write_text(json.dumps(cfg))
+    res = _cli(
+        {"path": path, "data": data}, tmp_path, "--trials", "2", "--no-tracking",
+        "--storage", f"sqlite:///{tmp_path / 'study.db'}",
+    )  # fmt: skip
+    assert res.exit_code == 2, res.output
+    lines = [ln for ln in res.output.splitlines() if ln.strip()]
+    assert len(lines) == 1 and "has 5 classes" in lines[0], lines
+
+
 def test_cli_end_to_end_with_mlflow(setup: dict[str, Any], tmp_path: Path) -> None:
     space_file = tmp_path / "space.json"
     space_file.write_text(json.dumps(SMALL))

@@ -132,6 +132,7 @@ def prepare_data(
         for pair in chosen:
             frame = build_features(cfg, strategy, pair, candles).frame
             pd_ = prepare_pair(frame, pair, horizon, timeframe)
+            check_tunable(pd_)
             ends = pd_.label_end(gap, timeframe)
             try:
                 splits.append(
@@ -152,6 +153,19 @@ def prepare_data(
         by_horizon=by_horizon,
         cv=cv,
     )
+
+
+def check_tunable(data: PairData) -> None:
+    """One line for a target the objective cannot score: more than two classes (a regime
+    target) have no numeric score whose IC or Sharpe means anything."""
+    classes = sorted({str(v) for v in data.y}) if data.task == "classification" else []
+    if len(classes) > 2:
+        raise TradAIConfigError(
+            f"{data.pair}: the target {data.label} has {len(classes)} classes "
+            f"({', '.join(classes)}); tradai hyperopt scores the IC or Sharpe of one numeric "
+            "prediction, which a multi-class target does not have: compare settings with "
+            "tradai validate (accuracy against persistence) instead"
+        )
 
 
 def _splitter(
