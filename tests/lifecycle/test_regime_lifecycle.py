@@ -43,7 +43,9 @@ def lc(template: Path, tmp_path: Path) -> Lifecycle:
     return copy_store(template, tmp_path)
 
 
-def plant_classes(log: PredictionLog, version: str, days: int, hits_in_ten: int) -> None:
+def plant_classes(
+    log: PredictionLog, version: str, days: int, hits_in_ten: int, role: str = "champion"
+) -> None:
     """``days`` days of hourly rows from :func:`day0` for both pairs: the realised regime
     cycles per 12-candle block; the prediction is right on the blocks whose number mod 10 is
     below ``hits_in_ten`` (the same blocks for both pairs), wrong by one class elsewhere."""
@@ -56,7 +58,7 @@ def plant_classes(log: PredictionLog, version: str, days: int, hits_in_ten: int)
     proba = np.full((len(times), 5), 0.1)
     proba[np.arange(len(times)), [CLASSES.index(c) for c in predicted]] = 0.6
     for pair in PAIRS:
-        log.insert_classes(ms, pair, NAME, version, "champion", predicted, proba, CLASSES, H)
+        log.insert_classes(ms, pair, NAME, version, role, predicted, proba, CLASSES, H)
         log.set_realised_labels(ms, pair, realised)
 
 
@@ -303,3 +305,40 @@ def test_a_drop_retrains_on_the_fifth_consecutive_daily_check_below(
     fired = check(pol, now=end_of(first), lc=lc, log=log)
     assert fired.action == "retrain" and "on 5 daily checks" in fired.reason
     print(f"\ndrop at day 30: first below on day {first - 4}, retrain on day {first}")
+
+
+@pytest.mark.parametrize(
+    ("new", "old", "result"), [(9, 5, "shadow_promoted"), (5, 9, "shadow_discarded")]
+)
+def test_a_regime_challenger_is_shadow_tested_on_accuracy(
+    lc: Lifecycle, tmp_path: Path, new: int, old: int, result: str
+) -> None:
+    """@challenger (version 3) logged beside production (version 2) for 8 days: the shadow
+    test compares their accuracy per candle (a regime model has no score for the IC test)."""
+    from tradai_strategy.lifecycle.promotion import promote
+
+    tags = {
+        "tradai.validation_status": "passed",
+        "tradai.label_period_candles": str(H),
+        "tradai.manifest_sha256": "3" * 64,
+    }
+    version = str(lc.registry.client.create_model_version(NAME, "x", tags=tags).version)
+    promote(lc, NAME, version, alias="challenger", reason="retrained, validation passed")
+    log = PredictionLog(tmp_path / "p.sqlite")
+    plant_classes(log, "2", 8, old)
+    plant_classes(log, version, 8, new, role="shadow")
+    pol = policy(lc, log)
+    d = check(pol, now=end_of(8), lc=lc, log=log)
+    assert d.action == "shadow" and d.challenger == version
+    out = act(d, lc=lc, log=log)
+    print(f"\n{out.message}")
+    assert out.result == result
+    assert "(accuracy: share of pairs right per candle): Δaccuracy " in out.message
+    delta = float(out.message.split("Δaccuracy ")[1].split(" ")[0])
+    times = pd.date_range(day0(), periods=24 * 8, freq="h")  # every planted candle
+    block = np.asarray(times.as_unit("ms").asi8, dtype=np.int64) // (3_600_000 * H)
+    oracle_delta = float(np.mean((block % 10 < new).astype(float) - (block % 10 < old)))
+    assert delta == pytest.approx(oracle_delta, abs=1e-4)
+    production = lc.registry.resolve(NAME, "production")
+    assert production == (version if result == "shadow_promoted" else "2")
+    assert lc.registry.resolve(NAME, "challenger") is None

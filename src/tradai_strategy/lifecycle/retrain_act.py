@@ -324,15 +324,16 @@ def act(
         res = decide_shadow(
             lc, log or open_log(p), name, now=d.now, horizon=challenger_horizon(lc, p)
         )
+        done = "promoted" if res.action == "promote" else "discarded"
         alerter.send(
             "shadow_decision",
-            f"{name}: challenger {res.version} {res.action}d",
+            f"{name}: challenger {res.version} {done}",
             res.reason,
             level="success" if res.action == "promote" else "info",
             fields={**base, "challenger": res.version, "decision": res.action},
         )
         result = "shadow_promoted" if res.action == "promote" else "shadow_discarded"
-        return Outcome(result, f"challenger {res.version} {res.action}d: {res.reason}", res.version)
+        return Outcome(result, f"challenger {res.version} {done}: {res.reason}", res.version)
     if d.action == "retrain":
         return _retrain(d, lc, alerter, trainer or train_new_version, validator or validator_with())
     return Outcome("nothing", "nothing to do")

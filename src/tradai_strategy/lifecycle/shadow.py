@@ -13,6 +13,11 @@ periods) and removes ``@challenger``; ``keep`` discards the challenger (removes 
 audited). Fewer than two pairs or ten non-overlapping periods in common also discard it,
 saying so.
 
+A challenger of more than two classes (the regimes) has no numeric score: its test reads the
+prediction log's class rows instead (:func:`class_hits_by_role`): per candle, the share of
+pairs whose realised class each model predicted, on the candles and pairs both logged, the
+same paired test and ``recommend`` (Δ = challenger minus champion accuracy).
+
 The horizon is ``label_period_candles``: the caller's ``horizon``, else the
 ``label_period_candles`` param ``tradai train`` logs on the challenger's run.
 """
@@ -108,6 +113,45 @@ def candle_ic_by_role(
     return ic(shadow), ic(champ)
 
 
+def class_hits_by_role(
+    log: Any,
+    name: str,
+    *,
+    champion: str | None,
+    challenger: str,
+    start: pd.Timestamp,
+    end: pd.Timestamp,
+) -> tuple[pd.Series, pd.Series] | None:
+    """Per candle in ``[start, end]``, the share of pairs whose realised class the
+    challenger's shadow rows and the champion rows predicted (the same candles and pairs,
+    realised ones only); None when the challenger's rows hold no more than two classes."""
+    if not hasattr(log, "class_frame"):
+        return None
+    frame = log.class_frame(name, since=start)
+    rows = frame[(frame["time"] >= start) & (frame["time"] <= end)]
+    shadow = rows[(rows["role"] == "shadow") & (rows["version"] == challenger)]
+    fixed = {"time", "pair", "model", "version", "role", "horizon", "predicted", "realised"}
+    classes = [c for c in shadow.columns if c not in fixed and shadow[c].notna().any()]
+    if len(classes) <= 2:
+        return None
+    champ = rows[rows["role"] == "champion"]
+    if champion is not None:
+        champ = champ[champ["version"] == champion]
+    both = shadow[["time", "pair", "predicted", "realised"]].merge(
+        champ[["time", "pair", "predicted"]], on=["time", "pair"], suffixes=("_new", "_old")
+    )
+    both = both[both["realised"].notna()]
+    hits = (
+        both.assign(
+            new=(both["predicted_new"] == both["realised"]).astype(float),
+            old=(both["predicted_old"] == both["realised"]).astype(float),
+        )
+        .groupby("time")[["new", "old"]]
+        .mean()
+    )
+    return hits["new"], hits["old"]
+
+
 def logged_horizon(lc: Lifecycle, info: VersionInfo) -> int | None:
     """The version's ``label_period_candles``: its tag ``tradai.label_period_candles``, else
     the param logged on its run; None when neither is there."""
@@ -166,13 +210,14 @@ def decide_shadow(
     h = horizon if horizon is not None else run_horizon(lc, name, challenger)
     start = challenger_since(lc, name, challenger)
     frame = log.frame(name, since=start)
-    new, old = candle_ic_by_role(
-        frame,
-        champion=champion,
-        challenger=challenger,
-        start=start,
-        end=now,
-    )
+    span = {"champion": champion, "challenger": challenger, "start": start, "end": now}
+    hits = class_hits_by_role(log, name, **span)
+    statistic, delta = CROSS_SECTIONAL, "ΔIC"
+    if hits is not None:  # more than two classes: no numeric score, compare accuracies
+        new, old = hits
+        statistic, delta = "accuracy: share of pairs right per candle", "Δaccuracy"
+    else:
+        new, old = candle_ic_by_role(frame, **span)
     test: PairedTest | None = None
     try:
         test = paired_ic_test(new, old, h)
@@ -182,7 +227,7 @@ def decide_shadow(
         hint = (
             f"the {CROSS_SECTIONAL} needs >= {MIN_PAIRS} pairs, the log has {pairs}: "
             "add pairs to exchange.pair_whitelist"
-            if pairs < MIN_PAIRS
+            if pairs < MIN_PAIRS and hits is None
             else "are shadow predictions logged? set freqai.tradai.shadow_alias"
         )
         reason = f"shadow test of version {challenger}: {str(err).split(':')[0]} ({hint})"
@@ -191,9 +236,9 @@ def decide_shadow(
         action = "promote" if verdict == "promote" else "discard"
         reason = (
             f"shadow test of version {challenger} vs {champion or 'no champion'} "
-            f"({CROSS_SECTIONAL}): ΔIC {test.delta_ic:+.4f} ± {test.se:.4f}, "
+            f"({statistic}): {delta} {test.delta_ic:+.4f} ± {test.se:.4f}, "
             f"p {test.p_value:.3g} over {test.n} candles ({test.n_periods:.1f} "
-            f"non-overlapping {h}-candle periods) (promote needs ΔIC > {min_delta} and "
+            f"non-overlapping {h}-candle periods) (promote needs {delta} > {min_delta} and "
             f"p < {alpha})"
         )
     if not dry_run:
