@@ -152,3 +152,36 @@ def test_the_default_floor_refuses_every_regime_retrain(market: list[str], tmp_p
     assert all("not above 0.75" in e["reason"] for e in report["events"] if e["action"] == "kept")
     assert report["registry"][-1] == {"version": 1, "alias": "production"}
     assert len(report["registry"]) == 4  # v1 @production and the 3 newest refused ones
+
+
+def test_without_auto_promote_a_passing_candidate_is_shadow_tested_on_accuracy(
+    market: list[str], tmp_path: Path
+) -> None:
+    """auto_promote = false: a candidate that passes the gate (floor 0.45 here) is staged as
+    @challenger and, 7 days later, promoted or discarded by the paired accuracy test of the
+    shadow candles (a regime model has no IC to compare)."""
+    policy = tmp_path / "lifecycle.toml"
+    policy.write_text(
+        POLICY.format(min_accuracy=0.45).replace("auto_promote = true", "auto_promote = false")
+    )
+    out = tmp_path / "shadow.json"
+    end = SIM_FROM + pd.Timedelta(days=43)
+    args = ["retrain", "simulate", "--from", f"{SIM_FROM:%Y-%m-%d}", "--to", f"{end:%Y-%m-%d}"]
+    res = runner.invoke(app, [*args, "--policy", str(policy), *market, "--json", str(out)])
+    assert res.exit_code == 0, res.output
+    events = json.loads(out.read_text())["events"]
+    staged = [e for e in events if e["action"] == "staged"]
+    decided = [
+        e
+        for e in events
+        if e["action"] in ("promoted", "discarded") and e["reason"].startswith("shadow accuracy")
+    ]
+    print(
+        "\n"
+        + "\n".join(f"{e['date']} {e['action']} v{e['version']}: {e['reason']}" for e in events)
+    )
+    assert staged and decided
+    for e in decided:  # 7 days after its staging, the verdict of the paired accuracy test
+        since = next(s["date"] for s in staged if s["version"] == e["version"])
+        assert pd.Timestamp(e["date"]) - pd.Timestamp(since) == pd.Timedelta(days=7)
+        assert "over" in e["reason"] and "one-sided p" in e["reason"]
