@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from tradai_strategy.core.errors import TradAIConfigError
+from tradai_strategy.lifecycle.policy_keys import SECTIONS
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -35,7 +36,7 @@ class PolicyError(TradAIConfigError):
 class RetrainPolicy:
     """When to retrain, promote, roll back and retire one registered model.
 
-    Field names equal the TOML keys; :data:`SECTIONS` says which table holds each.
+    Field names equal the TOML keys; :data:`~.policy_keys.SECTIONS` says which table holds each.
     """
 
     # [model]
@@ -130,71 +131,6 @@ class RetrainPolicy:
             retire_days=self.ic_retire_days,
         )
 
-
-SECTIONS: dict[str, tuple[str, ...]] = {
-    "model": ("model_name", "tracking_uri", "prediction_log"),
-    "retrain": (
-        "interval",
-        "retrain_on_drift",
-        "retrain_on_ic",
-        "retrain_on_accuracy",
-        "auto_promote",
-        "shadow_test_days",
-        "rollback_enabled",
-        "cooldown_hours",
-    ),
-    "drift": (
-        "feature_drift",
-        "ks_warn",
-        "ks_retrain",
-        "drift_min_share",
-        "drift_ratio",
-        "drift_window_days",
-        "error_window_days",
-    ),
-    "ic": (
-        "ic_retrain_below",
-        "ic_retrain_days",
-        "ic_retire_below",
-        "ic_retire_days",
-        "ic_window_days",
-        "ic_confidence",
-    ),
-    "accuracy": (
-        "accuracy_warn_below",
-        "accuracy_retrain_below",
-        "accuracy_window_days",
-        "accuracy_days",
-        "accuracy_confidence",
-    ),
-    "retention": ("keep_versions", "prediction_log_days"),
-    "alerts": (
-        "alert_urls",
-        "training_slow_hours",
-        "alert_repeat_hours",
-        "stale_warn_days",
-        "stale_model_days",
-    ),
-    "train": (
-        "train_config",
-        "strategy",
-        "strategy_path",
-        "datadir",
-        "userdir",
-        "train_days",
-        "offline",
-        "skip_leakage_check",
-    ),
-    "validation": (
-        "validation_cv",
-        "validation_n_groups",
-        "validation_seeds",
-        "validation_jobs",
-        "min_accuracy",
-        "accuracy_margin",
-    ),
-    "scheduler": ("cron", "lock_file"),
-}
 
 _TYPES = {f.name: str(f.type) for f in fields(RetrainPolicy)}
 _DEFAULTS = {f.name: f.default for f in fields(RetrainPolicy)}
