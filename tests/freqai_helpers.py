@@ -18,6 +18,15 @@ TEST_STRATEGIES = ROOT / "tests" / "strategies"
 SYNTH_START = "2024-01-01"
 
 SMALL_LGBM = {"n_estimators": 120, "learning_rate": 0.08, "num_leaves": 15, "min_child_samples": 40}
+#: the regime (five-class) tests' LightGBM: small, shallow, subsampled columns
+REGIME_LGBM = {
+    "n_estimators": 60,
+    "learning_rate": 0.05,
+    "num_leaves": 7,
+    "min_child_samples": 100,
+    "colsample_bytree": 0.5,
+    "verbose": -1,
+}
 SMALL_CATBOOST = {"iterations": 120, "learning_rate": 0.08, "depth": 4}
 
 

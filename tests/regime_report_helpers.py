@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from freqai_helpers import STRATEGIES
+from freqai_helpers import REGIME_LGBM, STRATEGIES
 from typer.testing import CliRunner
 
 from tradai_strategy.cli.app import app
@@ -29,15 +29,6 @@ from tradai_strategy.cli.config_builder import (
 PAIRS = ["BTC/USDT", "ETH/USDT"]
 NAME = "tradai-regime-report"
 H = 12
-#: a small LightGBM (the regime tests' model)
-SMALL = {
-    "n_estimators": 60,
-    "learning_rate": 0.05,
-    "num_leaves": 7,
-    "min_child_samples": 100,
-    "colsample_bytree": 0.5,
-    "verbose": -1,
-}
 #: trailing windows of the regime thresholds: shorter than the default 720, so a 30-day
 #: training window has labelled rows and RegimeStrategy's startup is 252 candles
 REGIME = {"lookback": 240}
@@ -82,7 +73,7 @@ def regime_pipeline(
         "label_period_candles": H,
         "train_period_days": train_days,
         "backtest_period_days": test_days,
-        "model_training_parameters": SMALL,
+        "model_training_parameters": REGIME_LGBM,
         "model_name": NAME,
     }
     train_cfg = _write(tmp / "train.json", build_training_config(StrategyMeta(**meta)))

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from freqai_helpers import run_training_backtest, timerange
+from freqai_helpers import REGIME_LGBM, run_training_backtest, timerange
 from inference_helpers import inference_config
 
 from tradai_strategy.bundle.format import bundle_from_model_dir
@@ -30,24 +30,16 @@ REGIME = {"lookback": 240}
 STARTUP = 300
 DAYS = 125
 OOS = (90, 120)  # one backtest window of 30 days; the model trains on days 30-90
-PARAMS = {
-    "n_estimators": 60,
-    "learning_rate": 0.05,
-    "num_leaves": 7,
-    "min_child_samples": 100,
-    "colsample_bytree": 0.5,
-    "verbose": -1,
-}
 META = {
     "target": "regime",
     "label_period_candles": H,
     "train_period_days": 60,
     "backtest_period_days": 30,
-    "model_training_parameters": PARAMS,
+    "model_training_parameters": REGIME_LGBM,
 }
 NAME = "Regime"
 URI = f"models:/{NAME}@production"
-#: small presets of the other estimators (the LightGBM one is PARAMS)
+#: small presets of the other estimators (the LightGBM one is REGIME_LGBM)
 OTHER_PARAMS = {
     "catboost": {"iterations": 60, "depth": 4, "learning_rate": 0.1},
     "random_forest": {
@@ -75,7 +67,8 @@ def registered_regime_model(
     factory: pytest.TempPathFactory, estimator: str = "lightgbm"
 ) -> dict[str, Any]:
     """The training run, its OOS predictions, bundle and registry (see module docstring);
-    ``estimator``: lightgbm (:data:`PARAMS`) or catboost / random_forest (:data:`OTHER_PARAMS`)."""
+    ``estimator``: lightgbm (:data:`REGIME_LGBM`) or catboost / random_forest
+    (:data:`OTHER_PARAMS`)."""
     if estimator in _BUILT:
         return _BUILT[estimator]
     tmp = factory.mktemp(f"regime-serving-{estimator}")

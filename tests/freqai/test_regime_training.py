@@ -29,7 +29,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from freqai_helpers import STRATEGIES, run_training_backtest, timerange
+from freqai_helpers import REGIME_LGBM, STRATEGIES, run_training_backtest, timerange
 from scipy import stats
 
 from tradai_strategy.cli.config_builder import StrategyMeta, build_training_config
@@ -46,19 +46,12 @@ PAIRS = ["BTC/USDT", "ETH/USDT"]
 H = 12
 DAYS = 280
 OOS = (90, 270)  # days of the timerange: 6 windows of 30 days
-PARAMS = {
-    "n_estimators": 60,
-    "learning_rate": 0.05,
-    "num_leaves": 7,
-    "min_child_samples": 100,
-    "colsample_bytree": 0.5,
-}
 META = {
     "target": "regime",
     "label_period_candles": H,
     "train_period_days": 60,
     "backtest_period_days": 30,
-    "model_training_parameters": PARAMS,
+    "model_training_parameters": REGIME_LGBM,
 }
 
 

@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from alert_helpers import Sink
+from freqai_helpers import REGIME_LGBM
 from retrain_helpers import NAME, build_store, copy_store, day0, policy
 from scipy import stats
 
@@ -234,7 +235,7 @@ def test_the_policy_min_accuracy_is_the_gate_of_a_retrained_regime_version(
         datadir=str(data),
         target="regime",
         label_period_candles=H,
-        model_training_parameters=SMALL,
+        model_training_parameters=REGIME_LGBM,
     )
     config = tmp_path / "config.json"
     config.write_text(json.dumps(build_training_config(meta)))
@@ -262,15 +263,6 @@ def test_the_policy_min_accuracy_is_the_gate_of_a_retrained_regime_version(
     assert not passed and "is not above min_accuracy 0.750" in reasons
     assert "does not beat persistence" not in reasons  # beaten: only the floor failed
     assert reg.version(NAME, mv.version).tags["tradai.validation_status"] == "failed"
-
-
-SMALL = {
-    "n_estimators": 60,
-    "learning_rate": 0.05,
-    "num_leaves": 7,
-    "min_child_samples": 100,
-    "colsample_bytree": 0.5,
-}
 
 
 def test_a_drop_retrains_on_the_fifth_consecutive_daily_check_below(

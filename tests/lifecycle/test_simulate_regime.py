@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from freqai_helpers import STRATEGIES
+from freqai_helpers import REGIME_LGBM, STRATEGIES
 from typer.testing import CliRunner
 
 from tradai_strategy.cli.app import app
@@ -28,13 +28,6 @@ START = pd.Timestamp("2024-01-01", tz="UTC")
 # labels need 30 days of trailing windows (lookback 720) and the model 120 days of them
 SIM_FROM = START + pd.Timedelta(days=155)
 SIM_TO = SIM_FROM + pd.Timedelta(days=183)
-SMALL = {
-    "n_estimators": 60,
-    "learning_rate": 0.05,
-    "num_leaves": 7,
-    "min_child_samples": 100,
-    "colsample_bytree": 0.5,
-}
 POLICY = """
 [model]
 model_name = "tradai-regime"
@@ -64,7 +57,7 @@ def market(tmp_path_factory: pytest.TempPathFactory) -> list[str]:
         datadir=str(data),
         target="regime",
         label_period_candles=H,
-        model_training_parameters=SMALL,
+        model_training_parameters=REGIME_LGBM,
     )
     config = tmp / "config.json"
     config.write_text(json.dumps(build_training_config(meta)))

@@ -14,7 +14,7 @@ import json
 from pathlib import Path
 
 import pytest
-from freqai_helpers import STRATEGIES
+from freqai_helpers import REGIME_LGBM, STRATEGIES
 from typer.testing import CliRunner
 
 from tradai_strategy.cli.app import app
@@ -29,13 +29,6 @@ pytestmark = pytest.mark.e2e
 PAIRS = ["BTC/USDT", "ETH/USDT"]
 NAME = "tradai-regime"
 H = 12
-SMALL = {
-    "n_estimators": 60,
-    "learning_rate": 0.05,
-    "num_leaves": 7,
-    "min_child_samples": 100,
-    "colsample_bytree": 0.5,
-}
 runner = CliRunner()
 
 
@@ -51,7 +44,7 @@ def store(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[str], st
         datadir=str(data),
         target="regime",
         label_period_candles=H,
-        model_training_parameters=SMALL,
+        model_training_parameters=REGIME_LGBM,
     )
     path = tmp / "config.json"
     path.write_text(json.dumps(build_training_config(meta)))
@@ -143,7 +136,7 @@ def test_a_class_a_split_never_trained_on_is_one_warning_line(tmp_path: Path) ->
         datadir=str(data),
         target="regime",
         label_period_candles=H,
-        model_training_parameters=SMALL,
+        model_training_parameters=REGIME_LGBM,
     )
     cfg = build_training_config(meta)
     cfg["freqai"]["tradai"]["regime"] = {"lookback": 100}
