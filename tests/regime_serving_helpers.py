@@ -117,3 +117,29 @@ def regime_serving_config(
     _regime_settings(cfg)
     cfg["freqai"]["tradai"]["tracking_uri"] = run["uri"]
     return cfg
+
+
+def serve_regime(
+    tmp: Path, run: dict[str, Any], cfg: dict[str, Any], strategy: str = "RadStrategy"
+) -> Any:
+    """A TradAIMLflowModel backtest of ``cfg`` over the OOS days (its BacktestResult)."""
+    from freqai_helpers import MODELS, STRATEGIES
+    from inference_helpers import write_config
+
+    from tradai_strategy.data.freqtrade_runner import backtest
+
+    return backtest(
+        [write_config(tmp, cfg)],
+        strategy,
+        freqaimodel="TradAIMLflowModel",
+        timerange=timerange(*OOS),
+        datadir=run["data"],
+        userdir=tmp / "user_data",
+        strategy_path=STRATEGIES,
+        freqaimodel_path=MODELS,
+    )
+
+
+def served_predictions(tmp: Path) -> Any:
+    """What :func:`serve_regime` served: FreqAI's backtest prediction files."""
+    return load_backtest_predictions(tmp / "user_data" / "models" / "inference-inference")

@@ -13,14 +13,13 @@ import mlflow
 import numpy as np
 import pandas as pd
 import pytest
-from freqai_helpers import MODELS, STRATEGIES, timerange
+from freqai_helpers import timerange
 from freqtrade.enums import RunMode
 from inference_helpers import (
     live_step,
     loaded_timerange,
     runtime_config,
     strategy_with_model,
-    write_config,
 )
 from regime_serving_helpers import (
     OOS,
@@ -29,13 +28,13 @@ from regime_serving_helpers import (
     URI,
     regime_serving_config,
     registered_regime_model,
+    serve_regime,
+    served_predictions,
 )
 
 from tradai_strategy.bundle.format import load_bundle
 from tradai_strategy.core.regimes import REGIME_LABEL, REGIMES
 from tradai_strategy.data.features import build_features, load_candles, load_strategy
-from tradai_strategy.data.freqtrade_runner import backtest
-from tradai_strategy.data.prediction_files import load_backtest_predictions
 from tradai_strategy.freqai.mlflow_model import TradAIMLflowModel
 from tradai_strategy.serving.compat import IncompatibleVersionError
 
@@ -63,17 +62,8 @@ def test_served_regime_model_gives_the_training_backtests_oos_predictions(
     manifest = load_bundle(run["bundle"]).manifest
     assert all(sorted(m["classes"]) == CLASSES for m in manifest["pairs"].values())
     cfg = regime_serving_config(tmp_path, run)
-    backtest(
-        [write_config(tmp_path, cfg)],
-        "RadStrategy",
-        freqaimodel="TradAIMLflowModel",
-        timerange=timerange(*OOS),
-        datadir=run["data"],
-        userdir=tmp_path / "user_data",
-        strategy_path=STRATEGIES,
-        freqaimodel_path=MODELS,
-    )
-    served = load_backtest_predictions(tmp_path / "user_data" / "models" / "inference-inference")
+    serve_regime(tmp_path, run, cfg)
+    served = served_predictions(tmp_path)
     assert {REGIME_LABEL, *REGIMES, *(f"{c}_mean" for c in REGIMES)} <= set(served.columns)
     for pair in PAIRS:
         trained = _oos(run, pair)
@@ -120,16 +110,7 @@ def test_a_backtest_refuses_a_version_with_other_classes_in_one_line(
 ) -> None:
     cfg = regime_serving_config(tmp_path, run, target="updown")  # strategy wants down/up
     with pytest.raises(Exception) as err:
-        backtest(
-            [write_config(tmp_path, cfg)],
-            "RadStrategy",
-            freqaimodel="TradAIMLflowModel",
-            timerange=timerange(*OOS),
-            datadir=run["data"],
-            userdir=tmp_path / "user_data",
-            strategy_path=STRATEGIES,
-            freqaimodel_path=MODELS,
-        )
+        serve_regime(tmp_path, run, cfg)
     text = str(err.value)
     assert "\n" not in text and URI in text
     assert "predicts the classes bear, bull, crisis, high_vol, low_vol" in text
@@ -173,17 +154,8 @@ def test_too_few_startup_candles_for_the_regime_features_is_said_once_per_pair(
     cfg = regime_serving_config(tmp_path, run)
     cfg["startup_candle_count"] = 100  # the features need lookback 240 + h 12 candles
     with caplog.at_level(logging.WARNING):
-        backtest(
-            [write_config(tmp_path, cfg)],
-            "RadStrategy",
-            freqaimodel="TradAIMLflowModel",
-            timerange=timerange(*OOS),
-            datadir=run["data"],
-            userdir=tmp_path / "user_data",
-            strategy_path=STRATEGIES,
-            freqaimodel_path=MODELS,
-        )
-    served = load_backtest_predictions(tmp_path / "user_data" / "models" / "inference-inference")
+        serve_regime(tmp_path, run, cfg)
+    served = served_predictions(tmp_path)
     blind = served.groupby("pair")["do_predict"].apply(lambda s: int((s == 0).sum()))
     assert blind.to_dict() == {"BTC/USDT": 151, "ETH/USDT": 151}  # 240 + 12 - 1 - 100
     for pair in PAIRS:

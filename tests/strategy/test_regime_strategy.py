@@ -8,16 +8,20 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from freqai_helpers import MODELS, STRATEGIES, timerange
 from freqtrade.enums import RunMode
-from inference_helpers import runtime_config, write_config
-from regime_serving_helpers import OOS, REGIME, H, regime_serving_config, registered_regime_model
+from inference_helpers import runtime_config
+from regime_serving_helpers import (
+    REGIME,
+    H,
+    regime_serving_config,
+    registered_regime_model,
+    serve_regime,
+    served_predictions,
+)
 
 from tradai_strategy.core.errors import TradAIConfigError
 from tradai_strategy.core.regimes import REGIME_LABEL
 from tradai_strategy.data.features import load_strategy
-from tradai_strategy.data.freqtrade_runner import backtest
-from tradai_strategy.data.prediction_files import load_backtest_predictions
 
 pytestmark = pytest.mark.e2e
 
@@ -38,17 +42,8 @@ def test_regime_strategy_trades_long_in_bull_low_vol_and_goes_flat_in_crisis(
     tmp_path: Path, run: dict
 ) -> None:
     cfg = _config(tmp_path, run)
-    result = backtest(
-        [write_config(tmp_path, cfg)],
-        "RegimeStrategy",
-        freqaimodel="TradAIMLflowModel",
-        timerange=timerange(*OOS),
-        datadir=run["data"],
-        userdir=tmp_path / "user_data",
-        strategy_path=STRATEGIES,
-        freqaimodel_path=MODELS,
-    )
-    served = load_backtest_predictions(tmp_path / "user_data" / "models" / "inference-inference")
+    result = serve_regime(tmp_path, run, cfg, "RegimeStrategy")
+    served = served_predictions(tmp_path)
     assert (served["do_predict"] == 1).all()  # the startup candles cover the regime features
     regime = served.set_index(["pair", "date"])[REGIME_LABEL]
     trades = result.trades
