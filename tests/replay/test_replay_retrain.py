@@ -46,6 +46,7 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> dict:
 
 
 def _policy(world: dict, name: str = "Rad", cron: str | None = None) -> str:
+    (world["tmp"] / "retrain_user_data").mkdir(exist_ok=True)  # a policy names an existing one
     lines = [
         "[model]",
         f'model_name = "{name}"',
