@@ -36,6 +36,25 @@ def timerange(first_day: int, last_day: int) -> str:
     return f"{first:%Y%m%d}-{last:%Y%m%d}"
 
 
+def herald_config(folder: Path, pairs: list[str], days: int, horizon: int = 12) -> Path:
+    """``days`` of the herald regime market (seed 1) in ``folder/data`` and a regime training
+    config of :data:`REGIME_LGBM` for it (``folder/config.json``, returned)."""
+    from tradai_strategy.data.synthetic_regimes import Herald, write_regime_data
+
+    data = folder / "data"
+    write_regime_data(pairs, "1h", days, seed=1, datadir=data, herald=Herald(horizon))
+    meta = StrategyMeta(
+        pairs=list(pairs),
+        datadir=str(data),
+        target="regime",
+        label_period_candles=horizon,
+        model_training_parameters=REGIME_LGBM,
+    )
+    path = folder / "config.json"
+    path.write_text(json.dumps(build_training_config(meta)))
+    return path
+
+
 def small_training_config(
     datadir: Path,
     identifier: str,

@@ -10,14 +10,13 @@ prediction log (no training for the check; the gate test runs the real validatio
 from __future__ import annotations
 
 import dataclasses
-import json
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
 from alert_helpers import Sink
-from freqai_helpers import REGIME_LGBM
+from freqai_helpers import herald_config
 from retrain_helpers import NAME, build_store, copy_store, day0, policy
 from scipy import stats
 
@@ -223,22 +222,11 @@ def test_the_policy_min_accuracy_is_the_gate_of_a_retrained_regime_version(
     retrain gated at validate's default)."""
     from freqai_helpers import STRATEGIES
 
-    from tradai_strategy.cli.config_builder import StrategyMeta, build_training_config
-    from tradai_strategy.data.synthetic_regimes import Herald, write_regime_data
     from tradai_strategy.lifecycle.retrain_act import validator_with
     from tradai_strategy.registry.client import RegistryClient
 
+    config = herald_config(tmp_path, list(PAIRS), 300, H)
     data = tmp_path / "data"
-    write_regime_data(list(PAIRS), "1h", 300, seed=1, datadir=data, herald=Herald(H))
-    meta = StrategyMeta(
-        pairs=list(PAIRS),
-        datadir=str(data),
-        target="regime",
-        label_period_candles=H,
-        model_training_parameters=REGIME_LGBM,
-    )
-    config = tmp_path / "config.json"
-    config.write_text(json.dumps(build_training_config(meta)))
     (tmp_path / "user_data").mkdir()
     uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
     reg = RegistryClient(uri)

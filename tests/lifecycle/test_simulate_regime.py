@@ -14,12 +14,10 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from freqai_helpers import REGIME_LGBM, STRATEGIES
+from freqai_helpers import STRATEGIES, herald_config
 from typer.testing import CliRunner
 
 from tradai_strategy.cli.app import app
-from tradai_strategy.cli.config_builder import StrategyMeta, build_training_config
-from tradai_strategy.data.synthetic_regimes import Herald, write_regime_data
 
 pytestmark = pytest.mark.e2e
 PAIRS = ["BTC/USDT", "ETH/USDT"]
@@ -49,18 +47,8 @@ runner = CliRunner()
 def market(tmp_path_factory: pytest.TempPathFactory) -> list[str]:
     """Herald candles and a regime config; the command line minus --from/--to/--policy."""
     tmp = tmp_path_factory.mktemp("simulate-regime")
+    config = herald_config(tmp, PAIRS, (SIM_TO - START).days + 3, H)
     data = tmp / "data"
-    days = (SIM_TO - START).days + 3
-    write_regime_data(PAIRS, "1h", days, seed=1, datadir=data, herald=Herald(H))
-    meta = StrategyMeta(
-        pairs=PAIRS,
-        datadir=str(data),
-        target="regime",
-        label_period_candles=H,
-        model_training_parameters=REGIME_LGBM,
-    )
-    config = tmp / "config.json"
-    config.write_text(json.dumps(build_training_config(meta)))
     (tmp / "user_data").mkdir()
     return [
         *f"--config {config} --strategy RadStrategy --strategy-path {STRATEGIES}".split(),

@@ -14,14 +14,14 @@ import json
 from pathlib import Path
 
 import pytest
-from freqai_helpers import REGIME_LGBM, STRATEGIES
+from freqai_helpers import REGIME_LGBM, STRATEGIES, herald_config
 from typer.testing import CliRunner
 
 from tradai_strategy.cli.app import app
 from tradai_strategy.cli.config_builder import StrategyMeta, build_training_config
 from tradai_strategy.core import tags as tag
 from tradai_strategy.core.regimes import REGIMES
-from tradai_strategy.data.synthetic_regimes import Herald, write_regime_data
+from tradai_strategy.data.synthetic_regimes import write_regime_data
 from tradai_strategy.lifecycle.promotion import Lifecycle, promote
 from tradai_strategy.registry.client import RegistryClient, RegistryError
 
@@ -37,17 +37,8 @@ def store(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[str], st
     """Herald candles, a regime config and NAME version 1 (pending) in a sqlite registry;
     returns the folder, the validate command line and the registry URI."""
     tmp = tmp_path_factory.mktemp("validate-regime")
+    path = herald_config(tmp, PAIRS, 300, H)
     data = tmp / "data"
-    write_regime_data(PAIRS, "1h", 300, seed=1, datadir=data, herald=Herald(H))
-    meta = StrategyMeta(
-        pairs=PAIRS,
-        datadir=str(data),
-        target="regime",
-        label_period_candles=H,
-        model_training_parameters=REGIME_LGBM,
-    )
-    path = tmp / "config.json"
-    path.write_text(json.dumps(build_training_config(meta)))
     uri = f"sqlite:///{tmp / 'mlflow.db'}"
     reg = RegistryClient(uri)
     reg.client.create_registered_model(NAME)
