@@ -10,9 +10,11 @@ from __future__ import annotations
 import contextlib
 import gc
 import json
+import logging
 import os
 import time
 import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -65,6 +67,8 @@ class Contender:
     params: dict[str, Any] = field(default_factory=dict)
     #: entries put into ``freqai.tradai`` (TradAI models only)
     tradai: dict[str, Any] = field(default_factory=dict)
+    #: entries put into ``freqai`` (e.g. the estimator's threads)
+    freqai: dict[str, Any] = field(default_factory=dict)
     #: shown in the report but not part of the issue's comparison
     diagnostic: bool = False
 
@@ -82,6 +86,11 @@ FREQAI_LGBM = "freqai-lgbm"
 TRADAI_LGBM = "tradai-lgbm"
 TRADAI_CATBOOST = "tradai-catboost"
 TRADAI_LGBM_EARLY_STOP = "tradai-lgbm-early-stop"
+TRADAI_LGBM_LOCAL = "tradai-lgbm-local"
+TRADAI_LGBM_LOCAL1 = "tradai-lgbm-local1"
+TRADAI_LGBM_1TREE = "tradai-lgbm-1tree"
+#: the local executor's contenders: one LightGBM thread per fit, so 2 fits use the 2 cores
+ONE_THREAD = {"data_kitchen_thread_count": 1}
 
 CONTENDERS: tuple[Contender, ...] = (
     Contender(FLOOR, "SampleNonMLStrategy (no ML, floor)", "SampleNonMLStrategy"),
@@ -120,6 +129,38 @@ CONTENDERS: tuple[Contender, ...] = (
         tradai={"early_stopping_rounds": 50},
         diagnostic=True,
     ),
+    # issue 19: every (pair, window) fit up front on the local executor
+    Contender(
+        TRADAI_LGBM_LOCAL,
+        "TrainingPredictionModel (LightGBM, local executor: 2 workers x 1 thread)",
+        "RadStrategy",
+        "TrainingPredictionModel",
+        "lightgbm",
+        LGBM_PARAMS,
+        tradai={"executor": {"backend": "local", "workers": 2}},
+        freqai=ONE_THREAD,
+    ),
+    Contender(
+        TRADAI_LGBM_LOCAL1,
+        "TrainingPredictionModel (LightGBM, local executor: 1 worker x 1 thread) [diagnostic]",
+        "RadStrategy",
+        "TrainingPredictionModel",
+        "lightgbm",
+        LGBM_PARAMS,
+        tradai={"executor": {"backend": "local", "workers": 1}},
+        freqai=ONE_THREAD,
+        diagnostic=True,
+    ),
+    # what no training executor can beat: the same backtest with fits that cost ~nothing
+    Contender(
+        TRADAI_LGBM_1TREE,
+        "TrainingPredictionModel (LightGBM, 1 tree) [diagnostic: fits that cost ~nothing]",
+        "RadStrategy",
+        "TrainingPredictionModel",
+        "lightgbm",
+        {**LGBM_PARAMS, "n_estimators": 1},
+        diagnostic=True,
+    ),
 )
 
 
@@ -141,6 +182,9 @@ class RunRecord:
     #: mean number of CPUs other processes kept busy during the run (machine noise)
     other_load: float | None = None
     log: Path | None = None
+    #: the parallel pre-training pass: its wall time and its fits' summed worker time
+    pass_seconds: float | None = None
+    fit_seconds: float | None = None
 
 
 def build_config(contender: Contender, settings: BenchSettings, identifier: str) -> dict[str, Any]:
@@ -164,6 +208,7 @@ def build_config(contender: Contender, settings: BenchSettings, identifier: str)
         cfg.pop("freqaimodel")
     else:
         cfg["freqaimodel"] = contender.freqaimodel
+        cfg["freqai"].update(contender.freqai)
         if contender.is_tradai:
             cfg["freqai"]["tradai"].update(contender.tradai)
         else:
@@ -211,6 +256,58 @@ def _busy_cpu_seconds() -> float | None:
     return busy / os.sysconf("SC_CLK_TCK")
 
 
+def own_cpu_seconds() -> float:
+    """CPU seconds of this process and its descendants: the local executor's fork server,
+    and through it the pool workers it started and reaped (their time is its children's)."""
+    import psutil
+
+    total = time.process_time()
+    for proc in psutil.Process().children(recursive=True):
+        with contextlib.suppress(psutil.Error):
+            t = proc.cpu_times()
+            total += t.user + t.system + t.children_user + t.children_system
+    return total
+
+
+def parse_pass_line(line: str) -> dict[str, Any]:
+    """The figures of the pre-training pass's log line ("... on local (2 workers) in 19.1 s
+    (fits: 30.2 s of worker time; in this process: features 3.1 s, window inputs 1.2 s,
+    writes 2.0 s)")."""
+    parts = line.split("in this process: ")[1].rstrip(")").split(", ")
+    return {
+        "pass_seconds": float(line.split(") in ")[1].split(" s")[0]),
+        "fit_seconds_sum": float(line.split("(fits: ")[1].split(" s")[0]),
+        "driver": {p.rsplit(" ", 2)[0]: float(p.rsplit(" ", 2)[1]) for p in parts},
+    }
+
+
+class PassLines(logging.Handler):
+    """Keeps the pre-training pass's log lines while attached (:func:`pass_lines`)."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.INFO)
+        self.lines: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if " fits of " in record.getMessage():
+            self.lines.append(record.getMessage())
+
+
+@contextlib.contextmanager
+def pass_lines() -> Iterator[PassLines]:
+    """Collect the pre-training pass's log lines of the block."""
+    keep = PassLines()
+    log = logging.getLogger("tradai_strategy.freqai.pretrain")
+    level = log.level
+    log.addHandler(keep)
+    log.setLevel(logging.INFO)
+    try:
+        yield keep
+    finally:
+        log.removeHandler(keep)
+        log.setLevel(level)
+
+
 def other_cpu_load(interval: float = 1.0) -> float | None:
     """CPUs kept busy by other processes over the next ``interval`` seconds (``/proc/stat``)."""
     busy0, own0 = _busy_cpu_seconds(), time.process_time()
@@ -252,8 +349,13 @@ def run_once(
     userdir = workdir / "user_data"
     log = run_dir / "freqtrade.log"
     gc.collect()
-    with log.open("w") as fh, contextlib.redirect_stdout(fh), contextlib.redirect_stderr(fh):
-        busy0, own0 = _busy_cpu_seconds(), time.process_time()
+    with (
+        log.open("w") as fh,
+        contextlib.redirect_stdout(fh),
+        contextlib.redirect_stderr(fh),
+        pass_lines() as passes,
+    ):
+        busy0, own0 = _busy_cpu_seconds(), own_cpu_seconds()
         start = time.perf_counter()
         result = backtest(
             [cfg_path],
@@ -268,7 +370,7 @@ def run_once(
             offline=True,
         )
         seconds = time.perf_counter() - start
-        busy1, own1 = _busy_cpu_seconds(), time.process_time()
+        busy1, own1 = _busy_cpu_seconds(), own_cpu_seconds()
     other = None
     if busy0 is not None and busy1 is not None:
         other = max(0.0, (busy1 - busy0) - (own1 - own0)) / seconds
@@ -282,6 +384,10 @@ def run_once(
         other_load=other,
         log=log,
     )
+    if passes.lines:
+        figures = parse_pass_line(passes.lines[-1])
+        record.pass_seconds = figures["pass_seconds"]
+        record.fit_seconds = figures["fit_seconds_sum"]
     if contender.is_ml:
         model_dir = userdir / "models" / identifier
         table = load_backtest_predictions(model_dir)

@@ -23,7 +23,6 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
-import logging
 import math
 import os
 import subprocess
@@ -43,6 +42,8 @@ from bench_contenders import (
     TRADAI_LGBM,
     BenchSettings,
     build_config,
+    parse_pass_line,
+    pass_lines,
     wait_for_quiet,
 )
 
@@ -87,21 +88,12 @@ def run_child(spec: dict[str, Any]) -> dict[str, Any]:
     cfg["freqai"]["data_kitchen_thread_count"] = 1
     cfg["freqai"]["tradai"]["executor"] = spec["executor"]
     (run_dir / "config.json").write_text(json.dumps(cfg, indent=2))
-    passes: list[str] = []
-
-    class Keep(logging.Handler):
-        def emit(self, record: logging.LogRecord) -> None:
-            if " fits of " in record.getMessage():
-                passes.append(record.getMessage())
-
-    pretrain_log = logging.getLogger("tradai_strategy.freqai.pretrain")
-    pretrain_log.addHandler(Keep(logging.INFO))
-    pretrain_log.setLevel(logging.INFO)
     userdir = run_dir / "user_data"
     with (
         (run_dir / "freqtrade.log").open("w") as fh,
         contextlib.redirect_stdout(fh),
         contextlib.redirect_stderr(fh),
+        pass_lines() as passes,
     ):
         started = time.perf_counter()
         result = backtest(
@@ -123,13 +115,8 @@ def run_child(spec: dict[str, Any]) -> dict[str, Any]:
         "trades": len(result.trades),
         "fits": len(list(preds.glob("*.feather"))),
     }
-    if passes:  # "... on local (2 workers) in 19.1 s (fits: 30.2 s of worker time; in this
-        # process: features 3.1 s, window inputs 1.2 s, writes 2.0 s)"
-        line = passes[-1]
-        out["pass_seconds"] = float(line.split(") in ")[1].split(" s")[0])
-        out["fit_seconds_sum"] = float(line.split("(fits: ")[1].split(" s")[0])
-        parts = line.split("in this process: ")[1].rstrip(")").split(", ")
-        out["driver"] = {p.rsplit(" ", 2)[0]: float(p.rsplit(" ", 2)[1]) for p in parts}
+    if passes.lines:
+        out.update(parse_pass_line(passes.lines[-1]))
     return out
 
 

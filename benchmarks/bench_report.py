@@ -17,6 +17,9 @@ from bench_contenders import (
     FREQAI_LGBM,
     LGBM_PARAMS,
     TRADAI_LGBM,
+    TRADAI_LGBM_1TREE,
+    TRADAI_LGBM_LOCAL,
+    TRADAI_LGBM_LOCAL1,
     BenchSettings,
     RunRecord,
 )
@@ -25,6 +28,10 @@ from rich.table import Table
 
 #: The issue's target: TradAI's LightGBM model at most this much slower than FreqAI's.
 MAX_SLOWDOWN = 1.10
+#: issue 19's targets: the local executor's backtest vs FreqAI's, and the training phase's
+#: speed-up from 1 to 2 workers
+MAX_EXECUTOR_RATIO = 0.65
+MIN_PASS_SPEEDUP = 1.7
 
 
 @dataclass(frozen=True)
@@ -47,6 +54,9 @@ class Summary:
     metrics_gap: float | None
     other_load: float | None  # mean CPUs kept busy by other processes during its runs
     run_loads: list[float | None]
+    #: medians of the pre-training pass's wall time and its fits' summed worker time
+    pass_seconds: float | None = None
+    fit_seconds: float | None = None
 
     @property
     def fastest(self) -> float:
@@ -96,8 +106,54 @@ def summarise(records: list[RunRecord]) -> dict[str, Summary]:
             metrics_gap=max(gaps) if gaps else None,
             other_load=statistics.fmean(loads) if loads else None,
             run_loads=[r.other_load for r in runs],
+            pass_seconds=_median([r.pass_seconds for r in runs]),
+            fit_seconds=_median([r.fit_seconds for r in runs]),
         )
     return out
+
+
+def _median(values: list[float | None]) -> float | None:
+    kept = [v for v in values if v is not None]
+    return statistics.median(kept) if kept else None
+
+
+def executor_verdict(summaries: dict[str, Summary]) -> str:
+    """Issue 19's two figures: the local executor's backtest vs FreqAI's (with the bound no
+    training executor can beat here: the same backtest with fits of one tree) and the
+    training phase's speed-up from 1 to 2 workers."""
+    local, theirs = summaries.get(TRADAI_LGBM_LOCAL), summaries.get(FREQAI_LGBM)
+    if local is None or theirs is None:
+        return "parallel training: NOT MEASURED"
+    ratio = local.ratio_freqai
+    line = (
+        f"TrainingPredictionModel on the local executor ≤ {MAX_EXECUTOR_RATIO:.2f}x FreqAI "
+        f"LightGBMRegressor → **{'PASS' if ratio <= MAX_EXECUTOR_RATIO else 'FAIL'}**: "
+        f"{local.median:.1f} s vs {theirs.median:.1f} s = {ratio:.2f}x"
+    )
+    serial = summaries.get(TRADAI_LGBM)
+    if serial is not None and serial.ic is not None and local.ic is not None:
+        same = abs(serial.ic - local.ic) < 5e-4
+        line += (
+            f"; IC {local.ic:+.4f} vs the serial run's {serial.ic:+.4f} "
+            f"({'unchanged' if same else 'changed: one LightGBM thread per fit'})"
+        )
+    floor = summaries.get(TRADAI_LGBM_1TREE)
+    if floor is not None:
+        line += (
+            f". Bound here: the same backtest with fits of 1 tree takes {floor.median:.1f} s "
+            f"= {floor.ratio_freqai:.2f}x FreqAI's, below which no training executor can go"
+        )
+    one = summaries.get(TRADAI_LGBM_LOCAL1)
+    if one is not None and one.pass_seconds and local.pass_seconds:
+        speedup = one.pass_seconds / local.pass_seconds
+        word = "PASS" if speedup >= MIN_PASS_SPEEDUP else "FAIL"
+        line += (
+            f". Training phase (the pre-training pass) ≥ {MIN_PASS_SPEEDUP:.1f}x faster on 2 "
+            f"workers than on 1 → **{word}**: {one.pass_seconds:.1f} s vs "
+            f"{local.pass_seconds:.1f} s = {speedup:.2f}x (the fits' summed worker time "
+            f"{one.fit_seconds or math.nan:.1f} s vs {local.fit_seconds or math.nan:.1f} s)"
+        )
+    return line
 
 
 def verdict(summaries: dict[str, Summary]) -> tuple[bool | None, str]:
@@ -252,9 +308,18 @@ def markdown(
         f"- CatBoost parameters: `{CATBOOST_PARAMS}`",
         "- TradAI models: purge = label_period_candles, early stopping off (the default), "
         "seed 42; FreqAI's LightGBMRegressor: its own unpurged split, all trees grown; the "
-        "[diagnostic] row is TradAI's LightGBM model with early stopping (50 rounds) on the "
-        "purged eval part: it shows what early stopping on a short eval block does to speed "
-        "and IC; not part of the verdict",
+        "early-stopping [diagnostic] row is TradAI's LightGBM model with early stopping (50 "
+        "rounds) on the purged eval part: it shows what early stopping on a short eval block "
+        "does to speed and IC; not part of the verdict",
+        "- Parallel training (issue 19): the local-executor rows train every (pair, window) "
+        "fit up front in a process pool (freqai.tradai.executor, one LightGBM thread per fit: "
+        "data_kitchen_thread_count 1; every other row uses LightGBM's default threads, i.e. "
+        "both cores); they run in this long-lived process like the others, so the pool's fork "
+        "server is warm after their first run, as the other rows' imports are (a fresh "
+        "process pays ~2 s for the workers' imports: the parallel-training section runs each "
+        "backtest as its own process). The 1-tree [diagnostic] row is the same backtest with "
+        "fits that cost ~nothing: the part of the wall time no training executor shortens. "
+        "Training phase: the pass's wall time from its log line",
         "- IC: every ML contender scored alike from FreqAI's backtest prediction files "
         "(`tradai_strategy.data.prediction_files.pooled_oos_ic`): realised "
         "`&-s_close` from the candles, rows with do_predict != 1 excluded, every "

@@ -42,7 +42,7 @@ from bench_contenders import (
     wait_for_quiet,
 )
 from bench_extras import SECTIONS, run_sections
-from bench_report import machine, markdown, rich_table, summarise, verdict
+from bench_report import executor_verdict, machine, markdown, rich_table, summarise, verdict
 from rich.console import Console
 from rich.markup import escape
 
@@ -235,6 +235,7 @@ def main(argv: list[str] | None = None) -> int:
 
     summaries = summarise(records)
     ok, line = verdict(summaries)
+    line += f"\n\n**Verdict (issue 19, parallel training):** {executor_verdict(summaries)}"
     if discarded:
         console.print(f"{len(discarded)} noisy run(s) discarded (listed in the report)")
     console.print(rich_table(summaries, settings))

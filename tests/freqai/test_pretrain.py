@@ -34,12 +34,26 @@ def pretrained(caplog: pytest.LogCaptureFixture) -> list[str]:
 
 
 def test_local_pool_gives_the_serial_run(
-    tmp_path: Path, candles: Path, serial: Any, caplog: pytest.LogCaptureFixture
+    tmp_path: Path,
+    candles: Path,
+    serial: Any,
+    caplog: pytest.LogCaptureFixture,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    import freqtrade.data.btanalysis as btanalysis
+
+    recounted: list[int] = []  # the pass's own precision recount (freqtrade's is imported)
+    counted = btanalysis.get_tick_size_over_time
+    monkeypatch.setattr(
+        btanalysis,
+        "get_tick_size_over_time",
+        lambda frame: recounted.append(len(frame)) or counted(frame),
+    )
     local = run(tmp_path, candles, {"backend": "local", "workers": 2})
     (line,) = pretrained(caplog)
     assert line.startswith("TradAI: 6 fits of 2 pairs trained on local (2 workers)")
     assert_same_run(serial, local)
+    assert recounted == []  # every pair's candles came from the backtest's own frames
 
 
 def test_classifier_local_pool_gives_the_serial_run(tmp_path: Path, candles: Path) -> None:

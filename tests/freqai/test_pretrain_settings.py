@@ -218,3 +218,25 @@ def test_rows_before_a_window_end_are_freqais_rows_and_writes_stay_there() -> No
         got.loc[:, "%x"] = -1
         assert list(frame.columns) == ["date", "%x"] and frame["%x"].tolist() == list(range(10))
     assert rows_before(frame, dates[0].to_pydatetime(), True).empty
+
+
+def test_the_fork_server_starts_only_for_a_local_backtest(monkeypatch: pytest.MonkeyPatch) -> None:
+    from freqtrade.enums import RunMode
+
+    import tradai_strategy.models.executor as executor
+
+    started: list[tuple[str, ...]] = []
+    monkeypatch.setattr(executor, "warm_up", lambda preload: started.append(tuple(preload)))
+
+    def config(runmode: Any, backend: str, **tradai: Any) -> dict[str, Any]:
+        freqai = {"enabled": True, "tradai": {"executor": {"backend": backend}, **tradai}}
+        return {**cfg(), "freqai": freqai, "runmode": runmode}
+
+    assert executor.warm_up_backtest(config(RunMode.BACKTEST, "local", estimator="catboost"))
+    assert started == [(*executor.FREQAI_FIT_MODULES, "catboost")]
+    assert not executor.warm_up_backtest(config(RunMode.DRY_RUN, "local"))  # no windows
+    assert not executor.warm_up_backtest(config(RunMode.BACKTEST, "serial"))
+    assert not executor.warm_up_backtest(config(RunMode.BACKTEST, "dask"))
+    # a config the model will refuse in one line is left to the model
+    assert not executor.warm_up_backtest(config(RunMode.BACKTEST, "ray"))
+    assert len(started) == 1

@@ -139,3 +139,34 @@ def test_models_saved_in_native_format(tmp_path, planted_dir, estimator):
         pickled = cloudpickle.load(fh)
     named = pd.DataFrame(x, columns=meta["training_features_list"])  # as it was fitted
     np.testing.assert_allclose(pred, pickled.predict(named), rtol=1e-9, atol=1e-12)
+
+
+def test_lightgbm_eval_part_is_scored_only_for_early_stopping() -> None:
+    """Without early stopping the eval part changes no tree, so it is not passed (LightGBM
+    would score it every round): the same predictions as a fit that was given it; with
+    early stopping it is used and stops the fit."""
+    import lightgbm as lgb
+    import numpy as np
+
+    from tradai_strategy.models.estimators import build_estimator, fit_estimator
+
+    rng = np.random.default_rng(7)
+    cols = [f"%-f{i}" for i in range(8)]
+    x = pd.DataFrame(rng.normal(size=(600, 8)), columns=cols)
+    test_x = pd.DataFrame(rng.normal(size=(150, 8)), columns=cols)
+    data = {
+        "train_features": x,
+        "train_labels": pd.DataFrame({"&-y": x["%-f0"] * 0.2 + rng.normal(size=600)}),
+        "train_weights": np.ones(600),
+        "test_features": test_x,
+        "test_labels": pd.DataFrame({"&-y": rng.normal(size=150)}),
+        "test_weights": np.ones(150),
+    }
+    params = {"n_estimators": 200, "learning_rate": 0.05, "num_leaves": 7, "n_jobs": 1}
+    plain = fit_estimator(build_estimator("lightgbm", "regression", params, 42), data, 0)
+    given = build_estimator("lightgbm", "regression", params, 42)
+    given.fit(x, data["train_labels"]["&-y"], eval_X=(test_x,), eval_y=(data["test_labels"],))
+    assert not plain.evals_result_  # not scored
+    assert np.array_equal(plain.predict(test_x), given.predict(test_x))
+    stopped = fit_estimator(build_estimator("lightgbm", "regression", params, 42), data, 5)
+    assert isinstance(stopped, lgb.LGBMRegressor) and stopped.best_iteration_ < 200

@@ -21,7 +21,6 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from freqtrade.enums import RunMode
 from freqtrade.freqai.data_kitchen import FreqaiDataKitchen
 
 from tradai_strategy.core.errors import TradAIConfigError
@@ -38,11 +37,12 @@ from tradai_strategy.freqai.pretrain_worker import (
     fit_window,
 )
 from tradai_strategy.models.executor import (
+    backtest_fit_modules,
     connect,
     iter_tasks,
     progress_displays,
     usable_cores,
-    warm_up,
+    warm_up_backtest,
 )
 
 logger = logging.getLogger(__name__)
@@ -89,12 +89,6 @@ def warn_oversubscribed(config: dict[str, Any], workers: int) -> None:
         )
 
 
-def worker_modules(estimator: str) -> tuple[str, ...]:
-    """What a worker imports before its first fit: the fit code and the estimator library."""
-    library = {"lightgbm": "lightgbm", "catboost": "catboost"}.get(estimator, "sklearn.ensemble")
-    return (fit_window.__module__, library)
-
-
 def fingerprint(frame: pd.DataFrame) -> tuple[tuple[str, ...], np.ndarray]:
     """The columns and a per-row hash of ``frame`` (index included)."""
     return tuple(map(str, frame.columns)), pd.util.hash_pandas_object(frame).to_numpy()
@@ -107,10 +101,15 @@ def same_frame(
 
 
 def pair_candles(strategy: Any, pair: str, timeframe: str, precision: bool) -> pd.DataFrame:
-    """``pair``'s candles as freqtrade's backtest hands them to FreqAI: the data provider's
-    (the same cache the backtest loaded), with the price precision columns freqtrade's
-    backtest adds to its frames (``get_tick_size_over_time``) when it added them to the
-    first pair's."""
+    """``pair``'s candles as freqtrade's backtest hands them to FreqAI: the frame freqtrade
+    passed to the strategy's ``advise_all_indicators`` (a TradAIStrategy keeps them as
+    ``backtest_frames`` for that call), else the data provider's (the same cache the backtest
+    loaded) with the price precision columns freqtrade's backtest adds to its frames
+    (``get_tick_size_over_time``: ~0.15 s a pair here) when it added them to the first
+    pair's."""
+    kept = getattr(strategy, "backtest_frames", None) or {}
+    if pair in kept:
+        return kept[pair]
     frame = strategy.dp.get_pair_dataframe(pair, timeframe)
     if precision and not frame.empty:
         from freqtrade.data.btanalysis import get_tick_size_over_time
@@ -166,10 +165,7 @@ class PretrainMixin:
         self.pretrained: Pretrained | None = None
         if self.executor.backend != "serial":
             check_parallel_model(self)
-        backtest = self.config.get("runmode") in (RunMode.BACKTEST, RunMode.HYPEROPT)
-        if self.executor.backend == "local" and backtest:
-            # the workers' imports overlap with freqtrade loading the candles
-            warm_up(worker_modules(self.tradai.estimator))
+        if warm_up_backtest(self.config):  # started by TradAIStrategy already, if it is one
             warn_oversubscribed(self.config, self.executor.workers or usable_cores())
 
     def start_backtesting(
@@ -236,7 +232,7 @@ def pretrain_backtest(
                 label=WindowTask.label,
                 on_done=lambda done, _submitted: on_done(done, total),
                 client=client,
-                preload=worker_modules(model.tradai.estimator),
+                preload=backtest_fit_modules(model.tradai.estimator),
             ):
                 writing = time.perf_counter()
                 written = write_window(model, result, carried.get(result.pair, {}))

@@ -86,7 +86,8 @@ def fit_estimator(
     data_dictionary: dict[str, Any],
     early_stopping_rounds: int,
 ) -> Any:
-    """Fit on FreqAI's data dictionary; early-stop on its (purged) eval part when present."""
+    """Fit on FreqAI's data dictionary; early-stop on its (purged) eval part when present
+    (CatBoost is always given the eval part: it picks its best iteration on it by default)."""
     X = data_dictionary["train_features"]
     y = _as_1d(data_dictionary["train_labels"])
     w = np.asarray(data_dictionary["train_weights"])
@@ -97,7 +98,9 @@ def fit_estimator(
         import lightgbm as lgb
 
         kwargs: dict[str, Any] = {}
-        if has_eval:
+        # without early stopping the eval part changes no tree: LightGBM would only score
+        # it every round (~5 % of a 300-tree fit here), so it is not passed
+        if has_eval and early_stopping_rounds > 0:
             eval_y = _as_1d(data_dictionary["test_labels"])
             if isinstance(model, lgb.LGBMClassifier):
                 # LightGBM 4.7 label-encodes string classes in eval_set but not in its
@@ -106,8 +109,7 @@ def fit_estimator(
             else:
                 kwargs["eval_X"], kwargs["eval_y"] = (test_x,), (eval_y,)
             kwargs["eval_sample_weight"] = [np.asarray(data_dictionary["test_weights"])]
-            if early_stopping_rounds > 0:
-                kwargs["callbacks"] = [lgb.early_stopping(early_stopping_rounds, verbose=False)]
+            kwargs["callbacks"] = [lgb.early_stopping(early_stopping_rounds, verbose=False)]
         with warnings.catch_warnings():
             warnings.filterwarnings("ignore", message=".*'eval_set' is deprecated")
             model.fit(X, y, sample_weight=w, **kwargs)

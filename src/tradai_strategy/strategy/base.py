@@ -53,6 +53,7 @@ from tradai_strategy.core.regimes import (
     regime_labels,
 )
 from tradai_strategy.core.settings import label_period_candles
+from tradai_strategy.models.executor import warm_up_backtest
 from tradai_strategy.strategy.targets import TargetInfo, checked_targets, class_score, found_text
 
 logger = logging.getLogger(__name__)
@@ -138,6 +139,20 @@ class TradAIStrategy(IStrategy):
             for name in feats.columns:
                 dataframe[name] = feats[name]
         return dataframe
+
+    def __init__(self, config: dict[str, Any]) -> None:
+        super().__init__(config)
+        #: the candles of every pair while freqtrade's backtest runs
+        #: ``advise_all_indicators``: the parallel training reads each pair's from here
+        self.backtest_frames: dict[str, pd.DataFrame] = {}
+        warm_up_backtest(config)  # parallel training's workers start importing now
+
+    def advise_all_indicators(self, data: dict[str, pd.DataFrame]) -> dict[str, pd.DataFrame]:
+        self.backtest_frames = data
+        try:
+            return super().advise_all_indicators(data)
+        finally:
+            self.backtest_frames = {}
 
     # ---- targets -------------------------------------------------------------------
     def __init_subclass__(cls, **kwargs: Any) -> None:
