@@ -88,7 +88,6 @@ TRADAI_CATBOOST = "tradai-catboost"
 TRADAI_LGBM_EARLY_STOP = "tradai-lgbm-early-stop"
 TRADAI_LGBM_LOCAL = "tradai-lgbm-local"
 TRADAI_LGBM_LOCAL1 = "tradai-lgbm-local1"
-TRADAI_LGBM_1TREE = "tradai-lgbm-1tree"
 #: the local executor's contenders: one LightGBM thread per fit, so 2 fits use the 2 cores
 ONE_THREAD = {"data_kitchen_thread_count": 1}
 
@@ -149,16 +148,6 @@ CONTENDERS: tuple[Contender, ...] = (
         LGBM_PARAMS,
         tradai={"executor": {"backend": "local", "workers": 1}},
         freqai=ONE_THREAD,
-        diagnostic=True,
-    ),
-    # what no training executor can beat: the same backtest with fits that cost ~nothing
-    Contender(
-        TRADAI_LGBM_1TREE,
-        "TrainingPredictionModel (LightGBM, 1 tree) [diagnostic: fits that cost ~nothing]",
-        "RadStrategy",
-        "TrainingPredictionModel",
-        "lightgbm",
-        {**LGBM_PARAMS, "n_estimators": 1},
         diagnostic=True,
     ),
 )

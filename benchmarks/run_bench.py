@@ -114,13 +114,19 @@ def _synthetic_datadir(workdir: Path, pairs: list[str], timerange: str, train_da
 
 
 def _warm_up() -> None:
-    """Import what every run needs so the first timed run does not pay for it."""
+    """Import what every run needs so the first timed run does not pay for it, and start the
+    local executor's fork server."""
     import catboost  # noqa: F401
     import freqtrade.freqai.prediction_models.LightGBMRegressor
     import freqtrade.optimize.backtesting  # noqa: F401
     import lightgbm  # noqa: F401
 
     import tradai_strategy.freqai  # noqa: F401
+    from tradai_strategy.models.executor import backtest_fit_modules, warm_up
+
+    # the local executor's fork server, as warm as the imports above (a fresh process pays
+    # for its imports: the parallel section measures that)
+    warm_up(backtest_fit_modules("lightgbm"))
 
 
 def _run_all(
