@@ -13,7 +13,8 @@ from __future__ import annotations
 
 import os
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -33,6 +34,7 @@ from tradai_strategy.models.fitting import (
     fit_one,
     worker_ready,
 )
+from tradai_strategy.models.shared_arrays import mapped_arrays
 from tradai_strategy.stats.metrics import SCORE_NAMES, check_metric_names
 from tradai_strategy.stats.overfitting import Thresholds
 from tradai_strategy.stats.splitters import (
@@ -245,6 +247,18 @@ def fit_modules(estimator: str) -> tuple[str, ...]:
     return (fit_one.__module__, ESTIMATOR_MODULES.get(estimator, estimator))
 
 
+@contextmanager
+def shared_features(pairs: Sequence[PairData], mapped: bool) -> Iterator[list[Any]]:
+    """Each pair's feature matrix as the fits receive it: memory-mapped files when the
+    workers share this machine's disk (``mapped``: a file name per fit instead of a copy),
+    else the arrays themselves (a cluster's workers get them with each fit)."""
+    if not mapped:
+        yield [p.X for p in pairs]
+        return
+    with mapped_arrays([p.X for p in pairs], prefix="tradai-validate-") as files:
+        yield files
+
+
 def run_fits(
     pairs: Sequence[PairData],
     splits: Sequence[Sequence[tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]]],
@@ -277,15 +291,15 @@ def run_fits(
             t = job[1][0]
             return f"{pairs[t.pair].pair} split {t.split} seed {t.seed}"
 
-        features = [p.X for p in pairs]  # shipped with each fit (no shared disk on a cluster)
-        return run_tasks(
-            apply_task,
-            ((fit_one, call(t, features)) for t in tasks),
-            executor,
-            label=name,
-            on_done=(lambda done, _: progress(done, len(tasks))) if progress else None,
-            preload=fit_modules(tradai.estimator),
-        )
+        with shared_features(pairs, executor.backend == "local") as features:
+            return run_tasks(
+                apply_task,
+                ((fit_one, call(t, features)) for t in tasks),
+                executor,
+                label=name,
+                on_done=(lambda done, _: progress(done, len(tasks))) if progress else None,
+                preload=fit_modules(tradai.estimator),
+            )
     results: list[FitResult] = []
     if settings.n_jobs == 1:
         for i, t in enumerate(tasks):
@@ -293,21 +307,12 @@ def run_fits(
             if progress:
                 progress(i + 1, len(tasks))
         return results
-    import tempfile
-
     from joblib import Parallel, delayed
 
-    with tempfile.TemporaryDirectory(prefix="tradai-validate-") as tmp:
-        # memory-mapped features: workers receive a file name, not a copy per fit
-        mapped = []
-        for i, p in enumerate(pairs):
-            path = f"{tmp}/X{i}.npy"
-            np.save(path, p.X)
-            mapped.append(np.load(path, mmap_mode="r"))
+    with shared_features(pairs, True) as mapped:
         runner = Parallel(n_jobs=settings.n_jobs, backend="loky", return_as="generator_unordered")
         for i, res in enumerate(runner(delayed(fit_one)(*call(t, mapped)) for t in tasks)):
             results.append(res)
             if progress:
                 progress(i + 1, len(tasks))
-        del mapped
     return results
