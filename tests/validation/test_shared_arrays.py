@@ -36,3 +36,25 @@ def test_arrays_that_are_not_contiguous_are_written_whole() -> None:
     with mapped_arrays([base[:, ::2]]) as (mapped,):
         assert isinstance(mapped, MappedArray)
         assert np.array_equal(mapped.open(), base[:, ::2])
+
+
+def test_validate_ships_each_pair_once_per_run(dask_scheduler: str) -> None:
+    """validate's fits carry a file name (workers on this machine) or a scattered future (a
+    Dask scheduler's workers), not the pair's matrix."""
+    from types import SimpleNamespace
+
+    from distributed import Future
+
+    from tradai_strategy.core.settings import ExecutorSettings
+    from tradai_strategy.validation.runner import shared_features
+
+    pairs = [SimpleNamespace(X=np.full((300, 4), float(i))) for i in range(2)]
+    for executor in (None, ExecutorSettings("local", 2, None), ExecutorSettings("dask", 2, None)):
+        with shared_features(pairs, executor) as (features, client):  # type: ignore[arg-type]
+            assert client is None and all(isinstance(f, MappedArray) for f in features)
+            assert np.array_equal(features[1].open(), pairs[1].X)
+    on_cluster = ExecutorSettings("dask", None, dask_scheduler)
+    with shared_features(pairs, on_cluster) as (features, client):  # type: ignore[arg-type]
+        assert client is not None and all(isinstance(f, Future) for f in features)
+        assert np.array_equal(features[1].result(), pairs[1].X)
+        assert len(pickle.dumps(features[1])) < 300

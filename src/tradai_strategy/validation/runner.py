@@ -248,15 +248,25 @@ def fit_modules(estimator: str) -> tuple[str, ...]:
 
 
 @contextmanager
-def shared_features(pairs: Sequence[PairData], mapped: bool) -> Iterator[list[Any]]:
-    """Each pair's feature matrix as the fits receive it: memory-mapped files when the
-    workers share this machine's disk (``mapped``: a file name per fit instead of a copy),
-    else the arrays themselves (a cluster's workers get them with each fit)."""
-    if not mapped:
-        yield [p.X for p in pairs]
+def shared_features(
+    pairs: Sequence[PairData], executor: ExecutorSettings | None
+) -> Iterator[tuple[list[Any], Any]]:
+    """Each pair's feature matrix as the fits receive it, once for all its fits, and the Dask
+    client to run them with (None: the executor's own). Workers on this machine (the local
+    pool, joblib's, a Dask cluster started for the run) open memory-mapped files: a fit
+    carries a file name. A Dask scheduler's workers get each matrix scattered once (a fit
+    carries its future)."""
+    if executor is not None and executor.backend == "dask" and executor.address:
+        from tradai_strategy.models.executor import connect
+
+        client = connect(executor.address)
+        try:
+            yield client.scatter([p.X for p in pairs], broadcast=False, hash=False), client
+        finally:
+            client.close()
         return
     with mapped_arrays([p.X for p in pairs], prefix="tradai-validate-") as files:
-        yield files
+        yield list(files), None
 
 
 def run_fits(
@@ -291,13 +301,14 @@ def run_fits(
             t = job[1][0]
             return f"{pairs[t.pair].pair} split {t.split} seed {t.seed}"
 
-        with shared_features(pairs, executor.backend == "local") as features:
+        with shared_features(pairs, executor) as (features, client):
             return run_tasks(
                 apply_task,
                 ((fit_one, call(t, features)) for t in tasks),
                 executor,
                 label=name,
                 on_done=(lambda done, _: progress(done, len(tasks))) if progress else None,
+                client=client,
                 preload=fit_modules(tradai.estimator),
             )
     results: list[FitResult] = []
@@ -309,7 +320,7 @@ def run_fits(
         return results
     from joblib import Parallel, delayed
 
-    with shared_features(pairs, True) as mapped:
+    with shared_features(pairs, None) as (mapped, _):
         runner = Parallel(n_jobs=settings.n_jobs, backend="loky", return_as="generator_unordered")
         for i, res in enumerate(runner(delayed(fit_one)(*call(t, mapped)) for t in tasks)):
             results.append(res)
