@@ -305,6 +305,25 @@ def run_parallel_bench(
     }
 
 
+def pass_speedup(runs: list[dict[str, Any]]) -> list[str]:
+    """The training pass's speed-up from 1 to 2 local workers, per pair count run with both."""
+    out = []
+    for pairs in sorted({r["pairs"] for r in runs}, reverse=True):
+        by = {
+            r["executor"].get("workers"): r
+            for r in runs
+            if r["pairs"] == pairs and r["executor"]["backend"] == "local" and "pass_seconds" in r
+        }
+        if 1 in by and 2 in by:
+            one, two = by[1]["pass_seconds"], by[2]["pass_seconds"]
+            out.append(
+                f"Training pass, {pairs} pairs: 1 worker {one:.1f} s, 2 workers {two:.1f} s = "
+                f"{one / two:.2f}x (fresh processes: each pass includes its first fits' wait "
+                "for the workers' imports)."
+            )
+    return ["", *out] if out else []
+
+
 def render_markdown(result: dict[str, Any]) -> str:
     """The ``## Parallel training`` section of ``benchmarks/results.md``."""
     lines = [
@@ -330,6 +349,7 @@ def render_markdown(result: dict[str, Any]) -> str:
             f"| {r['peak_rss_mib']:.0f} "
             f"| {r['peak_pss_mib']:.0f} | {r['other_load']:.2f} |"
         )
+    lines += pass_speedup(result["runs"])
     p = result["projection"]
     parts = ", ".join(f"{k} {v / 3600:.2f} h" for k, v in p["driver_seconds"].items())
     lines += [
