@@ -17,7 +17,7 @@ import pandas as pd
 import pytest
 from alert_helpers import Sink
 from freqai_helpers import herald_config
-from retrain_helpers import NAME, build_store, copy_store, day0, policy
+from retrain_helpers import NAME, day0, policy
 from scipy import stats
 
 from tradai_strategy.core.regimes import REGIMES
@@ -31,16 +31,6 @@ from tradai_strategy.monitoring.prediction_log import PredictionLog
 H = 12
 PAIRS = ("BTC/USDT", "ETH/USDT")
 CLASSES = sorted(REGIMES)
-
-
-@pytest.fixture(scope="module")
-def template(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return build_store(tmp_path_factory.mktemp("store"))
-
-
-@pytest.fixture
-def lc(template: Path, tmp_path: Path) -> Lifecycle:
-    return copy_store(template, tmp_path)
 
 
 def plant_classes(

@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from alert_helpers import Sink, closed_port
-from retrain_helpers import NAME, at, build_store, copy_store, plant, policy
+from retrain_helpers import NAME, at, plant, policy
 from scipy import stats
 from typer.testing import CliRunner
 
@@ -29,17 +29,6 @@ from tradai_strategy.monitoring.prediction_log import PredictionLog
 from tradai_strategy.serving.loader import serving_version
 
 runner = CliRunner()
-
-
-@pytest.fixture(scope="module")
-def template(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The store of :func:`build_store`, built once (an MLflow sqlite store takes seconds)."""
-    return build_store(tmp_path_factory.mktemp("store"))
-
-
-@pytest.fixture
-def lc(template: Path, tmp_path: Path) -> Lifecycle:
-    return copy_store(template, tmp_path)
 
 
 @pytest.fixture

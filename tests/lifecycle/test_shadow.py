@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from retrain_helpers import NAME, at, build_store, copy_store, day0, policy
+from retrain_helpers import NAME, at, day0, policy
 from scipy import stats
 
 from tradai_strategy.core.errors import TradAIConfigError
@@ -26,17 +26,6 @@ from tradai_strategy.stats.live_ic import CROSS_SECTIONAL
 PAIRS = ("BTC/USDT", "ETH/USDT", "SOL/USDT", "XRP/USDT")
 DAYS = 7
 H = 12  # label_period_candles logged on the challenger's run
-
-
-@pytest.fixture(scope="module")
-def template(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return build_store(tmp_path_factory.mktemp("store"))
-
-
-@pytest.fixture
-def lc(template: Path, tmp_path: Path) -> Lifecycle:
-    """NAME versions 1 (@fallback) and 2 (@production), as in test_retrain_check."""
-    return copy_store(template, tmp_path)
 
 
 @pytest.fixture
