@@ -5,7 +5,8 @@ pickled into every task.
 A :class:`MappedArray` pickles as its file's name and unpickles as the read-only memory-mapped
 array, so a task that carries one ships ~100 bytes; the pages are the OS's page cache, shared
 by every worker on the machine. Only for workers that see the driver's disk (the local
-pool, joblib's processes); a Dask cluster's workers get the arrays with each task.
+pool, joblib's processes, a Dask cluster started for the run); a Dask scheduler's workers
+elsewhere get each array scattered once instead (``validation.runner.shared_features``).
 """
 
 from __future__ import annotations
